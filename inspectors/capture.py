@@ -1,0 +1,47 @@
+"""Capture a loaded model's graph with a named strategy, whatever its framework."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inspectors.graph import Graph
+from inspectors.target import ModelTarget, TargetError
+
+#: Strategies per framework, in the order `auto` tries them.
+STRATEGIES = {"torch": ("fx", "export", "eager"), "tensorflow": ("function",)}
+
+
+@dataclass
+class Captured:
+    """A neutral `graph` plus the framework object a stepper runs (never sent to the GUI).
+
+    `native` is the fx GraphModule, the ExportedProgram, the eager recording, or the
+    TF capture (concrete function and its variables), depending on `strategy`.
+    """
+
+    graph: Graph
+    native: Any
+    strategy: str
+    target: ModelTarget
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def capture(target: ModelTarget, strategy: str = "auto") -> Captured:
+    """Capture `target` with `strategy` (`auto` tries the framework's strategies in order)."""
+    allowed = STRATEGIES[target.framework]
+    if strategy != "auto" and strategy not in allowed:
+        raise TargetError(
+            f"Capture strategy {strategy!r} does not apply to a {target.framework} model; "
+            f"use one of: auto, {', '.join(allowed)}."
+        )
+    if target.framework == "torch":
+        from inspectors.torch_inspector.capture import capture_torch
+
+        captured = capture_torch(target, strategy)
+    else:
+        from inspectors.tf_inspector.capture import capture_tf
+
+        captured = capture_tf(target, strategy)
+    captured.graph.meta.setdefault("model", target.spec)
+    return captured

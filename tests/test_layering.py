@@ -1,0 +1,40 @@
+"""The core runs headless: importing inspectors/ pulls in no Qt; gui/ no frameworks."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _imports(folder: str) -> set[str]:
+    names: set[str] = set()
+    for path in (ROOT / folder).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_inspectors_import_no_qt_even_when_qt_is_blocked():
+    code = (
+        "import sys, importlib, pkgutil\n"
+        "for blocked in ('PySide6', 'pyqtgraph', 'shiboken6'): sys.modules[blocked] = None\n"
+        "import inspectors\n"
+        "for m in pkgutil.walk_packages(inspectors.__path__, 'inspectors.'):\n"
+        "    if '_inspector' not in m.name: importlib.import_module(m.name)\n"
+        "assert not any(k.startswith('PySide6') for k in sys.modules if sys.modules[k])\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert not _imports("inspectors") & {"PySide6", "pyqtgraph", "shiboken6"}
+
+
+def test_gui_imports_no_framework():
+    if not (ROOT / "gui").exists():
+        return
+    assert not _imports("gui") & {"torch", "tensorflow", "keras"}
