@@ -214,8 +214,8 @@ def _from_module(spec: str, module: Any, name: str | None, path: Path) -> ModelT
     obj = getattr(module, attr)
     model = _instantiate(obj, attr, path, is_build=name is None)
     framework = framework_of(model)
-    if framework is None and callable(model) and "tensorflow" in sys.modules:
-        framework = "tensorflow"  # a plain function of TF ops, or a tf.function
+    if framework is None and callable(model) and _uses_tensorflow(module):
+        framework = "tensorflow"  # a plain function of TF ops
     if framework is None:
         raise TargetError(
             f"`{attr}` in {path} gave a {_describe(model)}, which is not a model: expected a "
@@ -237,6 +237,15 @@ def _from_module(spec: str, module: Any, name: str | None, path: Path) -> ModelT
     )
     check_inputs(target)
     return target
+
+
+def _uses_tensorflow(module: Any) -> bool:
+    """Whether a model file imported tensorflow or keras (then a plain callable is TF ops)."""
+    for value in vars(module).values():
+        root = getattr(value, "__name__", "") if inspect.ismodule(value) else ""
+        if root.split(".")[0] in ("tensorflow", "keras"):
+            return True
+    return False
 
 
 def _instantiate(obj: Any, attr: str, path: Path, *, is_build: bool) -> Any:

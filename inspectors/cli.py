@@ -1,0 +1,118 @@
+"""`graphstep`: the headless commands, and the door to the desktop app.
+
+    graphstep samples
+    graphstep trace SPEC [--capture auto|fx|export|eager] [--format json|graphml|dot] [-o FILE]
+    graphstep [open] SPEC          (the GUI)
+
+Exit codes: 0 success, 2 bad input (a clear message on stderr, never a bare traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+CAPTURES = ("auto", "fx", "export", "eager", "function")
+EXIT_BAD_INPUT = 2
+
+
+def _quiet_frameworks() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphstep",
+        description="Step through a PyTorch or TensorFlow model's computation graph.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("samples", help="list the sample models")
+
+    trace = sub.add_parser("trace", help="capture a model's graph and write it out")
+    trace.add_argument("spec", help="model file, file.py:NAME, module:NAME, sample, .pt2, .keras")
+    trace.add_argument("--capture", default="auto", choices=CAPTURES)
+    trace.add_argument("--format", default="json", choices=("json", "graphml", "dot"))
+    trace.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+    open_ = sub.add_parser("open", help="open the desktop app (the default)")
+    open_.add_argument("spec", nargs="?")
+    open_.add_argument("--capture", default="auto", choices=CAPTURES)
+
+    return parser
+
+
+def cmd_samples() -> int:
+    from inspectors.target import list_samples
+
+    samples = list_samples()
+    width = max((len(s.name) for s in samples), default=0)
+    for s in samples:
+        print(f"{s.name:<{width}}  {s.framework:<10}  {s.description}")
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from inspectors.capture import capture
+    from inspectors.target import load_target
+
+    target = load_target(args.spec)
+    captured = capture(target, args.capture)
+    text = captured.graph.export(args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    print(captured.graph.summary(), file=sys.stderr)
+    return 0
+
+
+def _open_gui(argv: list[str]) -> int:
+    try:
+        from gui.app import main as gui_main
+    except ImportError as exc:
+        print(
+            f"graphstep: the desktop app needs PySide6 and pyqtgraph "
+            f"(`pip install graphstep[gui]`): {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    return int(gui_main(argv) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `graphstep` console script."""
+    _quiet_frameworks()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"samples", "trace", "open", "-h", "--help"}
+    if not argv or argv[0] not in commands:
+        return _open_gui(argv)  # `graphstep SPEC` and plain `graphstep` open the app
+    args = _parser().parse_args(argv)
+    from inspectors.target import TargetError
+
+    try:
+        if args.command == "samples":
+            return cmd_samples()
+        if args.command == "trace":
+            return cmd_trace(args)
+        if args.command == "open":
+            rest = ([args.spec] if args.spec else []) + ["--capture", args.capture]
+            return _open_gui(rest)
+    except TargetError as exc:
+        print(f"graphstep: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug of ours or a framework crash: say so, then show it
+        import traceback
+
+        traceback.print_exc()
+        print(f"graphstep: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
