@@ -1,0 +1,212 @@
+"""Breakpoints: where (a node, an op type, entering a scope) and when (a condition on
+the node's output), each counting its hits."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inspectors.tensors import TensorSummary
+
+CONDITIONS = ("nan", "inf", "nonfinite", "threshold", "expression")
+STATS = ("min", "max", "mean", "std", "absmax")
+_ids = itertools.count(1)
+
+
+@dataclass
+class Breakpoint:
+    """Stop after a node when its location and condition both match.
+
+    Location: `node` (one node id), `op` (every node of that op type), or `scope`
+    (the first node entering that scope). None of them means "every node", which
+    makes sense with a condition ("stop at the first NaN anywhere").
+    Condition: None (always), `nan`, `inf`, `nonfinite`, `threshold` (`stat` above or
+    below `value`), or `expression` (Python over the output as numpy array `t`).
+    """
+
+    node: str | None = None
+    op: str | None = None
+    scope: tuple[str, ...] | None = None
+    condition: str | None = None
+    stat: str = "absmax"
+    above: bool = True
+    value: float = 0.0
+    expression: str = ""
+    enabled: bool = True
+    hits: int = 0
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __post_init__(self) -> None:
+        if self.condition is not None and self.condition not in CONDITIONS:
+            raise ValueError(f"unknown condition {self.condition!r}; use one of {CONDITIONS}")
+        if self.condition == "threshold" and self.stat not in STATS:
+            raise ValueError(f"unknown statistic {self.stat!r}; use one of {STATS}")
+        if self.condition == "expression":
+            compile(self.expression, "<breakpoint>", "eval")  # a SyntaxError names the problem
+        if self.scope is not None:
+            self.scope = tuple(self.scope)
+
+    def describe(self) -> str:
+        """`on fc1`, `on every Conv2D`, `entering encoder/layer0`, then ` if any NaN`."""
+        if self.node:
+            where = f"on {self.node}"
+        elif self.op:
+            where = f"on every {self.op}"
+        elif self.scope is not None:
+            where = f"entering {'/'.join(self.scope)}"
+        else:
+            where = "on any node"
+        when = {
+            None: "",
+            "nan": " if any NaN",
+            "inf": " if any Inf",
+            "nonfinite": " if any NaN or Inf",
+            "threshold": f" if {self.stat} {'>' if self.above else '<'} {self.value:g}",
+            "expression": f" if {self.expression}",
+        }[self.condition]
+        return where + when
+
+    def located(self, node_id: str, attrs: dict[str, Any], previous: tuple[str, ...]) -> bool:
+        """Whether the node is where this breakpoint looks (`previous`: the last node's scope)."""
+        if self.node is not None:
+            return node_id == self.node
+        if self.op is not None:
+            return attrs.get("op") == self.op or attrs.get("label") == self.op
+        if self.scope is not None:
+            scope = tuple(attrs.get("scope", ()))
+            n = len(self.scope)
+            return scope[:n] == self.scope and tuple(previous)[:n] != self.scope
+        return True
+
+    def condition_met(self, summaries: tuple[TensorSummary, ...], arrays: tuple[Any, ...]) -> bool:
+        """Whether any tensor output meets the condition (no condition: always)."""
+        if self.condition is None:
+            return True
+        tensors = [s for s in summaries if s.is_tensor]
+        if self.condition == "nan":
+            return any(s.nan for s in tensors)
+        if self.condition == "inf":
+            return any(s.inf for s in tensors)
+        if self.condition == "nonfinite":
+            return any(s.nonfinite for s in tensors)
+        if self.condition == "threshold":
+            for s in tensors:
+                v = s.stat(self.stat)
+                if not math.isnan(v) and (v > self.value if self.above else v < self.value):
+                    return True
+            return False
+        for a in arrays:
+            if isinstance(a, np.ndarray) and bool(
+                eval(self.expression, {"np": np, "abs": np.abs}, {"t": a})  # noqa: S307
+            ):
+                return True
+        return False
+
+
+class BreakpointError(Exception):
+    """A breakpoint's expression raised: the session reports it and pauses."""
+
+    def __init__(self, bp: Breakpoint, exc: BaseException) -> None:
+        super().__init__(f"breakpoint {bp.id} ({bp.describe()}) raised {type(exc).__name__}: {exc}")
+        self.breakpoint = bp
+
+
+class Breakpoints:
+    """The session's breakpoints, in creation order."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, Breakpoint] = {}
+
+    def __iter__(self):
+        return iter(list(self._items.values()))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, bp: Breakpoint | None = None, **kwargs: Any) -> Breakpoint:
+        bp = bp or Breakpoint(**kwargs)
+        self._items[bp.id] = bp
+        return bp
+
+    def remove(self, bp_id: int) -> None:
+        self._items.pop(bp_id, None)
+
+    def get(self, bp_id: int) -> Breakpoint:
+        return self._items[bp_id]
+
+    def enable(self, bp_id: int, enabled: bool = True) -> None:
+        self._items[bp_id].enabled = enabled
+
+    def toggle_node(self, node_id: str) -> Breakpoint | None:
+        """Add a breakpoint on `node_id`, or remove the one there (None when removed)."""
+        for bp in list(self._items.values()):
+            if bp.node == node_id and bp.condition is None:
+                self.remove(bp.id)
+                return None
+        return self.add(node=node_id)
+
+    def on_nodes(self) -> set[str]:
+        return {bp.node for bp in self._items.values() if bp.node and bp.enabled}
+
+    def needs_arrays(self) -> bool:
+        return any(bp.enabled and bp.condition == "expression" for bp in self._items.values())
+
+    def has_conditions(self) -> bool:
+        return any(
+            bp.enabled and (bp.condition is not None or bp.node is None)
+            for bp in self._items.values()
+        )
+
+    def check(
+        self,
+        node_id: str,
+        attrs: dict[str, Any],
+        previous: tuple[str, ...],
+        summaries: tuple[TensorSummary, ...],
+        arrays: tuple[Any, ...],
+    ) -> Breakpoint | None:
+        """The first enabled breakpoint hit by this node, counting the hit."""
+        for bp in list(self._items.values()):
+            if not bp.enabled or not bp.located(node_id, attrs, previous):
+                continue
+            try:
+                met = bp.condition_met(summaries, arrays)
+            except Exception as exc:
+                bp.hits += 1
+                raise BreakpointError(bp, exc) from exc
+            if met:
+                bp.hits += 1
+                return bp
+        return None
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """Plain data, for saving with the model in the settings."""
+        out = []
+        for bp in self._items.values():
+            d = {
+                k: getattr(bp, k)
+                for k in (
+                    "node",
+                    "op",
+                    "condition",
+                    "stat",
+                    "above",
+                    "value",
+                    "expression",
+                    "enabled",
+                )
+            }
+            d["scope"] = list(bp.scope) if bp.scope is not None else None
+            out.append(d)
+        return out
+
+    def load_list(self, items: list[dict[str, Any]]) -> None:
+        for d in items:
+            d = dict(d)
+            if d.get("scope") is not None:
+                d["scope"] = tuple(d["scope"])
+            self.add(**d)

@@ -1,0 +1,620 @@
+"""The debugger: a state machine over a framework Stepper, on its own engine thread.
+
+The engine thread owns the model. Commands arrive on a queue from any thread; events
+go out to listeners (called on the engine thread: a GUI re-posts them as queued
+signals). Pausing is the engine thread blocking on the command queue inside the
+stepper's per-node callback, the same in every mode.
+
+Headless use::
+
+    session = Session(capture(load_target("feedforward_torch")))
+    session.start(); session.wait()          # paused: ready
+    session.step(); session.wait()           # paused after the first node
+    session.continue_(); session.wait()      # finished (or a breakpoint)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inspectors import events as ev
+from inspectors.breakpoints import BreakpointError, Breakpoints
+from inspectors.graph import Graph
+from inspectors.stepping import GradientResult, Interrupt, NodeError, Stepper
+from inspectors.tensors import DEFAULT_BUDGET, TensorSummary, ValueStore, summarize
+
+Listener = Callable[[ev.Event], None]
+
+# Run modes: when to pause next.
+_STEP, _OVER, _OUT, _CONTINUE, _RUN_TO, _TO_POSITION = (
+    "step",
+    "over",
+    "out",
+    "continue",
+    "run_to",
+    "to_position",
+)
+_RUN_MODES = {_STEP, _OVER, _OUT, _CONTINUE, _RUN_TO}
+
+
+@dataclass
+class _Command:
+    name: str
+    args: tuple[Any, ...] = ()
+    seq: int = 0
+
+
+@dataclass
+class _Pending:
+    """Why a run was unwound, and what to do next."""
+
+    action: str  # "restart", "stop", "rerun"
+    inputs: tuple[np.ndarray, ...] | None = None
+    position: int = 0
+
+
+@dataclass
+class RunState:
+    """What the current run has done so far."""
+
+    executed: list[str] = field(default_factory=list)
+    scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    current: str | None = None
+    failed: str | None = None
+    finished: bool = False
+    outputs: Any = None
+
+
+class Session:
+    """Step a captured model like a debugger. Thread-safe commands, events out."""
+
+    def __init__(
+        self,
+        captured: Any,
+        *,
+        stepper: Stepper | None = None,
+        stepper_factory: Callable[[], Stepper] | None = None,
+        budget: int = DEFAULT_BUDGET,
+        listener: Listener | None = None,
+    ) -> None:
+        if stepper_factory is None and stepper is None:
+            from inspectors.stepping import make_stepper
+
+            def stepper_factory() -> Stepper:
+                return make_stepper(captured)
+
+        self.captured = captured
+        self._factory = stepper_factory
+        self.stepper: Stepper = stepper or stepper_factory()  # type: ignore[misc]
+        self.breakpoints = Breakpoints()
+        self.store = ValueStore(budget)
+        self.summaries: dict[str, tuple[TensorSummary, ...]] = {}
+        self.overrides: dict[str, dict[int, np.ndarray]] = {}
+        self.gradients: GradientResult | None = None
+        self.grad_summaries: dict[str, tuple[TensorSummary | None, ...]] = {}
+        self.run = RunState()
+        self.last_pause: ev.Paused | None = None
+        self.keep_values = True
+
+        self._listeners: list[Listener] = [listener] if listener else []
+        self._commands: queue.Queue[_Command] = queue.Queue()
+        self._seq_lock = threading.Condition()
+        self._sent = 0
+        self._idle_at = -1  # seq of the last command handled when the engine went idle
+        self._thread: threading.Thread | None = None
+        self._mode = _STEP
+        self._mode_scope: tuple[str, ...] = ()
+        self._run_to: str | None = None
+        self._to_position = 0
+        self._inputs: tuple[np.ndarray, ...] | None = None
+        self._grad_cursor: int | None = None
+        self._pause_asked = False
+        self._prev_scope: tuple[str, ...] = ()
+        self._stopped = False
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def graph(self) -> Graph:
+        return self.stepper.graph
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        """Start the engine thread; it pauses `ready` before the first node."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._engine, name="graphstep-engine", daemon=True)
+        self._thread.start()
+
+    def step(self) -> None:
+        """Run the next node (into subgraphs) and pause."""
+        self._send(_STEP)
+
+    def step_over(self) -> None:
+        """Run until the next node at this scope depth or shallower (nested scopes run whole)."""
+        self._send(_OVER)
+
+    def step_out(self) -> None:
+        """Run until the current scope is left."""
+        self._send(_OUT)
+
+    def continue_(self) -> None:
+        """Run until a breakpoint, an exception or the end."""
+        self._send(_CONTINUE)
+
+    def run_to(self, node_id: str) -> None:
+        """Run until `node_id` has run (or a breakpoint / exception first)."""
+        self._send(_RUN_TO, node_id)
+
+    def pause(self) -> None:
+        """Pause a running continue as soon as the current node finishes (any thread)."""
+        self._pause_asked = True
+        self._send("pause")
+
+    def restart(self, inputs: tuple[np.ndarray, ...] | None = None) -> None:
+        """Start over, with new inputs (numpy, same shapes) when given."""
+        self._send("restart", inputs)
+
+    def set_value(self, node_id: str, array: np.ndarray, index: int = 0) -> None:
+        """Override output `index` of `node_id`; what runs after it uses the new value."""
+        self._send("set_value", node_id, np.asarray(array), index)
+
+    def clear_value(self, node_id: str) -> None:
+        """Remove an override (takes effect on the next run)."""
+        self._send("clear_value", node_id)
+
+    def backward(self) -> None:
+        """Gradients of the loss for every recorded output and parameter (after a run)."""
+        self._send("backward")
+
+    def grad_step(self) -> None:
+        """Walk gradients backwards: pause on the previous node in execution order."""
+        self._send("grad_step")
+
+    def fetch_value(self, node_id: str, index: int = 0) -> None:
+        """Ask for a full value; a `ValueReady` follows (recomputed when it was dropped)."""
+        self._send("fetch_value", node_id, index)
+
+    def stop(self) -> None:
+        """End the run and the engine thread."""
+        self._pause_asked = True
+        self._send("stop")
+
+    def wait(self, timeout: float | None = 60.0) -> ev.Paused | None:
+        """Block until every command sent so far is handled; the last pause (headless use)."""
+        with self._seq_lock:
+            done = self._seq_lock.wait_for(
+                lambda: self._idle_at >= self._sent or self._stopped, timeout
+            )
+        if not done:
+            raise TimeoutError(f"the session did not pause within {timeout} s")
+        return self.last_pause
+
+    def join(self, timeout: float | None = 10.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def value(self, node_id: str, index: int = 0) -> np.ndarray | None:
+        """The kept full value, or None (never run, not a tensor, or dropped)."""
+        return self.store.get(node_id, index)
+
+    def gradient(self, node_id: str, index: int = 0) -> np.ndarray | None:
+        if self.gradients is None:
+            return None
+        grads = self.gradients.nodes.get(node_id) or self.gradients.params.get(node_id)
+        if isinstance(grads, np.ndarray):
+            return grads if index == 0 else None
+        if grads and index < len(grads):
+            return grads[index]
+        return None
+
+    @property
+    def position(self) -> int:
+        return len(self.run.executed)
+
+    def total(self) -> int:
+        return len(self.graph.order)
+
+    # ---------------------------------------------------------------- engine side
+
+    def _send(self, name: str, *args: Any) -> None:
+        with self._seq_lock:
+            self._sent += 1
+            self._commands.put(_Command(name, args, self._sent))
+
+    def _emit(self, event: ev.Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken view must not kill the engine
+                traceback.print_exc()
+
+    def _next_command(self) -> _Command:
+        """Block for the next command, marking the engine idle while it waits."""
+        try:
+            return self._commands.get_nowait()
+        except queue.Empty:
+            pass
+        with self._seq_lock:
+            self._idle_at = self._handled
+            self._seq_lock.notify_all()
+        return self._commands.get()
+
+    _handled = 0
+
+    def _pause(self, reason: str, node_id: str | None, **kw: Any) -> None:
+        self._pause_asked = False
+        self.last_pause = ev.Paused(
+            reason,
+            node_id,
+            self.position,
+            self.total(),
+            memory=self.store.nbytes,
+            **kw,
+        )
+        self._emit(self.last_pause)
+
+    def _engine(self) -> None:
+        pending: _Pending | None = None
+        self._pause(ev.READY, None)
+        try:
+            while True:
+                if pending is not None:
+                    action, pending = pending, None
+                    if action.action == "stop":
+                        break
+                    pending = self._begin(action)
+                    continue
+                cmd = self._next_command()
+                self._handled = cmd.seq
+                pending = self._idle_command(cmd)
+        finally:
+            self._stopped = True
+            with self._seq_lock:
+                self._idle_at = self._sent
+                self._seq_lock.notify_all()
+            self._emit(ev.Stopped())
+
+    def _begin(self, action: _Pending) -> _Pending | None:
+        """Handle a restart / rerun decided while unwinding a run."""
+        if action.action == "restart":
+            self._reset(action.inputs, clear_overrides=action.inputs is not None)
+            self._emit(
+                ev.Restarted(
+                    action.inputs is not None,
+                    tuple(summarize(a) for a in self.stepper.inputs()),
+                )
+            )
+            self._pause(ev.READY, None)
+            return None
+        # rerun: same inputs, overrides applied, back to where the user was
+        self._reset(None, clear_overrides=False)
+        self._emit(ev.Restarted(False))
+        if action.position <= 0:
+            self._pause(ev.READY, None)
+            return None
+        self._mode, self._to_position = _TO_POSITION, action.position
+        return self._execute()
+
+    def _reset(self, inputs: tuple[np.ndarray, ...] | None, clear_overrides: bool) -> None:
+        self.run = RunState()
+        self.summaries.clear()
+        self.store.clear()
+        self.gradients = None
+        self.grad_summaries.clear()
+        self._grad_cursor = None
+        self._prev_scope = ()
+        if inputs is not None:
+            self._inputs = tuple(np.asarray(a) for a in inputs)
+        if clear_overrides:
+            self.overrides.clear()
+
+    def _idle_command(self, cmd: _Command) -> _Pending | None:
+        """A command while no run is in progress (ready, finished or failed)."""
+        name = cmd.name
+        if name == "stop":
+            return _Pending("stop")
+        if name == "restart":
+            return _Pending("restart", cmd.args[0])
+        if name in _RUN_MODES:
+            if self.run.finished or self.run.failed:
+                self._emit(ev.Message("info", "The run is over: restart to run again."))
+                self._pause(self.last_pause.reason if self.last_pause else ev.READY, None)
+                return None
+            self._set_mode(cmd)
+            return self._execute()
+        if name == "set_value":
+            node_id, array, index = cmd.args
+            self.overrides.setdefault(node_id, {})[index] = array
+            if node_id in self.run.scopes:  # already ran: run again with the new value
+                return _Pending("rerun", position=self.position)
+            self._emit(ev.Message("info", f"{node_id} output {index} will be overridden."))
+            return None
+        self._common_command(cmd)
+        return None
+
+    def _common_command(self, cmd: _Command) -> None:
+        """Commands that mean the same paused mid-run or idle."""
+        if cmd.name == "clear_value":
+            self.overrides.pop(cmd.args[0], None)
+        elif cmd.name == "backward":
+            self._backward()
+        elif cmd.name == "grad_step":
+            self._grad_step()
+        elif cmd.name == "fetch_value":
+            self._fetch_value(*cmd.args)
+        elif cmd.name == "pause":
+            self._pause_asked = False
+
+    def _set_mode(self, cmd: _Command) -> None:
+        self._mode = cmd.name
+        current = self.run.current
+        self._mode_scope = self.run.scopes.get(current, ()) if current else ()
+        self._run_to = cmd.args[0] if cmd.name == _RUN_TO else None
+
+    def _execute(self) -> _Pending | None:
+        """Run the stepper from the start; returns what to do after an unwind."""
+        try:
+            outputs = self.stepper.run(self, self._inputs)
+        except _Unwind as unwind:
+            return unwind.pending
+        except NodeError as exc:
+            self.run.failed = exc.node_id
+            text = "".join(traceback.format_exception(exc.original))
+            self._emit(ev.Failed(exc.node_id, str(exc), text))
+            self._pause(ev.EXCEPTION, exc.node_id, message=str(exc))
+            return None
+        except Exception as exc:
+            self.run.failed = self.run.current or "?"
+            text = "".join(traceback.format_exception(exc))
+            message = f"{type(exc).__name__}: {exc}"
+            self._emit(ev.Failed(self.run.current, message, text))
+            self._pause(ev.EXCEPTION, self.run.current, message=message)
+            return None
+        self.run.finished = True
+        self.run.outputs = outputs
+        self._pause(ev.FINISHED, self.run.current)
+        return None
+
+    # --------------------------------------------------------- the stepper's hook
+
+    def node_added(self, node_id: str) -> None:
+        graph = self.graph
+        attrs = dict(graph.node(node_id))
+        edges = tuple((s, d, dict(a)) for s, d, a in graph.nx.in_edges(node_id, data=True))
+        self._emit(ev.NodeAdded(node_id, attrs, edges))
+
+    def enter_subgraph(self, node_id: str) -> bool:
+        if self._mode == _STEP:
+            return True
+        if self._mode == _RUN_TO and self._run_to and self._run_to not in self.graph:
+            return True  # the target is inside some body
+        return self.breakpoints.has_conditions() or bool(
+            self.breakpoints.on_nodes() - set(self.graph.nodes)
+        )
+
+    def node_done(
+        self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]
+    ) -> dict[int, np.ndarray] | None:
+        override = self.overrides.get(node_id) or {}
+        replaced = bool(override)
+        values = tuple(override.get(i, v) for i, v in enumerate(values))
+        summaries = tuple(summarize(v) for v in values)
+        self.run.executed.append(node_id)
+        self.run.scopes[node_id] = scope
+        self.run.current = node_id
+        self.summaries[node_id] = summaries
+        if self.keep_values:
+            for i, v in enumerate(values):
+                if isinstance(v, np.ndarray):
+                    self.store.put(node_id, i, v)
+        self._emit(ev.NodeStepped(node_id, self.position, scope, summaries, replaced))
+
+        previous, self._prev_scope = self._prev_scope, scope
+        reason, bp_id, message = self._should_pause(node_id, scope, previous, summaries, values)
+        if reason is not None:
+            self._pause(reason, node_id, breakpoint_id=bp_id, message=message)
+            self._wait_paused(node_id)
+        else:
+            self._poll_commands(node_id)
+        # overrides, including one set while paused on this very node, reach the model
+        final = self.overrides.get(node_id)
+        if not final:
+            return None
+        return {i: a for i, a in final.items() if i < len(values)}
+
+    def _should_pause(
+        self,
+        node_id: str,
+        scope: tuple[str, ...],
+        previous: tuple[str, ...],
+        summaries: tuple[TensorSummary, ...],
+        values: tuple[Any, ...],
+    ) -> tuple[str | None, int | None, str]:
+        if self._mode == _TO_POSITION:
+            return (ev.STEP if self.position >= self._to_position else None), None, ""
+        attrs = self.graph.node(node_id) if node_id in self.graph else {"scope": scope}
+        try:
+            bp = self.breakpoints.check(
+                node_id, {**attrs, "scope": scope}, previous, summaries, values
+            )
+        except BreakpointError as exc:
+            return ev.BREAKPOINT, exc.breakpoint.id, str(exc)
+        if bp is not None:
+            return ev.BREAKPOINT, bp.id, bp.describe()
+        if self._pause_asked:
+            return ev.PAUSED_BY_USER, None, ""
+        mode = self._mode
+        if (
+            mode == _STEP
+            or (mode == _OVER and len(scope) <= len(self._mode_scope))
+            or (mode == _OUT and len(scope) < len(self._mode_scope))
+            or (mode == _RUN_TO and node_id == self._run_to)
+        ):
+            return ev.STEP, None, ""
+        return None, None, ""
+
+    def _poll_commands(self, node_id: str) -> None:
+        """During a continue: act on pause / stop / restart sent meanwhile."""
+        if self._commands.empty():
+            return
+        try:
+            cmd = self._commands.get_nowait()
+        except queue.Empty:
+            return
+        self._handled = cmd.seq
+        if cmd.name == "pause":
+            self._pause(ev.PAUSED_BY_USER, node_id)
+            self._wait_paused(node_id)
+            return
+        self._paused_command(cmd, node_id)
+
+    def _wait_paused(self, node_id: str) -> None:
+        """Block on the command queue until a command resumes the run."""
+        while True:
+            cmd = self._next_command()
+            self._handled = cmd.seq
+            if self._paused_command(cmd, node_id):
+                return
+
+    def _paused_command(self, cmd: _Command, node_id: str) -> bool:
+        """Handle a command while paused inside a run; True when the run goes on."""
+        name = cmd.name
+        if name in _RUN_MODES:
+            self._set_mode(cmd)
+            return True
+        if name == "stop":
+            raise _Unwind(_Pending("stop"))
+        if name == "restart":
+            raise _Unwind(_Pending("restart", cmd.args[0]))
+        if name == "set_value":
+            target, array, index = cmd.args
+            self.overrides.setdefault(target, {})[index] = array
+            if target == node_id:
+                values = list(self.summaries[node_id])
+                if index < len(values):
+                    values[index] = summarize(array)
+                self.summaries[node_id] = tuple(values)
+                if self.keep_values:
+                    self.store.put(node_id, index, array)
+                self._emit(
+                    ev.NodeStepped(
+                        node_id, self.position, self.run.scopes[node_id], tuple(values), True
+                    )
+                )
+                self._pause(ev.STEP, node_id, message=f"{node_id} output {index} overridden")
+                return False
+            if target in self.run.scopes:
+                raise _Unwind(_Pending("rerun", position=self.position))
+            self._emit(ev.Message("info", f"{target} output {index} will be overridden."))
+            self._pause(self.last_pause.reason if self.last_pause else ev.STEP, node_id)
+            return False
+        if name == "backward":
+            self._emit(
+                ev.Message("warning", "Gradients need a finished run: continue to the end first.")
+            )
+            self._pause(self.last_pause.reason if self.last_pause else ev.STEP, node_id)
+            return False
+        self._common_command(cmd)
+        if name == "pause":
+            return False
+        return False
+
+    # ------------------------------------------------------------------ gradients
+
+    def _backward(self) -> None:
+        if not self.run.finished:
+            self._emit(
+                ev.Message("warning", "Gradients need a finished run: continue to the end first.")
+            )
+            return
+        try:
+            result = self.stepper.backward()
+        except Exception as exc:
+            text = "".join(traceback.format_exception(exc))
+            self._emit(ev.Failed(None, f"backward failed: {type(exc).__name__}: {exc}", text))
+            return
+        self.gradients = result
+        nodes = {
+            n: tuple(None if g is None else summarize(g) for g in grads)
+            for n, grads in result.nodes.items()
+        }
+        self.grad_summaries = dict(nodes)
+        params = {name: summarize(g) for name, g in result.params.items()}
+        self._grad_cursor = len(self.run.executed)
+        self._emit(ev.GradientsReady(result.loss, result.loss_source, nodes, params, result.absent))
+
+    def _grad_step(self) -> None:
+        if self.gradients is None or self._grad_cursor is None:
+            self._emit(ev.Message("warning", "No gradients yet: run backward first."))
+            return
+        i = self._grad_cursor - 1
+        while i >= 0 and self.run.executed[i] not in self.gradients.nodes:
+            i -= 1
+        if i < 0:
+            self._pause(ev.GRADIENT, None, message="reached the inputs")
+            return
+        self._grad_cursor = i
+        node_id = self.run.executed[i]
+        self._pause(ev.GRADIENT, node_id)
+
+    # ------------------------------------------------------------------- values
+
+    def _fetch_value(self, node_id: str, index: int) -> None:
+        array = self.store.get(node_id, index)
+        if array is not None:
+            self._emit(ev.ValueReady(node_id, index, array))
+            return
+        if node_id not in self.run.scopes:
+            self._emit(ev.ValueReady(node_id, index, None, f"{node_id} has not run yet."))
+            return
+        if self._factory is None:
+            self._emit(ev.ValueReady(node_id, index, None, "no way to recompute it"))
+            return
+        try:
+            array = self._recompute(node_id, index)
+        except Exception as exc:
+            self._emit(ev.ValueReady(node_id, index, None, f"recomputing failed: {exc}"))
+            return
+        message = "recomputed (it had been dropped to stay within the memory budget)"
+        self._emit(ev.ValueReady(node_id, index, array, message))
+
+    def _recompute(self, node_id: str, index: int) -> np.ndarray | None:
+        """Run a fresh stepper up to `node_id` with the same inputs and overrides."""
+        found: dict[str, Any] = {}
+        overrides = self.overrides
+
+        class Catch:
+            def node_added(self, nid: str) -> None:
+                pass
+
+            def enter_subgraph(self, nid: str) -> bool:
+                return True
+
+            def node_done(self, nid: str, scope: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+                if nid == node_id:
+                    found["value"] = values[index] if index < len(values) else None
+                    raise _Unwind(_Pending("stop"))
+                return overrides.get(nid)
+
+        assert self._factory is not None
+        with contextlib.suppress(_Unwind):
+            self._factory().run(Catch(), self._inputs)
+        value = found.get("value")
+        return value if isinstance(value, np.ndarray) else None
+
+
+class _Unwind(Interrupt):  # noqa: N818
+    def __init__(self, pending: _Pending) -> None:
+        super().__init__(pending.action)
+        self.pending = pending

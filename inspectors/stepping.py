@@ -1,0 +1,104 @@
+"""The contract between the Session and a framework's Stepper.
+
+A Stepper runs a captured graph one node at a time and calls a `StepHook` after each
+node with that node's outputs as numpy (the Session never sees a framework tensor).
+The hook may return replacement values: that is how `set_value` reaches the model.
+Pausing is the hook blocking; stopping or restarting is the hook raising `Interrupt`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from inspectors.graph import Graph
+
+
+class Interrupt(BaseException):  # noqa: N818 - BaseException: user code must not swallow it
+    """Raised out of a hook to unwind a run (restart, stop, rerun)."""
+
+
+class NodeError(Exception):
+    """A node raised while it executed: names the node, keeps the framework's exception."""
+
+    def __init__(self, node_id: str, exc: BaseException) -> None:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        super().__init__(f"{node_id}: {type(exc).__name__}: {first}")
+        self.node_id = node_id
+        self.original = exc
+
+
+class StepHook(Protocol):
+    """What a stepper calls while it runs (implemented by the Session)."""
+
+    def node_added(self, node_id: str) -> None:
+        """Eager mode: `node_id` was just added to `stepper.graph` (before it runs)."""
+
+    def node_done(
+        self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]
+    ) -> dict[int, np.ndarray] | None:
+        """`node_id` ran; `values` are its outputs (numpy arrays, or plain Python objects
+        for non-tensor outputs). Return {output index: replacement array} to override."""
+
+    def enter_subgraph(self, node_id: str) -> bool:
+        """Whether to step into the body of a control-flow / call node, op by op."""
+
+
+@dataclass
+class GradientResult:
+    """Gradients of one scalar loss, as numpy."""
+
+    loss: float
+    loss_source: str
+    nodes: dict[str, tuple[np.ndarray | None, ...]]
+    params: dict[str, np.ndarray]
+    absent: dict[str, str] = field(default_factory=dict)  # node id -> why no gradient
+
+
+class Stepper(Protocol):
+    """One framework's node-by-node executor over a captured graph."""
+
+    graph: Graph
+
+    def run(self, hook: StepHook, inputs: tuple[np.ndarray, ...] | None = None) -> Any:
+        """Run every node in order, calling `hook`; returns the model's outputs (numpy).
+
+        `inputs` replaces the example inputs (same shapes); None keeps the current ones.
+        A node that raises becomes a `NodeError`; `Interrupt` from the hook propagates.
+        """
+
+    def inputs(self) -> tuple[np.ndarray, ...]:
+        """The inputs of the current run, as numpy."""
+
+    def backward(self) -> GradientResult:
+        """Gradients of the loss for the last completed run."""
+
+
+def zero_hook() -> StepHook:
+    """A hook that never pauses or overrides: for plain runs and recomputation."""
+
+    class _Quiet:
+        def node_added(self, node_id: str) -> None:
+            pass
+
+        def node_done(self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]) -> None:
+            return None
+
+        def enter_subgraph(self, node_id: str) -> bool:
+            return False
+
+    return _Quiet()
+
+
+def make_stepper(captured: Any) -> Stepper:
+    """The stepper for a capture (`inspectors.capture.Captured`), by framework."""
+    framework = captured.target.framework
+    if framework == "torch":
+        from inspectors.torch_inspector.stepper import make_torch_stepper
+
+        return make_torch_stepper(captured)
+    from inspectors.tf_inspector.stepper import make_tf_stepper
+
+    return make_tf_stepper(captured)

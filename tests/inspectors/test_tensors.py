@@ -1,0 +1,77 @@
+"""TensorSummary statistics against numpy, health counts, non-tensors, the value store."""
+
+import math
+
+import numpy as np
+import pytest
+
+from inspectors.breakpoints import Breakpoint, Breakpoints
+from inspectors.tensors import HISTOGRAM_BINS, ValueStore, summarize
+
+
+def test_summary_matches_numpy_and_counts_health():
+    a = np.array([[-2.0, 0.0, 1.0], [np.nan, np.inf, -np.inf]], dtype=np.float32)
+    s = summarize(a)
+    assert s.shape == (2, 3) and s.dtype == "float32"
+    finite = np.array([-2.0, 0.0, 1.0])
+    assert (s.min, s.max) == (-2.0, 1.0)
+    assert s.mean == pytest.approx(finite.mean()) and s.std == pytest.approx(finite.std())
+    assert (s.nan, s.neg_inf, s.pos_inf, s.nonfinite) == (1, 1, 1, 3)
+    assert (s.negative, s.zero, s.positive) == (2, 1, 2)  # -inf negative, +inf positive
+    assert s.abs_max == math.inf
+    assert len(s.hist_counts) == HISTOGRAM_BINS and sum(s.hist_counts) == 3
+
+
+def test_histogram_agrees_with_numpy():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=10_000)
+    s = summarize(a)
+    counts, _ = np.histogram(a, bins=HISTOGRAM_BINS, range=(a.min(), a.max()))
+    assert sum(s.hist_counts) == a.size
+    assert np.abs(np.array(s.hist_counts) - counts).max() <= 2  # edge rounding only
+
+
+@pytest.mark.parametrize(
+    "value", [None, (1, 2), {"a": 1}, 3, "text", np.array([], dtype=np.float32)]
+)
+def test_non_tensors_and_empty_tensors_are_described(value):
+    s = summarize(value)
+    assert s.line()
+    if isinstance(value, np.ndarray):
+        assert s.is_tensor and s.size == 0
+    else:
+        assert not s.is_tensor and s.text
+
+
+def test_integer_and_bool_tensors():
+    s = summarize(np.array([True, False, True]))
+    assert (s.min, s.max, s.positive, s.zero) == (0.0, 1.0, 2, 1)
+    s = summarize(np.arange(5, dtype=np.int64))
+    assert s.mean == 2.0 and s.nan == 0
+
+
+def test_value_store_drops_oldest_past_budget():
+    store = ValueStore(budget=100)
+    for i in range(4):
+        store.put(f"n{i}", 0, np.zeros(4, dtype=np.float64))  # 32 bytes each
+    assert store.nbytes == 96 and store.get("n0") is None and store.is_dropped("n0")
+    assert store.get("n3") is not None
+    assert not store.put("big", 0, np.zeros(100))  # alone over the budget
+    assert store.is_dropped("big")
+
+
+def test_breakpoints_describe_and_round_trip():
+    bps = Breakpoints()
+    bps.add(node="fc1")
+    bps.add(condition="threshold", stat="std", above=False, value=1e-3)
+    bps.add(scope=("encoder", "0"), condition="nan")
+    texts = [bp.describe() for bp in bps]
+    assert texts == ["on fc1", "on any node if std < 0.001", "entering encoder/0 if any NaN"]
+    again = Breakpoints()
+    again.load_list(bps.to_list())
+    assert [bp.describe() for bp in again] == texts
+    assert bps.toggle_node("fc1") is None and "fc1" not in bps.on_nodes()
+    with pytest.raises(SyntaxError):
+        Breakpoint(condition="expression", expression="t >")
+    with pytest.raises(ValueError):
+        Breakpoint(condition="banana")
