@@ -1,0 +1,83 @@
+"""Capture with torch.export: the aten-level graph torch itself compiles and saves (.pt2).
+
+Export traces with fake tensors (shapes, no values), so every layer opens into its
+aten ops (`aten.linear`, `aten.conv2d`, ...), parameters arrive as graph inputs
+(named in the graph signature) and `nn_module_stack` says which module each op
+ran in. Non-strict mode runs `forward` as ordinary Python, which accepts more models
+than dynamo's strict mode.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+import torch.fx
+from torch.export import ExportedProgram
+from torch.export.graph_signature import InputKind
+
+from inspectors.graph import Graph
+from inspectors.torch_inspector.fx_graph import NodeInfo, fx_nodes, to_graph
+from inspectors.torch_inspector.names import op_name, scope_from_module_stack, scope_of
+from inspectors.torch_inspector.source import source_from_stack_trace
+from inspectors.torch_inspector.values import specs_of
+
+
+def export(model: torch.nn.Module, inputs: tuple[Any, ...]) -> ExportedProgram:
+    """torch.export.export in non-strict mode.
+
+    Strict mode (dynamo) rejects the same data-dependent branches and takes seconds
+    longer to say so, so it is not tried as a fallback.
+    """
+    return torch.export.export(model, inputs, strict=False)
+
+
+def capture_export(
+    model: torch.nn.Module,
+    inputs: tuple[Any, ...],
+    graph: Graph,
+    program: ExportedProgram | None = None,
+) -> tuple[ExportedProgram, dict[str, torch.fx.Node], dict[str, float]]:
+    """Fill `graph` from an ExportedProgram (made here unless a .pt2 gave one).
+
+    Returns the program, Graph node id -> fx node of `program.graph`, and timing.
+    """
+    t0 = time.perf_counter()
+    if program is None:
+        program = export(model, inputs)
+    t1 = time.perf_counter()
+    to_graph(program.graph, _Describer(program), graph)
+    t2 = time.perf_counter()
+    return program, fx_nodes(program.graph), {"trace": t1 - t0, "convert": t2 - t1}
+
+
+class _Describer:
+    """NodeInfo for export nodes; placeholders are classified by the graph signature."""
+
+    _INPUT_KIND = {
+        InputKind.PARAMETER: "param",
+        InputKind.BUFFER: "const",
+        InputKind.CONSTANT_TENSOR: "const",
+        InputKind.USER_INPUT: "input",
+    }
+
+    def __init__(self, program: ExportedProgram) -> None:
+        self.inputs = {spec.arg.name: spec for spec in program.graph_signature.input_specs}
+
+    def __call__(self, node: torch.fx.Node) -> NodeInfo:
+        outputs = specs_of(node.meta.get("val"))
+        source = source_from_stack_trace(node.meta.get("stack_trace"))
+        if node.op == "placeholder":
+            spec = self.inputs.get(node.name)
+            kind = self._INPUT_KIND.get(spec.kind, "const") if spec is not None else "input"
+            fqn = spec.target if spec is not None and spec.target else node.name
+            scope = scope_of(fqn.rpartition(".")[0]) if kind != "input" else ()
+            extra = {"target": fqn} if kind != "input" else {}
+            return NodeInfo(kind, kind, fqn, scope, outputs, source, extra)
+        if node.op == "get_attr":  # lifted constants and submodules of control flow
+            return NodeInfo("const", "const", str(node.target), (), outputs, source)
+        if node.op == "call_function":
+            scope = scope_from_module_stack(node.meta.get("nn_module_stack"))
+            return NodeInfo("op", op_name(node.target), node.name, scope, outputs, source)
+        return NodeInfo("output", "output", "output", (), [], source)
