@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     open_.add_argument("spec", nargs="?")
     open_.add_argument("--capture", default="auto", choices=CAPTURES)
 
+    from inspectors import run_command
+
+    run_command.add_parser(sub)
     return parser
 
 
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `graphstep` console script."""
     _quiet_frameworks()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"samples", "trace", "open", "-h", "--help"}
+    commands = {"samples", "trace", "run", "open", "-h", "--help"}
     if not argv or argv[0] not in commands:
         return _open_gui(argv)  # `graphstep SPEC` and plain `graphstep` open the app
     args = _parser().parse_args(argv)
@@ -97,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_samples()
         if args.command == "trace":
             return cmd_trace(args)
+        if args.command == "run":
+            from inspectors import run_command
+
+            return run_command.run(args)
         if args.command == "open":
             rest = ([args.spec] if args.spec else []) + ["--capture", args.capture]
             return _open_gui(rest)
