@@ -7,7 +7,6 @@ from typing import Any
 import tensorflow as tf
 
 from inspectors.capture import Captured
-from inspectors.graph import Graph
 from inspectors.target import ModelTarget, TargetError
 from inspectors.tf_inspector.function_graph import GraphConverter
 from inspectors.tf_inspector.keras_scopes import keras_names, restore_layer_scopes
@@ -83,4 +82,4 @@ def _signature(cf: Any) -> str:
         return str(getattr(cf, "structured_input_signature", ""))
 
 
-__all__ = ["STRATEGY", "Graph", "TFCapture", "capture_tf"]
+__all__ = ["STRATEGY", "TFCapture", "capture_tf"]

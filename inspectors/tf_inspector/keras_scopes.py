@@ -30,14 +30,15 @@ def keras_names(model: Any) -> set[str]:
 
 def restore_layer_scopes(graph: Graph, names: set[str]) -> None:
     """Rename uniquified scope parts back to the layer name, where that is unambiguous."""
-    mapping = _scope_mapping({graph.node(n)["scope"] for n in graph.nodes}, names)
-    for node_id in graph.nodes:
-        data = graph.node(node_id)
-        data["scope"] = mapping.get(data["scope"], data["scope"])
-    for _, sub in graph.subgraphs.items():
-        if not sub.meta.get("keras_scopes"):
-            sub.meta["keras_scopes"] = True
-            restore_layer_scopes(sub, names)
+    done: set[int] = set()  # a function called from two places is one shared Graph
+    for g in [graph] + [sub for _, sub in graph.all_subgraphs()]:
+        if id(g) in done:
+            continue
+        done.add(id(g))
+        mapping = _scope_mapping({g.node(n)["scope"] for n in g.nodes}, names)
+        for node_id in g.nodes:
+            data = g.node(node_id)
+            data["scope"] = mapping.get(data["scope"], data["scope"])
 
 
 def _scope_mapping(

@@ -268,3 +268,14 @@ def test_end_to_end_by_sample_name():
     assert result.native.inputs == ["input"]
     got = result.native.concrete_function(*target.example_inputs)
     np.testing.assert_allclose(got.numpy(), target.call().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_auto_named_keras_layers_keep_their_own_names_as_scopes():
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(2)], name="auto"
+    )
+    graph = capture_tf(target_of(model, tf.ones((1, 3))), "function").graph
+    scopes = [graph.node(n)["scope"] for n in nodes_of(graph, "MatMul")]
+    assert scopes == [("auto", layer.name) for layer in model.layers]
