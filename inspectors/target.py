@@ -344,6 +344,8 @@ def _inputs_from_signature(model: Any, framework: str) -> tuple[Any, ...] | None
             out.append(tf.zeros(shape, dtype))
         else:
             return None
+    if inputs and len(out) > 1:
+        return (out,)  # a multi-input Keras model takes one list: model([a, b])
     return tuple(out)
 
 
@@ -352,7 +354,12 @@ def check_inputs(target: ModelTarget) -> None:
     try:
         target.call()
     except Exception as exc:
-        shapes = ", ".join(_shape_of(t) for t in target.example_inputs)
+        shapes = ", ".join(
+            _shape_of(t)
+            if not isinstance(t, list | tuple)
+            else "[" + ", ".join(map(_shape_of, t)) + "]"
+            for t in target.example_inputs
+        )
         raise TargetError(
             f"The model rejected its example inputs ({shapes}): {_exc_line(exc)}"
         ) from exc
