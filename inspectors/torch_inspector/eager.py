@@ -140,11 +140,12 @@ class EagerRecorder:
         produced = [args[0]] if name in _RETURNS_NONE_INPLACE and args else flatten(result)
         if not any(isinstance(v, torch.Tensor) for v in produced):
             return result
-        arg_edges = [
-            (*self._producer(t), position)
-            for position, arg in enumerate((*args, *kwargs.values()))
-            for t in tensor_leaves(arg)
-        ]
+        arg_edges = []
+        for position, arg in enumerate((*args, *kwargs.values()) if kwargs else args):
+            if isinstance(arg, torch.Tensor):
+                arg_edges.append((*self._producer(arg), position))
+            elif isinstance(arg, tuple | list | dict):
+                arg_edges.extend((*self._producer(t), position) for t in tensor_leaves(arg))
         node_id = f"op_{self._counter:04d}"
         self._counter += 1
         self.graph.add_node(

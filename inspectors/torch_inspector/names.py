@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -41,6 +42,7 @@ def module_path(path: str) -> str:
     return path.strip(".")
 
 
+@lru_cache(maxsize=4096)
 def scope_of(path: str) -> tuple[str, ...]:
     """`encoder.layers.0` -> ("encoder", "layers", "0"); the root module is ()."""
     path = module_path(path)
