@@ -1,0 +1,149 @@
+"""The Session on its engine thread, seen from the GUI thread as Qt signals.
+
+The Session calls its listener on the engine thread. The listener only appends to a
+deque; a timer on the GUI thread drains it every few milliseconds and emits the
+signals, batching `NodeStepped` so a fast continue over 50,000 nodes costs the GUI a
+handful of slots per frame, never one per node. Nothing here runs model code.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from inspectors import events as ev
+
+FLUSH_MS = 30
+
+
+class Engine(QObject):
+    """Commands to a Session; its events back as signals, on the GUI thread."""
+
+    nodes_added = Signal(list)  # list[NodeAdded]
+    nodes_stepped = Signal(list)  # list[NodeStepped], in order
+    paused = Signal(object)  # Paused
+    failed = Signal(object)  # Failed
+    gradients_ready = Signal(object)  # GradientsReady
+    restarted = Signal(object)  # Restarted
+    message = Signal(object)  # Message
+    value_ready = Signal(object)  # ValueReady
+    stopped = Signal()
+    running_changed = Signal(bool)
+
+    def __init__(self, session: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._inbox: collections.deque[ev.Event] = collections.deque()
+        self._timer = QTimer(self)
+        self._timer.setInterval(FLUSH_MS)
+        self._timer.timeout.connect(self._flush)
+        self.running = False
+        session.add_listener(self._on_event)
+
+    # -------------------------------------------------------------- commands
+
+    def start(self) -> None:
+        self._timer.start()
+        self.session.start()
+
+    def _go(self, command: str, *args: Any) -> None:
+        self._set_running(True)
+        getattr(self.session, command)(*args)
+
+    def step(self) -> None:
+        self._go("step")
+
+    def step_over(self) -> None:
+        self._go("step_over")
+
+    def step_out(self) -> None:
+        self._go("step_out")
+
+    def continue_(self) -> None:
+        self._go("continue_")
+
+    def run_to(self, node_id: str) -> None:
+        self._go("run_to", node_id)
+
+    def restart(self, inputs: Any = None) -> None:
+        self._go("restart", inputs)
+
+    def pause(self) -> None:
+        self.session.pause()
+
+    def set_value(self, node_id: str, array: Any, index: int = 0) -> None:
+        self.session.set_value(node_id, array, index)
+
+    def backward(self) -> None:
+        self.session.backward()
+
+    def grad_step(self) -> None:
+        self.session.grad_step()
+
+    def fetch_value(self, node_id: str, index: int = 0) -> None:
+        self.session.fetch_value(node_id, index)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the engine thread (a model blocked inside one op finishes that op first)."""
+        self.session.stop()
+        self.session.join(timeout)
+        self._flush()
+        self._timer.stop()
+
+    # ---------------------------------------------------------------- events
+
+    def _on_event(self, event: ev.Event) -> None:
+        """Engine thread: queue the event for the GUI thread."""
+        self._inbox.append(event)
+
+    def _set_running(self, running: bool) -> None:
+        if running != self.running:
+            self.running = running
+            self.running_changed.emit(running)
+
+    def flush(self) -> None:
+        """Deliver queued events now (tests and shutdown)."""
+        self._flush()
+
+    def _flush(self) -> None:
+        added: list[ev.NodeAdded] = []
+        stepped: list[ev.NodeStepped] = []
+
+        def deliver_batches() -> None:
+            if added:
+                self.nodes_added.emit(list(added))
+                added.clear()
+            if stepped:
+                self.nodes_stepped.emit(list(stepped))
+                stepped.clear()
+
+        while self._inbox:
+            event = self._inbox.popleft()
+            if isinstance(event, ev.NodeAdded):
+                if stepped:
+                    deliver_batches()
+                added.append(event)
+                continue
+            if isinstance(event, ev.NodeStepped):
+                stepped.append(event)
+                continue
+            deliver_batches()
+            if isinstance(event, ev.Paused):
+                self._set_running(False)
+                self.paused.emit(event)
+            elif isinstance(event, ev.Failed):
+                self.failed.emit(event)
+            elif isinstance(event, ev.GradientsReady):
+                self.gradients_ready.emit(event)
+            elif isinstance(event, ev.Restarted):
+                self.restarted.emit(event)
+            elif isinstance(event, ev.Message):
+                self.message.emit(event)
+            elif isinstance(event, ev.ValueReady):
+                self.value_ready.emit(event)
+            elif isinstance(event, ev.Stopped):
+                self._set_running(False)
+                self.stopped.emit()
+        deliver_batches()
