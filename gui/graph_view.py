@@ -1,0 +1,924 @@
+"""GraphView: the interactive picture of a Graph.
+
+Layouts run on a QThreadPool worker (`gui.layout` is pure numpy), one generation
+at a time: a result from an older request is dropped. The picture is one
+`GraphItem`; this class owns the state the user changes (collapsed scopes,
+selection, search, highlight, the subgraph breadcrumb) and the state the
+debugger feeds in (node states, breakpoints, overlay values).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import (
+    QObject,
+    QPoint,
+    QPointF,
+    QRectF,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QLinearGradient,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView, QToolTip, QWidget
+
+from inspectors.graph import Graph, shape_text
+
+from .colors import CATEGORIES
+from .graph_item import BACKGROUND, STATE_CODES, GraphItem, colormap
+from .layout import SCOPE, Layout, Scope, count_boxes, layout_graph, prepare, scopes_deeper_than
+from .minimap import Minimap
+
+#: Above this many boxes a graph opens collapsed to the deepest level that fits.
+DRAWABLE_BOXES = 3000
+
+
+@dataclass
+class _Level:
+    """One entry of the subgraph breadcrumb."""
+
+    graph: Graph
+    name: str
+    collapsed: set[Scope] = field(default_factory=set)
+    center: QPointF | None = None
+    scale: float = 1.0
+
+
+class _LayoutDone(QObject):
+    done = Signal(int, object)  # generation, (Layout, collapsed, note) or Exception
+
+
+class _LayoutTask(QRunnable):
+    """Lays a graph out off the GUI thread; reports through a queued signal."""
+
+    def __init__(self, emitter, gen, graph, collapsed, auto, hint_x) -> None:
+        super().__init__()
+        self.emitter, self.gen, self.graph = emitter, gen, graph
+        self.collapsed, self.auto, self.hint_x = collapsed, auto, hint_x
+
+    def run(self) -> None:
+        try:
+            prep = prepare(self.graph)
+            collapsed, note = self.collapsed, ""
+            if self.auto:
+                collapsed, note = _auto_collapse(self.graph)
+            layout = layout_graph(prep, collapsed, hint_x=self.hint_x)
+            self.emitter.done.emit(self.gen, (layout, collapsed, note))
+        except Exception as exc:  # shown as a note; the view stays usable
+            self.emitter.done.emit(self.gen, exc)
+
+
+def _auto_collapse(graph: Graph) -> tuple[set[Scope], str]:
+    """Everything expanded if it is drawable, else collapsed to the deepest level that is."""
+    prep = prepare(graph)
+    max_depth = int(prep.scope_depth.max()) if len(prep.scope_depth) else 0
+    if count_boxes(graph, max_depth) <= DRAWABLE_BOXES:
+        return set(), ""
+    depth = 0
+    for d in range(max_depth):
+        if count_boxes(graph, d) <= DRAWABLE_BOXES:
+            depth = d
+        else:
+            break
+    n = len(graph)
+    if max_depth == 0:
+        return set(), f"Graph has {n:,} nodes and no scopes to collapse: drawn in full"
+    return (
+        scopes_deeper_than(graph, depth),
+        f"Graph has {n:,} nodes: opened collapsed to depth {depth}",
+    )
+
+
+class GraphView(QGraphicsView):
+    """Pan, zoom, collapse, search and select over a laid-out Graph."""
+
+    node_selected = Signal(str)  # node id; "" when cleared (or a collapsed scope is picked)
+    scope_selected = Signal(tuple)  # a collapsed scope box was clicked
+    node_activated = Signal(str)  # double-click on a plain node
+    layout_started = Signal()
+    layout_finished = Signal(int)  # number of drawn boxes
+    breadcrumb_changed = Signal(list)  # graph names, root first
+    note = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._scene = QGraphicsScene(self)
+        self._scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self._scene.setBackgroundBrush(BACKGROUND)
+        self.setScene(self._scene)
+        self._item = GraphItem()
+        self._item.shape_of = self._shape_of_box
+        self._scene.addItem(self._item)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.setOptimizationFlags(
+            QGraphicsView.OptimizationFlag.DontSavePainterState
+            | QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing
+        )
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+        self.setMouseTracking(True)
+
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._emitter = _LayoutDone(self)
+        self._emitter.done.connect(self._on_layout)
+        self._gen = 0
+        self._busy = False
+
+        self._stack: list[_Level] = []
+        self._layout: Layout | None = None
+        self._collapsed: set[Scope] = set()
+        self._selected: str | None = None
+        self._pending_center: str | None = None
+        self._fit_after_layout = True
+        self._matches: list[str] = []
+        self._match_pos = -1
+        self._highlight_mode = "none"
+        self._states: dict[str, str] = {}
+        self._breakpoints: set[str] = set()
+        self._overlay: tuple[dict[str, float], str, bool] | None = None
+        self._overlay_range: tuple[float, float] = (0.0, 1.0)
+        self._adjacency: tuple[list[list[int]], list[list[int]]] | None = None
+        self._press: QPoint | None = None
+        self.show_legend = True
+
+        self._minimap = Minimap(self)
+        self._minimap.jumped.connect(self.centerOn)
+        self._minimap.hide()
+        self.horizontalScrollBar().valueChanged.connect(self._sync_minimap)
+        self.verticalScrollBar().valueChanged.connect(self._sync_minimap)
+
+    # -- graph and layout ------------------------------------------------------------------
+
+    def set_graph(self, graph: Graph) -> None:
+        """Show `graph` (asynchronously); huge graphs open collapsed with a `note`."""
+        self._stack = [_Level(graph, graph.name or "graph")]
+        self._selected = None
+        self._matches, self._match_pos = [], -1
+        self._states, self._breakpoints, self._overlay = {}, set(), None
+        self._fit_after_layout = True
+        self._relayout(auto=True)
+        self.breadcrumb_changed.emit(self.breadcrumb())
+
+    def graph(self) -> Graph | None:
+        return self._stack[-1].graph if self._stack else None
+
+    def root_graph(self) -> Graph | None:
+        return self._stack[0].graph if self._stack else None
+
+    def current_layout(self) -> Layout | None:
+        return self._layout
+
+    def is_busy(self) -> bool:
+        """True while a layout is being computed."""
+        return self._busy
+
+    def breadcrumb(self) -> list[str]:
+        return [level.name for level in self._stack]
+
+    def add_nodes_incremental(self, graph: Graph) -> None:
+        """The graph grew (eager capture): relayout, keeping known nodes where they were."""
+        if not self._stack:
+            self.set_graph(graph)
+            return
+        if self._stack[-1].graph is not graph:
+            self._stack[-1].graph = graph
+        hint = None
+        lay = self._layout
+        if lay is not None and len(lay):
+            xs = (lay.rects[:, 0] + lay.rects[:, 2] / 2).tolist()
+            hint = {nid: x for nid, x in zip(lay.ids, xs, strict=True) if nid}
+        self._fit_after_layout = False
+        self._relayout(hint_x=hint)
+
+    def _relayout(self, auto: bool = False, hint_x: dict[str, float] | None = None) -> None:
+        graph = self.graph()
+        if graph is None:
+            return
+        self._gen += 1
+        self._busy = True
+        self.layout_started.emit()
+        task = _LayoutTask(self._emitter, self._gen, graph, set(self._collapsed), auto, hint_x)
+        self._pool.start(task)
+
+    def _on_layout(self, gen: int, result: object) -> None:
+        if gen != self._gen:
+            return  # superseded by a newer request
+        self._busy = False
+        if isinstance(result, Exception):
+            self.note.emit(f"Layout failed: {type(result).__name__}: {result}")
+            self.layout_finished.emit(0)
+            return
+        layout, collapsed, note = result  # type: ignore[misc]
+        self._collapsed = set(collapsed)
+        self._stack[-1].collapsed = set(collapsed)
+        old_center = self.mapToScene(self.viewport().rect().center())
+        self._layout = layout
+        self._adjacency = None
+        self._item.set_layout(layout)
+        margin = 400.0
+        self._scene.setSceneRect(
+            QRectF(-margin, -margin, layout.width + 2 * margin, layout.height + 2 * margin)
+        )
+        graph = self.graph()
+        if graph is not None:
+            subs = np.zeros(len(layout), bool)
+            for b, nid in enumerate(layout.ids):
+                if nid and graph.nx.nodes[nid].get("subgraph"):
+                    subs[b] = True
+            self._item.subgraph_boxes = subs
+        self._apply_decorations()
+        self._minimap.set_layout(layout)
+        self._minimap.setVisible(len(layout) > 0)
+        self._place_minimap()
+        if self._fit_after_layout:
+            self._fit_after_layout = False
+            level = self._stack[-1]
+            if level.center is not None:
+                self.resetTransform()
+                self.scale(level.scale, level.scale)
+                self.centerOn(level.center)
+            else:
+                self.zoom_to_fit()
+        else:
+            self.centerOn(old_center)
+        if self._pending_center:
+            target, self._pending_center = self._pending_center, None
+            self.center_on_node(target)
+        if note:
+            self.note.emit(note)
+        self._sync_minimap()
+        self.viewport().update()
+        self.layout_finished.emit(layout.visible_count)
+
+    # -- collapsing -------------------------------------------------------------------------
+
+    def collapsed_scopes(self) -> set[Scope]:
+        """Scopes drawn as one box right now (outermost only)."""
+        lay = self._layout
+        return set(lay.scope_box) if lay is not None else set()
+
+    def visible_node_count(self) -> int:
+        return self._layout.visible_count if self._layout is not None else 0
+
+    def _child_scopes(self, scope: Scope) -> set[Scope]:
+        graph = self.graph()
+        if graph is None:
+            return set()
+        k = len(scope)
+        return {s for s in prepare(graph).scopes if len(s) == k + 1 and s[:k] == scope}
+
+    def expand(self, scope: Scope) -> None:
+        """Draw `scope` as a group of its members (and open every scope around it)."""
+        scope = tuple(scope)
+        changed = False
+        for k in range(1, len(scope) + 1):
+            prefix = scope[:k]
+            if prefix in self._collapsed:
+                self._collapsed.discard(prefix)
+                changed = True
+                if k < len(scope):  # opening a parent on the way: keep its other children shut
+                    self._collapsed |= self._child_scopes(prefix) - {scope[: k + 1]}
+        if changed:
+            self._relayout()
+        else:
+            self._unchanged()
+
+    def collapse(self, scope: Scope) -> None:
+        scope = tuple(scope)
+        if scope and scope not in self.collapsed_scopes():
+            self._collapsed.add(scope)
+            self._relayout()
+        else:
+            self._unchanged()
+
+    def _unchanged(self) -> None:
+        """Every expand / collapse answers with one `layout_finished`, even a no-op."""
+        if self._busy or self._layout is None:
+            return  # the pending layout will report
+        QTimer.singleShot(0, lambda: self.layout_finished.emit(self.visible_node_count()))
+
+    def toggle(self, scope: Scope) -> None:
+        if tuple(scope) in self.collapsed_scopes():
+            self.expand(scope)
+        else:
+            self.collapse(scope)
+
+    def expand_all(self) -> None:
+        self._collapsed = set()
+        self._relayout()
+
+    def collapse_to_depth(self, depth: int) -> None:
+        """Collapse every scope deeper than `depth` (0: each top-level scope is one box)."""
+        graph = self.graph()
+        if graph is None:
+            return
+        self._collapsed = scopes_deeper_than(graph, max(0, depth))
+        self._relayout()
+
+    # -- selection and search -------------------------------------------------------------
+
+    def select(self, node_id: str | None, center: bool = True) -> None:
+        node_id = node_id or None
+        lay = self._layout
+        if node_id is not None and lay is not None and not lay.boxes_of(node_id):
+            graph = self.graph()
+            if graph is None or node_id not in graph:
+                node_id = None
+        self._selected = node_id
+        self._update_selection()
+        if node_id and center:
+            self.center_on_node(node_id)
+        self.node_selected.emit(node_id or "")
+
+    def selected(self) -> str | None:
+        return self._selected
+
+    def _update_selection(self) -> None:
+        lay = self._layout
+        if lay is None:
+            return
+        boxes = lay.boxes_of(self._selected) if self._selected else []
+        self._item.selected_boxes = np.asarray(boxes, np.int64)
+        self._update_highlight()
+        self.viewport().update()
+
+    def center_on_node(self, node_id: str) -> None:
+        """Centre on the node's box; a node inside a collapsed scope opens it first."""
+        lay = self._layout
+        graph = self.graph()
+        if lay is None or graph is None or node_id not in graph:
+            return
+        boxes = lay.boxes_of(node_id)
+        if boxes and lay.kinds[boxes[0]] == SCOPE:
+            self._pending_center = node_id
+            self.expand(graph.nx.nodes[node_id].get("scope") or ())
+            if not self._busy:
+                self._pending_center = None
+                self.centerOn(self._box_rect(boxes[0]).center())
+            return
+        if boxes:
+            self.centerOn(self._box_rect(boxes[0]).center())
+
+    def find(self, text: str) -> int:
+        """Nodes whose id, label or op contain `text` (any case); selects the first."""
+        graph = self.graph()
+        needle = text.strip().lower()
+        self._matches, self._match_pos = [], -1
+        if graph is None or not needle:
+            self._item.match_boxes = np.zeros(0, np.int64)
+            self.viewport().update()
+            return 0
+        order = graph.order + [n for n in graph.nx.nodes if n not in set(graph.order)]
+        nodes = graph.nx.nodes
+        for nid in order:
+            d = nodes[nid]
+            if d.get("hidden"):
+                continue
+            if (
+                needle in nid.lower()
+                or needle in str(d.get("label") or "").lower()
+                or needle in str(d.get("op") or "").lower()
+            ):
+                self._matches.append(nid)
+        self._update_matches()
+        if self._matches:
+            self._match_pos = 0
+            self.select(self._matches[0])
+        return len(self._matches)
+
+    def matches(self) -> list[str]:
+        return list(self._matches)
+
+    def _update_matches(self) -> None:
+        lay = self._layout
+        if lay is None:
+            return
+        boxes = [b for nid in self._matches for b in lay.boxes_of(nid)]
+        self._item.match_boxes = np.unique(np.asarray(boxes, np.int64))
+        self.viewport().update()
+
+    def find_next(self) -> str | None:
+        return self._step_match(1)
+
+    def find_previous(self) -> str | None:
+        return self._step_match(-1)
+
+    def _step_match(self, step: int) -> str | None:
+        if not self._matches:
+            return None
+        self._match_pos = (self._match_pos + step) % len(self._matches)
+        nid = self._matches[self._match_pos]
+        self.select(nid)
+        return nid
+
+    # -- highlight --------------------------------------------------------------------------
+
+    def set_highlight_mode(self, mode: str) -> None:
+        if mode not in ("none", "ancestors", "descendants"):
+            raise ValueError(f"highlight mode {mode!r}: use none, ancestors or descendants")
+        self._highlight_mode = mode
+        self._update_highlight()
+        self.viewport().update()
+
+    def _update_highlight(self) -> None:
+        lay = self._layout
+        sel = self._item.selected_boxes
+        if lay is None or self._highlight_mode == "none" or len(sel) == 0:
+            self._item.highlight = None
+            return
+        if self._adjacency is None:
+            n = len(lay)
+            succ: list[list[int]] = [[] for _ in range(n)]
+            pred: list[list[int]] = [[] for _ in range(n)]
+            for s, d in zip(lay.edge_src.tolist(), lay.edge_dst.tolist(), strict=True):
+                succ[s].append(d)
+                pred[d].append(s)
+            self._adjacency = (succ, pred)
+        nbrs = self._adjacency[1] if self._highlight_mode == "ancestors" else self._adjacency[0]
+        mark = np.zeros(len(lay), bool)
+        queue = deque(sel.tolist())
+        mark[sel] = True
+        while queue:
+            for v in nbrs[queue.popleft()]:
+                if not mark[v]:
+                    mark[v] = True
+                    queue.append(v)
+        self._item.highlight = mark
+
+    # -- subgraphs ----------------------------------------------------------------------------
+
+    def open_subgraph(self, node_id: str) -> bool:
+        """Step into the body of a control-flow / call node; False if it has none."""
+        graph = self.graph()
+        if graph is None or node_id not in graph:
+            return False
+        key = graph.nx.nodes[node_id].get("subgraph")
+        sub = graph.subgraphs.get(key) if key else None
+        if sub is None and key:
+            root = self.root_graph()
+            sub = dict(root.all_subgraphs()).get(key) if root is not None else None
+        if sub is None:
+            return False
+        level = self._stack[-1]
+        level.collapsed = set(self._collapsed)
+        level.center = self.mapToScene(self.viewport().rect().center())
+        level.scale = self.transform().m11()
+        label = graph.nx.nodes[node_id].get("label") or node_id
+        self._stack.append(_Level(sub, f"{label} ({sub.name or key})"))
+        self._collapsed = set()
+        self._selected = None
+        self._fit_after_layout = True
+        self._relayout(auto=True)
+        self.breadcrumb_changed.emit(self.breadcrumb())
+        return True
+
+    def go_up(self) -> None:
+        """Back to the graph that holds the current subgraph."""
+        if len(self._stack) <= 1:
+            return
+        self._stack.pop()
+        level = self._stack[-1]
+        self._collapsed = set(level.collapsed)
+        self._selected = None
+        self._fit_after_layout = True
+        self._relayout()
+        self.breadcrumb_changed.emit(self.breadcrumb())
+
+    def go_to_level(self, index: int) -> None:
+        """Back to breadcrumb entry `index` (0 is the root graph)."""
+        while len(self._stack) > max(1, index + 1):
+            self.go_up()
+
+    # -- debugger decorations -------------------------------------------------------------
+
+    def set_node_states(self, states: dict[str, str]) -> None:
+        self._states = dict(states)
+        self._apply_states()
+        self.viewport().update()
+
+    def set_breakpoints(self, node_ids: set[str]) -> None:
+        self._breakpoints = set(node_ids)
+        self._apply_breakpoints()
+        self.viewport().update()
+
+    def set_overlay(
+        self, values: dict[str, float] | None, title: str = "", log: bool = False
+    ) -> None:
+        """Colour every node by a number (None clears); a colour bar explains the scale."""
+        self._overlay = (dict(values), title, log) if values else None
+        self._apply_overlay()
+        self.viewport().update()
+
+    def _apply_decorations(self) -> None:
+        self._apply_states()
+        self._apply_breakpoints()
+        self._apply_overlay()
+        self._update_selection()
+        self._update_matches()
+
+    def _apply_states(self) -> None:
+        lay = self._layout
+        if lay is None:
+            return
+        state = np.zeros(len(lay), np.int8)
+        for nid, s in self._states.items():
+            code = STATE_CODES.get(s, 0)
+            for b in lay.boxes_of(nid):
+                # a collapsed box shows its most telling member state
+                if code > state[b] or state[b] == 1:
+                    state[b] = code if not (state[b] > 1 and code == 1) else state[b]
+        self._item.state = state
+
+    def _apply_breakpoints(self) -> None:
+        lay = self._layout
+        if lay is None:
+            return
+        bp = np.zeros(len(lay), bool)
+        for nid in self._breakpoints:
+            bp[lay.boxes_of(nid)] = True
+        self._item.breakpoint = bp
+
+    def _apply_overlay(self) -> None:
+        lay = self._layout
+        if lay is None:
+            return
+        if self._overlay is None:
+            self._item.overlay = None
+            self._item.overlay_has = np.zeros(len(lay), bool)
+            return
+        values, _, log = self._overlay
+        vals = np.full(len(lay), np.nan)
+        for nid, v in values.items():
+            for b in lay.boxes_of(nid):
+                if v is None or not math.isfinite(float(v)):
+                    continue
+                x = math.log10(abs(float(v)) + 1e-12) if log else float(v)
+                vals[b] = x if math.isnan(vals[b]) else max(vals[b], x)
+        has = ~np.isnan(vals)
+        lo = float(np.nanmin(vals)) if has.any() else 0.0
+        hi = float(np.nanmax(vals)) if has.any() else 1.0
+        self._overlay_range = (lo, hi)
+        t = (vals - lo) / (hi - lo) if hi > lo else np.full(len(vals), 0.5)
+        self._item.overlay = colormap(t)
+        self._item.overlay_has = has
+
+    # -- geometry -----------------------------------------------------------------------------
+
+    def _box_rect(self, b: int) -> QRectF:
+        assert self._layout is not None
+        return QRectF(*self._layout.rects[b].tolist())
+
+    def node_rect(self, node_id: str) -> QRectF | None:
+        lay = self._layout
+        if lay is None:
+            return None
+        boxes = lay.boxes_of(node_id)
+        return self._box_rect(boxes[0]) if boxes else None
+
+    def _box_at_scene(self, p: QPointF) -> int | None:
+        lay = self._layout
+        if lay is None or len(lay) == 0:
+            return None
+        r = lay.rects
+        x, y = p.x(), p.y()
+        hit = np.nonzero(
+            (r[:, 0] <= x) & (x <= r[:, 0] + r[:, 2]) & (r[:, 1] <= y) & (y <= r[:, 1] + r[:, 3])
+        )[0]
+        return int(hit[-1]) if len(hit) else None
+
+    def _group_at_scene(self, p: QPointF) -> Scope | None:
+        lay = self._layout
+        if lay is None or len(lay.group_rects) == 0:
+            return None
+        g = lay.group_rects
+        x, y = p.x(), p.y()
+        hit = np.nonzero(
+            (g[:, 0] <= x) & (x <= g[:, 0] + g[:, 2]) & (g[:, 1] <= y) & (y <= g[:, 1] + g[:, 3])
+        )[0]
+        if len(hit) == 0:
+            return None
+        return lay.group_scopes[int(hit[np.argmax(lay.group_depth[hit])])]
+
+    def node_at(self, view_pos: QPoint) -> str | None:
+        """The node under a viewport position (None over empty space or a collapsed box)."""
+        b = self._box_at_scene(self.mapToScene(view_pos))
+        if b is None or self._layout is None:
+            return None
+        return self._layout.ids[b] or None
+
+    def scope_at(self, view_pos: QPoint) -> Scope | None:
+        """The collapsed scope box or the innermost group under a viewport position."""
+        p = self.mapToScene(view_pos)
+        b = self._box_at_scene(p)
+        if b is not None and self._layout is not None and self._layout.kinds[b] == SCOPE:
+            return self._layout.scopes[b]
+        return self._group_at_scene(p) if b is None else None
+
+    def _shape_of_box(self, b: int) -> str:
+        lay, graph = self._layout, self.graph()
+        if lay is None or graph is None or not lay.ids[b] or lay.ids[b] not in graph:
+            return ""
+        outs = graph.nx.nodes[lay.ids[b]].get("outputs") or ()
+        return shape_text(outs[0][0]) if outs else ""
+
+    # -- zoom ----------------------------------------------------------------------------------
+
+    def zoom_to_fit(self) -> None:
+        lay = self._layout
+        if lay is None or len(lay) == 0:
+            return
+        self.resetTransform()
+        rect = QRectF(0, 0, lay.width, lay.height)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.transform().m11() > 1.5:  # a tiny graph: readable, not huge
+            self.resetTransform()
+            self.scale(1.5, 1.5)
+            self.centerOn(rect.center())
+        self._sync_minimap()
+
+    def _zoom(self, factor: float, anchor: QGraphicsView.ViewportAnchor | None = None) -> None:
+        current = self.transform().m11()
+        target = min(4.0, max(0.002, current * factor))
+        if anchor is not None:
+            old = self.transformationAnchor()
+            self.setTransformationAnchor(anchor)
+            self.scale(target / current, target / current)
+            self.setTransformationAnchor(old)
+        else:
+            self.scale(target / current, target / current)
+        self._sync_minimap()
+
+    def zoom_in(self) -> None:
+        self._zoom(1.25, QGraphicsView.ViewportAnchor.AnchorViewCenter)
+
+    def zoom_out(self) -> None:
+        self._zoom(0.8, QGraphicsView.ViewportAnchor.AnchorViewCenter)
+
+    def zoom_to_selection(self) -> None:
+        rect = self.node_rect(self._selected) if self._selected else None
+        if rect is None:
+            return
+        self.resetTransform()
+        self.scale(1.2, 1.2)
+        self.centerOn(rect.center())
+        self._sync_minimap()
+
+    # -- export ----------------------------------------------------------------------------------
+
+    def _render_scene(self, painter: QPainter, target: QRectF) -> None:
+        lay = self._layout
+        assert lay is not None
+        source = QRectF(0, 0, lay.width, lay.height)
+        self._item.force_lod = None
+        painter.fillRect(target, BACKGROUND)
+        self._scene.render(painter, target, source)
+
+    def export_png(self, path: str, max_side: int = 8000) -> None:
+        """The whole graph as a PNG, at up to 2x scale and at most `max_side` pixels."""
+        lay = self._layout
+        if lay is None:
+            raise RuntimeError("no graph to export")
+        scale = min(2.0, max_side / max(lay.width, lay.height, 1.0))
+        size = QSize(max(1, int(lay.width * scale)), max(1, int(lay.height * scale)))
+        img = QImage(size, QImage.Format.Format_ARGB32)
+        img.fill(BACKGROUND)
+        p = QPainter(img)
+        p.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self._render_scene(p, QRectF(0, 0, size.width(), size.height()))
+        p.end()
+        if not img.save(path, "PNG"):
+            raise OSError(f"could not write {path}")
+
+    def export_svg(self, path: str) -> None:
+        """The whole graph as SVG, every label included."""
+        from PySide6.QtSvg import QSvgGenerator
+
+        lay = self._layout
+        if lay is None:
+            raise RuntimeError("no graph to export")
+        gen = QSvgGenerator()
+        gen.setFileName(path)
+        gen.setSize(QSize(int(lay.width), int(lay.height)))
+        gen.setViewBox(QRectF(0, 0, lay.width, lay.height))
+        gen.setTitle(self.graph().name if self.graph() is not None else "graph")
+        p = QPainter(gen)
+        self._item.force_lod = 2
+        try:
+            p.fillRect(QRectF(0, 0, lay.width, lay.height), BACKGROUND)
+            self._scene.render(
+                p, QRectF(0, 0, lay.width, lay.height), QRectF(0, 0, lay.width, lay.height)
+            )
+        finally:
+            self._item.force_lod = None
+            p.end()
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        delta = event.angleDelta().y()
+        if delta:
+            self._zoom(1.0015**delta)
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_in()
+        elif key in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
+            self.zoom_out()
+        elif key in (Qt.Key.Key_0, Qt.Key.Key_F):
+            self.zoom_to_fit()
+        elif key == Qt.Key.Key_Backspace:
+            self.go_up()
+        elif key == Qt.Key.Key_Escape:
+            self.select(None)
+        else:
+            super().keyPressEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._press = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        super().mouseReleaseEvent(event)
+        self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+        pos = event.position().toPoint()
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and self._press is not None
+            and (pos - self._press).manhattanLength() < 5
+        ):
+            p = self.mapToScene(pos)
+            b = self._box_at_scene(p)
+            lay = self._layout
+            if b is not None and lay is not None and lay.kinds[b] == SCOPE:
+                self._selected = None
+                self._item.selected_boxes = np.asarray([b], np.int64)
+                self._update_highlight()
+                self.viewport().update()
+                self.node_selected.emit("")
+                self.scope_selected.emit(lay.scopes[b])
+            else:
+                self.select(self.node_at(pos), center=False)
+        self._press = None
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pos = event.position().toPoint()
+        p = self.mapToScene(pos)
+        b = self._box_at_scene(p)
+        lay = self._layout
+        if lay is None:
+            return
+        if b is not None:
+            if lay.kinds[b] == SCOPE:
+                self.expand(lay.scopes[b])
+            elif lay.ids[b]:
+                nid = lay.ids[b]
+                if not self.open_subgraph(nid):
+                    self.node_activated.emit(nid)
+        else:
+            group = self._group_at_scene(p)
+            if group is not None:
+                self.collapse(group)
+        event.accept()
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802
+        if event.type() == event.Type.ToolTip:
+            text = self._tooltip(event.pos())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
+
+    def tooltip_text(self, view_pos: QPoint) -> str:
+        return self._tooltip(view_pos)
+
+    def _tooltip(self, view_pos: QPoint) -> str:
+        lay, graph = self._layout, self.graph()
+        if lay is None or graph is None:
+            return ""
+        p = self.mapToScene(view_pos)
+        b = self._box_at_scene(p)
+        if b is None:
+            group = self._group_at_scene(p)
+            return f"<b>{'/'.join(group)}</b><br>double-click to collapse" if group else ""
+        if lay.kinds[b] == SCOPE:
+            return (
+                f"<b>{'/'.join(lay.scopes[b])}</b><br>{int(lay.members[b]):,} nodes"
+                "<br>double-click to expand"
+            )
+        nid = lay.ids[b]
+        d = graph.nx.nodes[nid]
+        rows = [f"<b>{d.get('label') or nid}</b> <span style='color:#5f6b7a'>({nid})</span>"]
+        rows.append(f"op: {d.get('op')} &nbsp; kind: {d.get('kind')}")
+        for i, (shape, dtype) in enumerate(d.get("outputs") or ()):
+            rows.append(f"out{i}: {shape_text(shape)} {dtype or ''}")
+        if d.get("scope"):
+            rows.append("scope: " + "/".join(d["scope"]))
+        if d.get("source"):
+            rows.append(f"source: {d['source']}")
+        if d.get("subgraph"):
+            rows.append("double-click to open its subgraph")
+        state = self._states.get(nid)
+        if state:
+            rows.append(f"state: {state}")
+        if self._overlay is not None and nid in self._overlay[0]:
+            rows.append(f"{self._overlay[1] or 'value'}: {self._overlay[0][nid]:.4g}")
+        return "<br>".join(rows)
+
+    # -- overlays drawn on the viewport ----------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._place_minimap()
+
+    def _place_minimap(self) -> None:
+        m = self._minimap
+        m.move(self.width() - m.width() - 12, self.height() - m.height() - 12)
+
+    def _sync_minimap(self, *_: object) -> None:
+        if self._minimap.isVisible():
+            self._minimap.set_visible_rect(self.mapToScene(self.viewport().rect()).boundingRect())
+
+    def set_minimap_visible(self, visible: bool) -> None:
+        self._minimap.setVisible(visible and self._layout is not None)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        lay = self._layout
+        if lay is None:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        font = QFont()
+        font.setPixelSize(11)
+        painter.setFont(font)
+        if self._overlay is not None:
+            self._draw_colour_bar(painter)
+        elif self.show_legend and len(lay):
+            self._draw_legend(painter, lay)
+        painter.restore()
+
+    def _draw_legend(self, painter: QPainter, lay: Layout) -> None:
+        cats = np.unique(lay.cats).tolist()
+        row = 17
+        w, h = 150, 10 + row * len(cats)
+        painter.setPen(QPen(QColor("#d5dce5"), 1))
+        painter.setBrush(QColor(255, 255, 255, 230))
+        painter.drawRoundedRect(QRectF(10, 10, w, h), 6, 6)
+        for i, c in enumerate(cats):
+            name, fill, border = CATEGORIES[c]
+            y = 15 + i * row
+            painter.setPen(QPen(QColor(border), 1))
+            painter.setBrush(QColor(fill))
+            painter.drawRoundedRect(QRectF(18, y + 2, 18, 11), 3, 3)
+            painter.setPen(QColor("#33404d"))
+            painter.drawText(QRectF(44, y, w - 40, 15), Qt.AlignmentFlag.AlignVCenter, name)
+
+    def _draw_colour_bar(self, painter: QPainter) -> None:
+        assert self._overlay is not None
+        _, title, log = self._overlay
+        lo, hi = self._overlay_range
+        x, y, w, h = 10, 10, 190, 52
+        painter.setPen(QPen(QColor("#d5dce5"), 1))
+        painter.setBrush(QColor(255, 255, 255, 235))
+        painter.drawRoundedRect(QRectF(x, y, w, h), 6, 6)
+        grad = QLinearGradient(x + 10, 0, x + w - 10, 0)
+        stops = colormap(np.linspace(0, 1, 9))
+        for i, c in enumerate(stops.tolist()):
+            grad.setColorAt(i / 8, QColor(*c))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(grad)
+        painter.drawRect(QRectF(x + 10, y + 20, w - 20, 10))
+        painter.setPen(QColor("#33404d"))
+        label = title + (" (log10)" if log else "")
+        painter.drawText(QRectF(x + 10, y + 3, w - 20, 15), Qt.AlignmentFlag.AlignVCenter, label)
+        painter.drawText(QRectF(x + 10, y + 32, 80, 15), Qt.AlignmentFlag.AlignLeft, f"{lo:.3g}")
+        painter.drawText(
+            QRectF(x + w - 90, y + 32, 80, 15), Qt.AlignmentFlag.AlignRight, f"{hi:.3g}"
+        )

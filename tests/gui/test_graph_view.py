@@ -1,0 +1,206 @@
+"""GraphView driven through its API and through events on its viewport."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from bench.synthetic import layered_graph, subgraph_graph, transformer_graph
+from gui.graph_view import GraphView
+
+
+@pytest.fixture
+def view(qtbot):
+    v = GraphView()
+    v.resize(900, 700)
+    qtbot.addWidget(v)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def _show(qtbot, view, graph):
+    with qtbot.waitSignal(view.layout_finished, timeout=20000) as blocker:
+        view.set_graph(graph)
+    return blocker.args[0]
+
+
+def _relayout(qtbot, view, action, *args):
+    with qtbot.waitSignal(view.layout_finished, timeout=20000):
+        action(*args)
+
+
+def _view_point(view, node_id):
+    return view.mapFromScene(view.node_rect(node_id).center())
+
+
+def test_set_graph_lays_out_and_reports_boxes(qtbot, view):
+    g = transformer_graph(layers=2)
+    count = _show(qtbot, view, g)
+    assert count == view.visible_node_count() > 40
+    assert view.graph() is g
+    assert view.node_rect("l0.attn.q_proj") is not None
+
+
+def test_collapse_and_expand_change_the_box_count(qtbot, view):
+    _show(qtbot, view, transformer_graph(layers=2))
+    full = view.visible_node_count()
+    _relayout(qtbot, view, view.collapse, ("layers", "0"))
+    assert ("layers", "0") in view.collapsed_scopes()
+    assert view.visible_node_count() < full
+    _relayout(qtbot, view, view.expand, ("layers", "0"))
+    assert view.visible_node_count() == full
+    _relayout(qtbot, view, view.collapse_to_depth, 0)
+    assert view.visible_node_count() < 10
+    _relayout(qtbot, view, view.expand_all)
+    assert view.visible_node_count() == full
+
+
+def test_a_huge_graph_opens_collapsed_with_a_note(qtbot, view):
+    notes = []
+    view.note.connect(notes.append)
+    _show(qtbot, view, layered_graph(8000, width=20, seed=2))
+    assert view.visible_node_count() <= 3000
+    assert view.collapsed_scopes()
+    assert notes and "collapsed to depth" in notes[0]
+
+
+def test_find_selects_and_cycles(qtbot, view):
+    _show(qtbot, view, transformer_graph(layers=3))
+    with qtbot.waitSignal(view.node_selected) as blocker:
+        n = view.find("Q_PROJ")
+    assert n == 3
+    assert blocker.args == ["l0.attn.q_proj"]
+    assert view.find_next() == "l1.attn.q_proj"
+    assert view.find_next() == "l2.attn.q_proj"
+    assert view.find_next() == "l0.attn.q_proj"
+    assert view.find_previous() == "l2.attn.q_proj"
+    assert view.selected() == "l2.attn.q_proj"
+    assert view.find("no such thing") == 0
+
+
+def test_select_emits_and_clears(qtbot, view):
+    _show(qtbot, view, transformer_graph(layers=1))
+    with qtbot.waitSignal(view.node_selected) as blocker:
+        view.select("l0.mlp.fc1")
+    assert blocker.args == ["l0.mlp.fc1"] and view.selected() == "l0.mlp.fc1"
+    with qtbot.waitSignal(view.node_selected) as blocker:
+        view.select(None)
+    assert blocker.args == [""] and view.selected() is None
+
+
+def test_click_on_a_node_selects_it(qtbot, view):
+    _show(qtbot, view, transformer_graph(layers=1))
+    view.center_on_node("l0.mlp.gelu")
+    pos = _view_point(view, "l0.mlp.gelu")
+    assert view.node_at(pos) == "l0.mlp.gelu"
+    with qtbot.waitSignal(view.node_selected) as blocker:
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == ["l0.mlp.gelu"]
+    assert "gelu" in view.tooltip_text(pos)
+
+
+def test_double_click_toggles_a_scope(qtbot, view):
+    _show(qtbot, view, transformer_graph(layers=1))
+    full = view.visible_node_count()
+    _relayout(qtbot, view, view.collapse, ("layers", "0", "mlp"))
+    rect = view.current_layout().rects[view.current_layout().scope_box[("layers", "0", "mlp")]]
+    view.centerOn(rect[0] + rect[2] / 2, rect[1] + rect[3] / 2)
+    pos = view.mapFromScene(rect[0] + rect[2] / 2, rect[1] + rect[3] / 2)
+    with qtbot.waitSignal(view.layout_finished, timeout=20000):
+        QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert view.visible_node_count() == full
+    # double-click inside the expanded group, off any node, collapses it again
+    lay = view.current_layout()
+    g = lay.group_rects[lay.group_scopes.index(("layers", "0", "mlp"))]
+    view.centerOn(g[0] + 4, g[1] + 4)
+    pos = view.mapFromScene(g[0] + 4, g[1] + 4)
+    with qtbot.waitSignal(view.layout_finished, timeout=20000):
+        QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert ("layers", "0", "mlp") in view.collapsed_scopes()
+
+
+def test_open_subgraph_and_go_up(qtbot, view):
+    g = subgraph_graph()
+    _show(qtbot, view, g)
+    with qtbot.waitSignals([view.breadcrumb_changed, view.layout_finished], timeout=20000):
+        assert view.open_subgraph("loop")
+    assert view.graph() is g.subgraphs["while_body"]
+    assert len(view.breadcrumb()) == 2
+    assert not view.open_subgraph("nope")
+    with qtbot.waitSignal(view.breadcrumb_changed) as blocker:
+        view.go_up()
+    assert len(blocker.args[0]) == 1
+    qtbot.waitUntil(lambda: not view.is_busy())
+    assert view.graph() is g
+
+
+def test_double_click_on_a_subgraph_node_opens_it(qtbot, view):
+    g = subgraph_graph()
+    _show(qtbot, view, g)
+    pos = _view_point(view, "loop")
+    with qtbot.waitSignal(view.layout_finished, timeout=20000):
+        QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert view.graph() is g.subgraphs["while_body"]
+
+
+def test_exports_write_files(qtbot, view, tmp_path):
+    _show(qtbot, view, transformer_graph(layers=1))
+    png, svg = tmp_path / "g.png", tmp_path / "g.svg"
+    view.export_png(str(png))
+    view.export_svg(str(svg))
+    assert png.stat().st_size > 1000
+    text = svg.read_text()
+    assert "<svg" in text and "q_proj" in text
+
+
+def test_overlay_changes_the_picture(qtbot, view):
+    g = transformer_graph(layers=1)
+    _show(qtbot, view, g)
+    before = view.grab().toImage()
+    view.set_overlay({n: float(i) for i, n in enumerate(g.order)}, title="index")
+    after = view.grab().toImage()
+    assert before != after
+    view.set_overlay(None)
+    assert view.grab().toImage() == before
+
+
+def test_states_breakpoints_and_highlight(qtbot, view):
+    g = transformer_graph(layers=1)
+    _show(qtbot, view, g)
+    view.select("l0.attn.softmax")
+    before = view.grab().toImage()
+    view.set_node_states({n: "pending" for n in g.order} | {"l0.attn.softmax": "current"})
+    view.set_breakpoints({"l0.attn.softmax"})
+    view.set_highlight_mode("ancestors")
+    assert view.grab().toImage() != before
+    mark = view._item.highlight
+    lay = view.current_layout()
+    assert mark[lay.boxes_of("l0.ln1")[0]] and not mark[lay.boxes_of("l0.mlp.fc1")[0]]
+    with pytest.raises(ValueError):
+        view.set_highlight_mode("sideways")
+
+
+def test_zoom_controls(qtbot, view):
+    _show(qtbot, view, transformer_graph(layers=2))
+    s0 = view.transform().m11()
+    view.zoom_in()
+    assert view.transform().m11() > s0
+    view.zoom_out()
+    view.zoom_out()
+    assert view.transform().m11() < s0
+    view.select("l1.add_2", center=False)
+    view.zoom_to_selection()
+    assert view.viewport().rect().contains(_view_point(view, "l1.add_2"))
+    QTest.keyClick(view, Qt.Key.Key_0)
+    assert np.isclose(view.transform().m11(), s0)
+
+
+def test_incremental_growth_keeps_the_view(qtbot, view):
+    g = transformer_graph(layers=1)
+    _show(qtbot, view, g)
+    g.add_node("extra", kind="op", op="relu")
+    g.add_edge("output", "extra") if False else g.add_edge("l0.add_2", "extra")
+    with qtbot.waitSignal(view.layout_finished, timeout=20000):
+        view.add_nodes_incremental(g)
+    assert view.node_rect("extra") is not None
