@@ -1,0 +1,357 @@
+"""Step a captured TensorFlow function op by op, eagerly, under a GradientTape.
+
+Each op of the concrete graph runs from its type, inputs and attributes (see
+`op_exec`), in the order of `Graph.order`, and the hook hears about it with its outputs
+as numpy. Control flow and calls (`While`, `If`, `Case`, `PartitionedCall`) are
+interpreted: their cond / body / branch / callee graphs run op by op too, reported to the
+hook only when it steps into them. Node ids inside a subgraph are qualified so each
+execution is unique and readable:
+
+    while/cond[0]/while/Less        the cond of `while`, before iteration 0
+    while/body[2]/while/cell/Tanh   op `while/cell/Tanh` of the body, iteration 2
+    cond/then/cond/mul              the branch an `If` node named `cond` took (or `else`)
+    case/branch[1]/case/add         the branch a `Case` took
+    call/call/dense/MatMul          the callee of a `PartitionedCall`
+
+The part after the `]/` (or `then/`, `else/`, `call/`) is the node id in that function's
+Graph. Their scope is the control op's scope + (control op id, `body[2]`) + their own.
+
+Every run records under a persistent GradientTape watching the inputs, the variables
+and the float constants, so `backward` differentiates the loss with respect to every
+output the hook saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from inspectors.graph import Graph
+from inspectors.stepping import GradientResult, NodeError, StepHook
+from inspectors.tf_inspector.native import TFCapture
+from inspectors.tf_inspector.op_exec import (
+    DIFFERENTIABLE,
+    OpExecutor,
+    host_value,
+    record_gradient,
+    to_tensor,
+)
+from inspectors.tf_inspector.plan import (
+    ARG,
+    CALL,
+    CASE,
+    CONST,
+    EXEC,
+    IF,
+    NOOP,
+    PASS,
+    WHILE,
+    FunctionPlan,
+    Step,
+    build_plan,
+)
+
+
+@dataclass
+class _Recording:
+    """What one run leaves for `backward`: the tape and every reported output tensor."""
+
+    tape: Any
+    inputs: list[Any]
+    outputs: list[Any] = field(default_factory=list)
+    nodes: list[tuple[str, list[Any]]] = field(default_factory=list)
+
+
+class TFStepper:
+    """Runs a `TFCapture` op by op; see the module docstring for subgraph node ids."""
+
+    def __init__(self, captured: Any) -> None:
+        native: TFCapture = captured.native
+        self.graph: Graph = captured.graph
+        self._target = captured.target
+        self._native = native
+        self._exec = OpExecutor()
+        known = native.functions
+        self._main = build_plan(native.main, known, is_main=True)
+        self._plans: dict[str, FunctionPlan] = {
+            name: build_plan(fn, known, is_main=False) for name, fn in native.functions.items()
+        }
+        self._use_graph_scopes(self._main, self.graph)
+        for name, sub in _all_subgraphs(self.graph).items():
+            if name in self._plans:
+                self._use_graph_scopes(self._plans[name], sub)
+        main = native.main
+        self._variables: dict[str, Any] = dict(main.variables)
+        self._param_of_arg = {
+            main.arguments.index(node_id): var
+            for node_id, var in main.variables.items()
+            if node_id in main.arguments
+        }
+        self._input_args = [main.arguments.index(node_id) for node_id in main.inputs]
+        self._input_dtypes = [main.ops[node_id].outputs[0].dtype for node_id in main.inputs]
+        self._fixed_args: dict[int, Any] = {}
+        for i, node_id in enumerate(main.arguments):
+            if node_id in main.variables:
+                self._fixed_args[i] = main.variables[node_id].handle
+            elif node_id in main.captured:
+                self._fixed_args[i] = _as_tensor(main.captured[node_id])
+        self._watched_consts = [
+            step.const
+            for step in self._main.steps
+            if step.kind == CONST and step.const.dtype in DIFFERENTIABLE
+        ] + [t for t in self._fixed_args.values() if t.dtype in DIFFERENTIABLE]
+        self._inputs = self._convert_inputs(_flat_inputs(self._target.example_inputs))
+        self._last: _Recording | None = None
+        self._recording: _Recording | None = None
+
+    # ------------------------------------------------------------------ contract
+
+    def inputs(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.array(t) for t in self._inputs)
+
+    def run(self, hook: StepHook, inputs: tuple[np.ndarray, ...] | None = None) -> Any:
+        if inputs is not None:
+            self._inputs = self._convert_inputs(_flat_inputs(inputs))
+        self._exec.refresh()
+        self._last = None
+        args: list[Any] = [None] * len(self._native.main.arguments)
+        for i, value in self._fixed_args.items():
+            args[i] = value
+        for position, tensor in zip(self._input_args, self._inputs, strict=True):
+            args[position] = tensor
+        tape = tf.GradientTape(persistent=True, watch_accessed_variables=False)
+        recording = _Recording(tape, list(self._inputs))
+        self._recording = recording
+        try:
+            with tape:
+                tape.watch(list(self._variables.values()))
+                tape.watch(
+                    [t for t in self._inputs if t.dtype in DIFFERENTIABLE] + self._watched_consts
+                )
+                fetched = self._run(self._main, args, hook, "", ())
+                outputs = self._report_outputs(fetched, hook)
+        finally:
+            self._recording = None
+        recording.outputs = outputs
+        recording.inputs = [args[i] for i in self._input_args]
+        self._last = recording
+        return tuple(host_value(t, _opaque(t)) for t in outputs)
+
+    def backward(self) -> GradientResult:
+        from inspectors.tf_inspector.gradients import gradients
+
+        if self._last is None:
+            raise RuntimeError("No completed run to differentiate: run to the end first.")
+        return gradients(
+            self._last,
+            self._target,
+            self._native.concrete_function,
+            self._variables,
+            self._inputs_like_example,
+        )
+
+    # ------------------------------------------------------------------ running
+
+    def _run(
+        self,
+        plan: FunctionPlan,
+        args: list[Any],
+        hook: StepHook | None,
+        prefix: str,
+        outer: tuple[str, ...],
+    ) -> list[Any]:
+        """Run one function graph; `hook` None runs it without reporting (stepped over)."""
+        vals: list[Any] = [None] * plan.n_slots
+        execute = self._exec.execute
+        for step in plan.steps:
+            kind = step.kind
+            if kind == EXEC:
+                ins = [vals[i] for i in step.inputs]
+                try:
+                    outs = execute(step.op_type, step.n_out, ins, step.attrs)
+                except Exception as exc:
+                    raise NodeError(prefix + step.node_id, exc) from exc
+                if step.record:
+                    record_gradient(step.op_type, ins, step.attrs, outs)
+            elif kind == ARG:
+                outs = [args[step.arg]]
+            elif kind == CONST:
+                outs = [step.const]
+            elif kind == PASS:
+                outs = [vals[i] for i in step.inputs]
+            elif kind == NOOP:
+                outs = []
+            else:
+                ins = [vals[i] for i in step.inputs]
+                outs = self._control(step, ins, hook, prefix, outer)
+            if hook is not None and step.report:
+                outs = self._report(step, outs, hook, prefix, outer)
+            if step.n_out == 1:
+                vals[step.out] = outs[0]
+            elif step.n_out:
+                vals[step.out : step.out + step.n_out] = outs
+        return [vals[i] for i in plan.fetches]
+
+    def _report(
+        self,
+        step: Step,
+        outs: list[Any],
+        hook: StepHook,
+        prefix: str,
+        outer: tuple[str, ...],
+    ) -> list[Any]:
+        """Tell the hook; apply the replacements it returns."""
+        node_id = prefix + step.node_id
+        if step.kind == CONST:
+            values: tuple[Any, ...] = (step.const_np,)
+        elif step.kind == ARG and not prefix and step.arg in self._param_of_arg:
+            values = (host_value(self._param_of_arg[step.arg].value(), False),)
+        else:
+            values = tuple(host_value(t, o) for t, o in zip(outs, step.opaque, strict=True))
+        replaced = hook.node_done(node_id, outer + step.scope if outer else step.scope, values)
+        if replaced:
+            outs = list(outs)
+            for i, array in replaced.items():
+                if 0 <= i < len(outs) and not step.opaque[i]:
+                    outs[i] = self._replacement(array, outs[i])
+        assert self._recording is not None
+        self._recording.nodes.append((node_id, outs))
+        return outs
+
+    def _replacement(self, array: Any, like: Any) -> Any:
+        tensor = to_tensor(array, like)
+        if self._recording is not None and tensor.dtype in DIFFERENTIABLE:
+            self._recording.tape.watch(tensor)  # gradients flow to an overridden value
+        return tensor
+
+    def _report_outputs(self, fetched: list[Any], hook: StepHook) -> list[Any]:
+        """The `output` nodes: the hook sees (and may replace) what the function returns."""
+        outputs = list(fetched)
+        assert self._recording is not None
+        for i, node_id in enumerate(self._native.main.outputs):
+            tensor = outputs[i]
+            opaque = _opaque(tensor)
+            scope = tuple(self.graph.node(node_id).get("scope", ()))
+            replaced = hook.node_done(node_id, scope, (host_value(tensor, opaque),))
+            if replaced and 0 in replaced and not opaque:
+                outputs[i] = tensor = self._replacement(replaced[0], tensor)
+            self._recording.nodes.append((node_id, [tensor]))
+        return outputs
+
+    def _control(
+        self,
+        step: Step,
+        ins: list[Any],
+        hook: StepHook | None,
+        prefix: str,
+        outer: tuple[str, ...],
+    ) -> list[Any]:
+        """Interpret a While / If / Case / call op; inside, only a stepping-in hook reports."""
+        node_id = prefix + step.node_id
+        inner = hook if hook is not None and hook.enter_subgraph(node_id) else None
+        base = outer + step.scope + (node_id,)
+        plans = [self._plans[name] for name in step.callees]
+        try:
+            if step.kind == WHILE:
+                cond, body = plans
+                loop = ins
+                i = 0
+                while True:
+                    tag = f"cond[{i}]"
+                    test = self._run(cond, loop, inner, f"{node_id}/{tag}/", base + (tag,))
+                    if not _truthy(test[0]):
+                        return loop
+                    tag = f"body[{i}]"
+                    loop = self._run(body, loop, inner, f"{node_id}/{tag}/", base + (tag,))
+                    i += 1
+            if step.kind == IF:
+                taken = 0 if _truthy(ins[0]) else 1
+                tag = ("then", "else")[taken]
+                return self._run(plans[taken], ins[1:], inner, f"{node_id}/{tag}/", base + (tag,))
+            if step.kind == CASE:
+                index = int(ins[0]._numpy())
+                if not 0 <= index < len(plans):
+                    index = len(plans) - 1  # TensorFlow's Case runs the last branch then
+                tag = f"branch[{index}]"
+                return self._run(plans[index], ins[1:], inner, f"{node_id}/{tag}/", base + (tag,))
+            assert step.kind == CALL
+            return self._run(plans[0], ins, inner, f"{node_id}/call/", base + ("call",))
+        except NodeError:
+            raise
+        except Exception as exc:  # e.g. a loop variable whose shape the body cannot take
+            raise NodeError(node_id, exc) from exc
+
+    # ------------------------------------------------------------------ inputs
+
+    def _convert_inputs(self, flat: list[Any]) -> list[Any]:
+        if len(flat) != len(self._input_dtypes):
+            raise ValueError(
+                f"The model takes {len(self._input_dtypes)} input tensor(s); got {len(flat)}."
+            )
+        return [
+            tf.convert_to_tensor(np.asarray(x) if not tf.is_tensor(x) else x, dtype=dtype)
+            for x, dtype in zip(flat, self._input_dtypes, strict=True)
+        ]
+
+    def _inputs_like_example(self, flat: list[Any]) -> list[Any]:
+        """The model's own call arguments with `flat` in place of the example tensors."""
+        example = self._target.example_inputs
+        leaves = tf.nest.flatten(example, expand_composites=True)
+        it = iter(flat)
+        replaced = [next(it) if _is_array(x) else x for x in leaves]
+        return list(tf.nest.pack_sequence_as(example, replaced, expand_composites=True))
+
+    def _use_graph_scopes(self, plan: FunctionPlan, graph: Graph) -> None:
+        """Use the Graph's scopes (Keras layer scopes restored by the capture) for steps."""
+        for step in plan.steps:
+            if step.node_id in graph:
+                step.scope = tuple(graph.node(step.node_id).get("scope", step.scope))
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def _opaque(tensor: Any) -> bool:
+    return tensor.dtype in (tf.resource, tf.variant)
+
+
+def _truthy(tensor: Any) -> bool:
+    """TensorFlow's truth of a predicate: a scalar's value, else non-empty."""
+    value = np.asarray(tensor._numpy())
+    return bool(value) if value.ndim == 0 else value.size > 0
+
+
+def _is_array(value: Any) -> bool:
+    return bool(tf.is_tensor(value) or isinstance(value, np.ndarray))
+
+
+def _flat_inputs(inputs: Any) -> list[Any]:
+    """The tensors of a (possibly nested) inputs structure, in the function's order."""
+    leaves = tf.nest.flatten(tuple(inputs), expand_composites=True)
+    return [x for x in leaves if _is_array(x)]
+
+
+def _as_tensor(value: Any) -> Any:
+    return value if tf.is_tensor(value) else tf.convert_to_tensor(value)
+
+
+def _all_subgraphs(graph: Graph) -> dict[str, Graph]:
+    found: dict[str, Graph] = {}
+    stack = [graph]
+    while stack:
+        for name, sub in stack.pop().subgraphs.items():
+            if name not in found:
+                found[name] = sub
+                stack.append(sub)
+    return found
+
+
+def make_tf_stepper(captured: Any) -> TFStepper:
+    """The stepper for a TensorFlow capture (`inspectors.capture.Captured`)."""
+    return TFStepper(captured)
+
+
+__all__ = ["TFStepper", "make_tf_stepper"]
