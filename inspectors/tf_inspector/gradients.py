@@ -75,8 +75,8 @@ def gradients(
     for node_id, grads in per_node.items():
         if any(g is not None for g in grads):
             nodes[node_id] = tuple(grads)
-        elif grads and node_id not in variables:
-            absent[node_id] = "; ".join(dict.fromkeys(reasons[node_id]))
+        elif node_id not in variables:
+            absent[node_id] = "; ".join(dict.fromkeys(reasons[node_id])) or "no outputs"
     param_grads: dict[str, np.ndarray] = {}
     for (node_id, _), grad in zip(params, found[len(sources) :], strict=True):
         if grad is None:
