@@ -233,7 +233,7 @@ class GraphItem(QGraphicsItem):
         if self.highlight is not None:
             keep = self.highlight[lay.edge_src[idx]] & self.highlight[lay.edge_dst[idx]]
             dim, idx = idx[~keep], idx[keep]
-        pen = QPen(EDGE, 1.2 if lod != FAR else 1.0)
+        pen = QPen(EDGE, 1.0)
         pen.setCosmetic(True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         if dim is not None and len(dim):
@@ -242,6 +242,8 @@ class GraphItem(QGraphicsItem):
             painter.setPen(dpen)
             painter.drawPath(self._edge_path(dim))
         painter.setPen(pen)
+        # antialiased hairlines cost about 3x: only worth it when edges are few
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, len(idx) < 1500)
         whole = dim is None and len(idx) == n_e
         if whole:
             if self._full_edges is None:
@@ -249,7 +251,7 @@ class GraphItem(QGraphicsItem):
             painter.drawPath(self._full_edges)
         else:
             painter.drawPath(self._edge_path(idx))
-        if lod != FAR or scale > 0.15:
+        if lod != FAR:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(EDGE)
             if whole:
@@ -275,6 +277,7 @@ class GraphItem(QGraphicsItem):
         assert lay is not None
         if len(idx) == 0:
             return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod != FAR)
         cats = lay.cats[idx]
         qrects = self._qrects
         hl = self.highlight
