@@ -56,6 +56,12 @@ def gradients(
                 where.append((node_id, i))
             else:
                 reasons[node_id].append(_why_not(tensor.dtype))
+    not_connected = NOT_CONNECTED
+    if recording.whole:
+        not_connected += (
+            f", or only through {', '.join(recording.whole[:3])}, which ran as one op "
+            "(no gradient flows through it)"
+        )
     params = list(variables.items())
     found = tape.gradient(
         loss,
@@ -69,7 +75,7 @@ def gradients(
     for (node_id, i), grad in zip(where, found[: len(sources)], strict=True):
         per_node[node_id][i] = _numpy(grad)
         if grad is None:
-            reasons[node_id].append(NOT_CONNECTED)
+            reasons[node_id].append(not_connected)
     nodes: dict[str, tuple[np.ndarray | None, ...]] = {}
     absent: dict[str, str] = {}
     for node_id, grads in per_node.items():
@@ -80,7 +86,7 @@ def gradients(
     param_grads: dict[str, np.ndarray] = {}
     for (node_id, _), grad in zip(params, found[len(sources) :], strict=True):
         if grad is None:
-            absent[node_id] = NOT_CONNECTED
+            absent[node_id] = not_connected
         else:
             param_grads[node_id] = _numpy(grad)
     return GradientResult(float(loss.numpy()), source, nodes, param_grads, absent)

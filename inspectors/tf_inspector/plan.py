@@ -25,6 +25,7 @@ WHILE = 5  # `While` / `StatelessWhile`: cond and body interpreted op by op
 IF = 6  # `If` / `StatelessIf`: the chosen branch interpreted op by op
 CASE = 7  # `Case` / `StatelessCase`: the chosen branch interpreted op by op
 CALL = 8  # `PartitionedCall` / `StatefulPartitionedCall`: the callee interpreted op by op
+WHOLE = 9  # a function-calling op whose functions were not captured: executed as one op
 
 _WHILE_OPS = frozenset({"While", "StatelessWhile"})
 _IF_OPS = frozenset({"If", "StatelessIf"})
@@ -104,9 +105,13 @@ def build_plan(fn: TFFunction, known: set[str] | dict[str, Any], *, is_main: boo
         else:
             step.attrs = flat_attrs(op)
             step.kind, step.callees = _control(op.type, roles, known)
-            if roles and step.kind == EXEC and not registered:
-                register_functions(fn.func_graph)  # runs as one op: the library must be known
-                registered = True
+            if roles and step.kind == EXEC:
+                # Executed as one op: eager gradients cannot see through it (the gradient
+                # of a While or a call needs its forward graph), so it is not recorded.
+                step.kind, step.record = WHOLE, False
+                if not registered:
+                    register_functions(fn.func_graph)  # the library must be known to run it
+                    registered = True
         steps.append(step)
     fetches = tuple(first_slot[t.op.name] + t.value_index for t in fn.fetches)
     return FunctionPlan(fn=fn, steps=steps, n_slots=n, fetches=fetches, slots=slots)

@@ -49,6 +49,7 @@ from inspectors.tf_inspector.plan import (
     NOOP,
     PASS,
     WHILE,
+    WHOLE,
     FunctionPlan,
     Step,
     build_plan,
@@ -63,6 +64,7 @@ class _Recording:
     inputs: list[Any]
     outputs: list[Any] = field(default_factory=list)
     nodes: list[tuple[str, list[Any]]] = field(default_factory=list)
+    whole: list[str] = field(default_factory=list)  # ops run as one op: no gradient through
 
 
 class TFStepper:
@@ -251,6 +253,16 @@ class TFStepper:
     ) -> list[Any]:
         """Interpret a While / If / Case / call op; inside, only a stepping-in hook reports."""
         node_id = prefix + step.node_id
+        if step.kind == WHOLE:
+            try:
+                outs = self._exec.execute(step.op_type, step.n_out, ins, step.attrs)
+            except Exception as exc:
+                raise NodeError(node_id, exc) from exc
+            if self._recording is not None:
+                self._recording.whole.append(node_id)
+                # gradients still reach its outputs, from what runs after it
+                self._recording.tape.watch([t for t in outs if t.dtype in DIFFERENTIABLE])
+            return list(outs)
         inner = hook if hook is not None and hook.enter_subgraph(node_id) else None
         base = outer + step.scope + (node_id,)
         plans = [self._plans[name] for name in step.callees]

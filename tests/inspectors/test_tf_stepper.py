@@ -339,6 +339,66 @@ def test_stepping_into_a_cond_runs_only_the_branch_taken(start):
     close(got, [-2.0, -3.0])
 
 
+def nested_call_target() -> ModelTarget:
+    w = tf.Variable([[1.0, 0.5, -1.0], [0.25, -0.5, 2.0]], name="w")
+
+    @tf.function
+    def inner(x):
+        return tf.tanh(x @ w)
+
+    @tf.function
+    def outer(x):
+        return inner(x) * 2.0
+
+    return target_of(
+        outer, tf.constant([[1.0, -0.5]]), name="outer", loss=lambda out, x: tf.reduce_sum(out)
+    )
+
+
+def test_a_nested_function_call_is_stepped_into_with_exact_gradients(start):
+    target = nested_call_target()
+    session = start(target)
+    (call,) = ops_of(session, "StatefulPartitionedCall")
+    seen = []
+    while True:
+        session.step()
+        pause = session.wait()
+        if pause.reason == ev.FINISHED:
+            break
+        seen.append(pause.node_id)
+    inner = [n for n in seen if n.startswith(f"{call}/call/")]
+    assert any(n.endswith("Tanh") for n in inner)
+    assert seen.index(inner[-1]) < seen.index(call)
+    close(session.run.outputs[0], target.call().numpy())
+    session.backward()
+    session.wait()
+    x = target.example_inputs[0]
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(target.call(x))
+    close(session.gradient("x"), tape.gradient(loss, x).numpy())
+    tanh = next(n for n in inner if n.endswith("Tanh"))
+    close(session.gradient(tanh), np.full((1, 3), 2.0))
+
+
+def test_a_call_whose_function_was_not_captured_runs_as_one_op(open_sessions):
+    target = nested_call_target()
+    captured = capture(target)
+    captured.native.functions.clear()  # as if the callee could not be read
+    session = Session(captured)
+    open_sessions.append(session)
+    session.start()
+    session.wait()
+    (got,) = finish(session)
+    close(got, target.call().numpy())
+    assert not any("/call/" in n for n in session.run.executed)
+    session.backward()
+    session.wait()
+    (call,) = ops_of(session, "StatefulPartitionedCall")
+    close(session.gradient(call), np.full((1, 3), 2.0))  # downstream of the call: exact
+    assert "ran as one op" in session.gradients.absent["x"]
+
+
 # ----------------------------------------------------------------- third party
 
 
