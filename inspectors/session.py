@@ -292,7 +292,7 @@ class Session:
             self._emit(
                 ev.Restarted(
                     action.inputs is not None,
-                    tuple(summarize(a) for a in self.stepper.inputs()),
+                    tuple(summarize(a) for a in (self._inputs or self.stepper.inputs())),
                 )
             )
             self._pause(ev.READY, None)

@@ -14,7 +14,6 @@ returning a replacement from it overrides what the model sees (a debugger's
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import sys
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from torch.overrides import TorchFunctionMode
 from inspectors.graph import Graph
 from inspectors.torch_inspector.names import op_name, scope_of
 from inspectors.torch_inspector.source import caller_source
-from inspectors.torch_inspector.values import flatten, spec_of, tensor_leaves
+from inspectors.torch_inspector.values import flatten, rebuild, spec_of, tensor_leaves
 
 #: `on_node(node_id, outputs)`: outputs is the op's result flattened (tensors and
 #: Python values, in the order of the node's `outputs` list). Return None to keep
@@ -51,6 +50,30 @@ class Recording:
     inputs: tuple[Any, ...]
     #: node id -> its output values, when the recorder was asked to keep them.
     values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class FailedCall:
+    """A torch call that raised during recording, kept until the error is known to escape."""
+
+    func: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    scope: tuple[str, ...]
+    exc: Exception
+    source: str | None
+
+
+def _caused_by(exc: BaseException, cause: BaseException) -> bool:
+    """Whether `exc` is `cause` or was raised while handling it (a wrapper's re-raise)."""
+    seen: BaseException | None = exc
+    for _ in range(16):
+        if seen is None:
+            return False
+        if seen is cause:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class EagerRecorder:
@@ -109,6 +132,9 @@ class EagerRecorder:
         self._counter = 0
         self._const_counter = 0
         self._values: dict[str, tuple[Any, ...]] = {}
+        #: the tensor of the input / param / const node being added (for steppers)
+        self.leaf_value: torch.Tensor | None = None
+        self.failed_call: FailedCall | None = None
 
     def _hook_modules(self) -> list[Any]:
         handles = []
@@ -140,6 +166,23 @@ class EagerRecorder:
         produced = [args[0]] if name in _RETURNS_NONE_INPLACE and args else flatten(result)
         if not any(isinstance(v, torch.Tensor) for v in produced):
             return result
+        node_id = self._add_op(name, args, kwargs, produced, caller_source(sys._getframe(1)))
+        if self.on_node is not None:
+            replacement = self.on_node(node_id, tuple(produced))
+            if replacement is not None:
+                produced, result = _replace(result, produced, replacement, name)
+        self._keep(node_id, produced)
+        return result
+
+    def _add_op(
+        self,
+        name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        produced: list[Any],
+        source: str | None,
+    ) -> str:
+        """Add an op node with edges from its tensor arguments; returns its id."""
         arg_edges = []
         for position, arg in enumerate((*args, *kwargs.values()) if kwargs else args):
             if isinstance(arg, torch.Tensor):
@@ -155,18 +198,33 @@ class EagerRecorder:
             label=name,
             scope=self.current_scope,
             outputs=[spec_of(v) for v in produced],
-            source=caller_source(sys._getframe(1)),
+            source=source,
         )
         for src, src_index, dst_index in arg_edges:
             self.graph.add_edge(src, node_id, src_index=src_index, dst_index=dst_index)
         if self.on_node_added is not None:
             self.on_node_added(node_id)
-        if self.on_node is not None:
-            replacement = self.on_node(node_id, tuple(produced))
-            if replacement is not None:
-                produced, result = _replace(result, produced, replacement, name)
-        self._keep(node_id, produced)
-        return result
+        return node_id
+
+    def on_failure(
+        self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception
+    ) -> None:
+        """Note the torch call that raised; `add_failed_op` adds it if the error escapes."""
+        source = caller_source(sys._getframe(1))
+        self.failed_call = FailedCall(func, args, kwargs, self.current_scope, exc, source)
+
+    def add_failed_op(self, exc: BaseException) -> str | None:
+        """Add the op whose error `exc` is (or was caused by) as a node with no outputs.
+
+        Returns its id, or None when `exc` did not come out of a torch call (a Python
+        error in the model's own code, or an op error the model caught itself).
+        """
+        failed = self.failed_call
+        self.failed_call = None
+        if failed is None or not _caused_by(exc, failed.exc):
+            return None
+        self.current_scope = failed.scope
+        return self._add_op(op_name(failed.func), failed.args, failed.kwargs, [], failed.source)
 
     def _keep(self, node_id: str, produced: list[Any]) -> None:
         for i, value in enumerate(produced):
@@ -203,6 +261,7 @@ class EagerRecorder:
             outputs=[spec_of(tensor)],
         )
         self._keep(node_id, [tensor])
+        self.leaf_value = tensor
         if self.on_node_added is not None:
             self.on_node_added(node_id)
 
@@ -255,7 +314,11 @@ class _RecordingMode(TorchFunctionMode):
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
     ) -> Any:
         kwargs = kwargs or {}
-        result = func(*args, **kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except Exception as exc:
+            self.recorder.on_failure(func, args, kwargs, exc)
+            raise
         return self.recorder.on_call(func, args, kwargs, result)
 
 
@@ -272,27 +335,7 @@ def _replace(
         with torch.no_grad():
             produced[0].copy_(new[0])
         return produced, result
-    return new, _rebuild(result, iter(new))
-
-
-def _rebuild(template: Any, values: Any) -> Any:
-    """`template` with its leaves taken in order from `values` (inverse of `flatten`)."""
-    if isinstance(template, torch.Tensor):
-        return next(values)
-    if isinstance(template, tuple | list):
-        items = [_rebuild(t, values) for t in template]
-        if hasattr(template, "_fields"):  # namedtuple, e.g. torch.max's (values, indices)
-            return type(template)(*items)
-        return type(template)(items)
-    if isinstance(template, dict):
-        return type(template)((k, _rebuild(v, values)) for k, v in template.items())
-    if dataclasses.is_dataclass(template) and not isinstance(template, type):
-        changes = {
-            f.name: _rebuild(getattr(template, f.name), values)
-            for f in dataclasses.fields(template)
-        }
-        return dataclasses.replace(template, **changes)
-    return next(values)
+    return new, rebuild(result, iter(new))
 
 
 def _module_paths(model: Any) -> dict[int, tuple[torch.nn.Module, str]]:

@@ -54,6 +54,25 @@ def flatten(value: Any) -> list[Any]:
     return [value]
 
 
+def rebuild(template: Any, values: Any) -> Any:
+    """`template` with its leaves taken in order from `values` (inverse of `flatten`)."""
+    if isinstance(template, torch.Tensor):
+        return next(values)
+    if isinstance(template, tuple | list):
+        items = [rebuild(t, values) for t in template]
+        if hasattr(template, "_fields"):  # namedtuple, e.g. torch.max's (values, indices)
+            return type(template)(*items)
+        return type(template)(items)
+    if isinstance(template, dict):
+        return type(template)((k, rebuild(v, values)) for k, v in template.items())
+    if dataclasses.is_dataclass(template) and not isinstance(template, type):
+        changes = {
+            f.name: rebuild(getattr(template, f.name), values) for f in dataclasses.fields(template)
+        }
+        return dataclasses.replace(template, **changes)
+    return next(values)
+
+
 def spec_of(value: Any) -> OutputSpec:
     """`(shape, dtype)` of one leaf; a Python value gets no shape and its type name."""
     if isinstance(value, torch.Tensor):

@@ -1,0 +1,213 @@
+"""Step an fx GraphModule (symbolic trace) or an ExportedProgram one fx node at a time.
+
+A `torch.fx.Interpreter` runs the nodes in graph order; after each one the hook gets
+its outputs as numpy and may hand back replacements, which go into the interpreter's
+environment so every later node reads them. The run is under autograd and each
+node's outputs stay alive as tensors until the next run, which is what `backward`
+differentiates.
+
+Export graphs take the lifted parameters, buffers and constants as their first
+placeholders (graph signature order): the real `nn.Parameter`s are passed so
+gradients land on the model's own parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.fx
+from torch.export.graph_signature import InputKind, OutputKind
+from torch.utils import _pytree as pytree
+
+from inspectors.graph import Graph
+from inspectors.stepping import GradientResult, NodeError, StepHook
+from inspectors.torch_inspector.gradients import (
+    OutputRecord,
+    compute_gradients,
+    scalar_loss,
+)
+from inspectors.torch_inspector.numpy_io import (
+    flat_outputs,
+    leaves_to_numpy,
+    numpy_to_inputs,
+    replaced,
+    to_numpy,
+    traced_inputs,
+)
+from inspectors.torch_inspector.values import flatten, rebuild
+
+_Tensor = torch.Tensor
+
+
+class _NodeRunner(torch.fx.Interpreter):
+    """An Interpreter whose `run_node` skips the per-node bookkeeping fx adds for tracing.
+
+    The stock `run_node` enters `fx_traceback` context for each node (meta for nested
+    tracing) and checks argument types; neither applies to a plain run, and on a
+    small-op graph they are most of the per-node cost.
+    """
+
+    def __init__(self, module: torch.fx.GraphModule) -> None:
+        super().__init__(module, garbage_collect_values=False)
+        self._calls = {n: getattr(self, n.op) for n in module.graph.nodes if n.op != "call_module"}
+        self._submodules = {
+            n: self.fetch_attr(str(n.target)) for n in module.graph.nodes if n.op == "call_module"
+        }
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        args, kwargs = self.fetch_args_kwargs_from_env(n)
+        submodule = self._submodules.get(n)
+        if submodule is not None:
+            return submodule(*args, **kwargs)
+        return self._calls[n](n.target, args, kwargs)
+
+
+class FxStepper:
+    """The Stepper for fx and export captures (`inspectors.stepping.Stepper`)."""
+
+    def __init__(self, captured: Any) -> None:
+        self.graph: Graph = captured.graph
+        self.target = captured.target
+        self.strategy = captured.strategy
+        if self.strategy == "export":
+            self.program = captured.native
+            module = self.program.graph_module
+        else:
+            self.program = None
+            module = captured.native
+        self._runner = _NodeRunner(module)
+        scopes = {n: tuple(self.graph.node(n).get("scope") or ()) for n in self.graph.order}
+        #: (fx node, Graph node id, scope) in execution order: the per-node data, once.
+        self._plan = [(n, n.name, scopes.get(n.name, ())) for n in module.graph.nodes]
+        self._params = _named_parameters(self.target.model, module)
+        self._lifted = _lifted_arguments(self.program, self.target.model) if self.program else []
+        self._buffers = dict(_module_tensors(self.target.model, "named_buffers"))
+        self._inputs: tuple[Any, ...] = tuple(self.target.example_inputs)
+        self._record = OutputRecord()
+        self._run_inputs: tuple[Any, ...] = ()
+        self._output: Any = None
+        self._finished = False
+
+    # ------------------------------------------------------------------ Stepper
+
+    def inputs(self) -> tuple[np.ndarray, ...]:
+        return leaves_to_numpy(self._inputs)
+
+    def run(self, hook: StepHook, inputs: tuple[np.ndarray, ...] | None = None) -> Any:
+        if inputs is not None:
+            self._inputs = numpy_to_inputs(tuple(inputs), self._inputs)
+        self._finished = False
+        self._output = None
+        self._record.clear()
+        run_inputs = traced_inputs(self._inputs)
+        self._run_inputs = run_inputs
+        args: tuple[Any, ...] = run_inputs
+        if self.program is not None:
+            user = iter(pytree.tree_leaves(run_inputs))
+            args = tuple(next(user) if v is _USER_INPUT else v for v in self._lifted)
+        with torch.enable_grad():
+            result = self._step_all(hook, args)
+        self._output = self._model_output(result)
+        self._finished = True
+        return flat_outputs(self._output)
+
+    def backward(self) -> GradientResult:
+        if not self._finished:
+            raise RuntimeError("gradients need a finished run")
+        loss, source = scalar_loss(self._output, self._run_inputs, self.target.loss)
+        return compute_gradients(loss, source, self._record, self._params)
+
+    # ---------------------------------------------------------------- internals
+
+    def _step_all(self, hook: StepHook, args: tuple[Any, ...]) -> Any:
+        runner = self._runner
+        env = runner.env = {}
+        runner.args_iter = iter(args)
+        keep = self._record.keep
+        node_done = hook.node_done
+        run_node = runner.run_node
+        result: Any = None
+        for node, node_id, scope in self._plan:
+            try:
+                result = run_node(node)
+            except Exception as exc:
+                raise NodeError(node_id, exc) from exc
+            if isinstance(result, _Tensor):
+                leaves: tuple[Any, ...] = (result,)
+                replacement = node_done(node_id, scope, (to_numpy(result),))
+            else:
+                leaves = tuple(flatten(result))
+                replacement = node_done(node_id, scope, leaves_to_numpy(leaves))
+            if replacement:
+                try:
+                    leaves = replaced(leaves, replacement)
+                except ValueError as exc:
+                    raise NodeError(node_id, exc) from exc
+                result = rebuild(result, iter(leaves))
+            env[node] = result
+            keep(node_id, leaves)
+        return result
+
+    def _model_output(self, result: Any) -> Any:
+        """What the model's own forward returns, from the output node's value."""
+        if self.program is None:
+            return result
+        specs = self.program.graph_signature.output_specs
+        flat = list(result) if isinstance(result, tuple | list) else [result]
+        user = [
+            v for v, spec in zip(flat, specs, strict=False) if spec.kind == OutputKind.USER_OUTPUT
+        ]
+        self._apply_buffer_mutations(flat, specs)
+        return pytree.tree_unflatten(user, self.program.call_spec.out_spec)
+
+    def _apply_buffer_mutations(self, flat: list[Any], specs: Any) -> None:
+        """Export returns new buffer values (BatchNorm running stats): write them back."""
+        buffers = self._buffers
+        with torch.no_grad():
+            for value, spec in zip(flat, specs, strict=False):
+                if spec.kind == OutputKind.BUFFER_MUTATION and spec.target in buffers:
+                    buffers[spec.target].copy_(value)
+
+
+def _named_parameters(model: Any, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Parameters by FQN: the model's own when it is a module, else the graph module's."""
+    source = model if isinstance(model, torch.nn.Module) else module
+    return dict(source.named_parameters())
+
+
+def _module_tensors(model: Any, method: str) -> list[tuple[str, torch.Tensor]]:
+    if not isinstance(model, torch.nn.Module):
+        return []
+    return list(getattr(model, method)())
+
+
+_USER_INPUT = object()
+
+
+def _lifted_arguments(program: Any, model: Any) -> list[Any]:
+    """One value per placeholder of an export graph; `_USER_INPUT` where the user's go.
+
+    The model's own tensors where the model is at hand (so autograd reaches the real
+    parameters), else the program's state dict and constants (a loaded .pt2).
+    """
+    own = dict(_module_tensors(model, "named_parameters"))
+    own.update(_module_tensors(model, "named_buffers"))
+    state = program.state_dict
+    constants = program.constants
+    lifted: list[Any] = []
+    for spec in program.graph_signature.input_specs:
+        if spec.kind == InputKind.USER_INPUT:
+            lifted.append(_USER_INPUT)
+            continue
+        name = spec.target
+        if name in own:
+            lifted.append(own[name])
+        elif name in state:
+            lifted.append(state[name])
+        elif name in constants:
+            lifted.append(constants[name])
+        else:
+            raise KeyError(f"the exported program has no value for its input {name!r}")
+    return lifted
