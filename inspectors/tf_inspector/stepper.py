@@ -210,7 +210,12 @@ class TFStepper:
         if step.kind == CONST:
             values: tuple[Any, ...] = (step.const_np,)
         elif step.kind == ARG and not prefix and step.arg in self._param_of_arg:
-            values = (host_value(self._param_of_arg[step.arg].value(), False),)
+            var = self._param_of_arg[step.arg]
+            # read without the tape: the hook sees the value, gradients use the graph's reads
+            (value,) = self._exec.execute(
+                "ReadVariableOp", 1, [var.handle], ("dtype", var.dtype.as_datatype_enum)
+            )
+            values = (host_value(value, False),)
         else:
             values = tuple(host_value(t, o) for t, o in zip(outs, step.opaque, strict=True))
         replaced = hook.node_done(node_id, outer + step.scope if outer else step.scope, values)
