@@ -44,8 +44,19 @@ class TensorSummary:
     neg_inf: int = 0
     pos_inf: int = 0
     hist_counts: tuple[int, ...] = ()
-    hist_edges: tuple[float, ...] = ()
+    hist_range: tuple[float, ...] = ()  # (lo, hi) of the histogram's bins
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def hist_edges(self) -> tuple[float, ...]:
+        """The HISTOGRAM_BINS + 1 bin edges (computed on demand: summaries are hot)."""
+        if not self.hist_range:
+            return ()
+        lo, hi = self.hist_range
+        if hi == lo:
+            half = 0.5 if lo == 0 else abs(lo) * 0.5
+            lo, hi = lo - half, hi + half
+        return tuple(np.linspace(lo, hi, len(self.hist_counts) + 1).tolist())
 
     @property
     def is_tensor(self) -> bool:
@@ -96,48 +107,61 @@ def describe(value: Any) -> TensorSummary:
     return TensorSummary(kind=type(value).__name__, text=text)
 
 
+_DTYPE_NAMES: dict[np.dtype, str] = {}
+
+#: Above this many finite values the histogram is taken over an evenly strided sample
+#: (counts scaled to the full size): exact statistics, approximate histogram shape.
+HISTOGRAM_SAMPLE = 1 << 16
+
+
 def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
-    shape = tuple(int(d) for d in a.shape)
-    dtype = str(a.dtype)
-    if a.size == 0 or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
-        return TensorSummary(shape, dtype, device, size=int(a.size), nbytes=int(a.nbytes))
-    if a.dtype == np.bool_ or np.issubdtype(a.dtype, np.complexfloating):
-        a = np.abs(a) if np.issubdtype(a.dtype, np.complexfloating) else a.astype(np.int8)
+    """One pass per statistic, no float64 copy of the data: this runs after every node."""
+    shape = tuple(a.shape)
+    kind = a.dtype.kind
+    dtype = _DTYPE_NAMES.get(a.dtype) or _DTYPE_NAMES.setdefault(a.dtype, str(a.dtype))
+    size = int(a.size)
+    if size == 0 or kind not in "biufc":
+        return TensorSummary(shape, dtype, device, size=size, nbytes=int(a.nbytes))
     flat = a.reshape(-1)
+    if kind == "b":
+        flat = flat.view(np.int8)
+    elif kind == "c":
+        flat = np.abs(flat)
     nan = neg_inf = pos_inf = 0
     finite = flat
-    if np.issubdtype(flat.dtype, np.floating):
-        if flat.dtype.itemsize < 4:  # float16 / bfloat16-like: reduce in float32
-            flat = flat.astype(np.float32)
-        fin_mask = np.isfinite(flat)
-        if not fin_mask.all():
-            nan = int(np.isnan(flat).sum())
-            neg_inf = int(np.isneginf(flat).sum())
-            pos_inf = int(np.isposinf(flat).sum())
-            finite = flat[fin_mask]
-        else:
-            finite = flat
-    negative = int((flat < 0).sum())
-    zero = int((flat == 0).sum())
-    positive = int((flat > 0).sum())
-    if finite.size:
+    if flat.dtype.kind == "f":
+        if flat.dtype.itemsize < 4:  # float16 and friends: reduce in float32
+            flat = finite = flat.astype(np.float32)
+        if not np.isfinite(flat).all():
+            nan_mask = np.isnan(flat)
+            nan = int(np.count_nonzero(nan_mask))
+            neg_inf = int(np.count_nonzero(flat == -np.inf))
+            pos_inf = int(np.count_nonzero(flat == np.inf))
+            finite = flat[np.isfinite(flat)]
+    else:
+        finite = flat.astype(np.float64)
+    negative = int(np.count_nonzero(flat < 0))
+    zero = int(np.count_nonzero(flat == 0))
+    positive = size - negative - zero - nan
+    n = int(finite.size)
+    if n:
         lo = float(finite.min())
         hi = float(finite.max())
-        f64 = finite.astype(np.float64, copy=False)
-        mean = float(f64.mean())
-        std = float(f64.std())
-        counts, edges = _histogram(f64, lo, hi)
+        mean = float(finite.sum()) / n  # pairwise summation: accurate without a copy
+        centred = finite - finite.dtype.type(mean)
+        std = math.sqrt(max(float(np.dot(centred, centred)) / n, 0.0))
+        counts = _histogram(finite, lo, hi)
     else:
         lo = hi = mean = std = math.nan
-        counts, edges = (), ()
-    abs_max = max(abs(lo), abs(hi)) if finite.size else math.nan
+        counts = ()
+    abs_max = max(abs(lo), abs(hi)) if n else math.nan
     if pos_inf or neg_inf:
         abs_max = math.inf
     return TensorSummary(
         shape=shape,
         dtype=dtype,
         device=device,
-        size=int(a.size),
+        size=size,
         nbytes=int(a.nbytes),
         min=lo,
         max=hi,
@@ -151,26 +175,31 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
         neg_inf=neg_inf,
         pos_inf=pos_inf,
         hist_counts=counts,
-        hist_edges=edges,
+        hist_range=(lo, hi) if n else (),
     )
 
 
-def _histogram(
-    values: np.ndarray, lo: float, hi: float
-) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """Fixed-bin histogram over [lo, hi] of finite values (bincount: faster than np.histogram)."""
+def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
+    """Fixed-bin counts over [lo, hi] of finite values (bincount beats np.histogram)."""
+    n = values.size
     if hi == lo:
         flat_counts = [0] * HISTOGRAM_BINS
-        flat_counts[HISTOGRAM_BINS // 2] = int(values.size)
-        half = 0.5 if lo == 0 else abs(lo) * 0.5
-        edges = np.linspace(lo - half, hi + half, HISTOGRAM_BINS + 1)
-        return tuple(flat_counts), tuple(float(e) for e in edges)
+        flat_counts[HISTOGRAM_BINS // 2] = int(n)
+        return tuple(flat_counts)
+    sample = values
+    if n > HISTOGRAM_SAMPLE:
+        sample = values[:: n // HISTOGRAM_SAMPLE]
     scale = HISTOGRAM_BINS / (hi - lo)
-    idx = ((values - lo) * scale).astype(np.int64)
-    np.clip(idx, 0, HISTOGRAM_BINS - 1, out=idx)
+    idx = ((sample - sample.dtype.type(lo)) * sample.dtype.type(scale)).astype(np.intp)
+    np.minimum(idx, HISTOGRAM_BINS - 1, out=idx)  # idx >= 0: lo is the minimum
     counts = np.bincount(idx, minlength=HISTOGRAM_BINS)
-    edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
-    return tuple(int(c) for c in counts), tuple(float(e) for e in edges)
+    if sample is not values:  # scale the sample's counts back to the full size
+        scaled = counts * (n / sample.size)
+        counts = np.floor(scaled).astype(np.int64)
+        rest = n - int(counts.sum())
+        if rest > 0:  # largest remainders first, so the counts add up to n
+            counts[np.argsort(scaled - counts)[::-1][:rest]] += 1
+    return tuple(counts.tolist())
 
 
 class ValueStore:
