@@ -510,3 +510,48 @@ def test_cli_run_with_gradients():
     assert out.returncode == 0, out.stderr
     assert "gradients of loss" in out.stdout
     assert "fc1.weight" in out.stdout
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_restart_and_stop_mid_run_unwind_cleanly(strategy):
+    target = sample("cnn_torch")
+    session = open_session(captured_sample("cnn_torch", strategy))
+    try:
+        for _ in range(4):
+            session.step()
+        session.wait()
+        session.restart()  # unwinds the paused run (in eager: out of the model's forward)
+        assert session.wait().reason == ev.READY
+        assert not any(m._forward_hooks or m._forward_pre_hooks for m in target.model.modules())
+        assert to_end(session).reason == ev.FINISHED
+        expected = target.call().detach().numpy()
+        np.testing.assert_allclose(session.run.outputs[0], expected, rtol=1e-5, atol=1e-6)
+        session.restart()
+        session.wait()
+        session.step()
+        session.wait()
+    finally:
+        close(session)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in target.model.modules())
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_dropped_value_is_recomputed_by_a_fresh_stepper(strategy):
+    captured = captured_sample("feedforward_torch", strategy)
+    events: list[ev.Event] = []
+    session = Session(captured, budget=1, listener=events.append)  # keeps no full value
+    session.start()
+    session.wait()
+    try:
+        to_end(session)
+        relu = node_where(session.graph, "relu")
+        assert session.value(relu) is None
+        session.fetch_value(relu)
+        session.wait()
+        ready = [e for e in events if isinstance(e, ev.ValueReady)][-1]
+        model = sample("feedforward_torch").model
+        x = sample("feedforward_torch").example_inputs[0]
+        expected = torch.relu(model.fc1(x)).detach().numpy()
+        np.testing.assert_allclose(ready.array, expected, rtol=1e-6)
+    finally:
+        close(session)
