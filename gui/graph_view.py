@@ -784,6 +784,7 @@ class GraphView(QGraphicsView):
             else:
                 self.select(self.node_at(pos), center=False)
         self._press = None
+        event.accept()  # the view handled the click (Qt warns about unaccepted releases)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         pos = event.position().toPoint()

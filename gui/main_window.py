@@ -68,7 +68,15 @@ OVERLAYS = {
     "none": "Op category",
     "params": "Parameter count",
     "size": "Output size",
+    # fed by the debugger from the values of the current run
+    "absmax": "|value| max",
+    "mean": "Value mean",
+    "std": "Value std",
+    "nan": "NaN / Inf count",
+    "gradnorm": "Gradient norm",
 }
+#: Overlays whose numbers come from a run (`MainWindow.overlay_source`), not the graph.
+RUN_OVERLAYS = ("absmax", "mean", "std", "nan", "gradnorm")
 
 
 # ----------------------------------------------------------------------- overlays
@@ -375,6 +383,7 @@ class MainWindow(QMainWindow):
 
     model_loaded = Signal(object)  # LoadResult, after the graph is handed to the view
     load_failed = Signal(str)
+    closing = Signal()  # the window is closing: end running work
 
     def __init__(
         self,
@@ -390,6 +399,8 @@ class MainWindow(QMainWindow):
         self.result: LoadResult | None = None
         self.captured: Any = None  # the core's capture object, for the debugger engine
         self._pending_spec: str | None = None
+        #: mode -> {node id: number} for the run overlays; set by the debugger.
+        self.overlay_source: Any = None
         self._capture_failures: list[dict[str, str]] = []
 
         self.setWindowTitle(APP_NAME)
@@ -431,6 +442,10 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
         self._build_status_bar()
         self._connect_view()
+
+        from .debugger import DebugController  # the run controls and value panels
+
+        self.debugger = DebugController(self)
 
         self._fill_samples()
         self._refresh_recent()
@@ -1049,8 +1064,13 @@ class MainWindow(QMainWindow):
         if graph is None or mode == "none":
             self.view.set_overlay(None)
             return
-        values = parameter_counts(graph) if mode == "params" else output_sizes(graph)
-        self.view.set_overlay(values, title=OVERLAYS[mode], log=True)
+        if mode in RUN_OVERLAYS:
+            values = self.overlay_source(mode) if self.overlay_source is not None else {}
+            log = mode in ("absmax", "nan", "gradnorm")
+        else:
+            values = parameter_counts(graph) if mode == "params" else output_sizes(graph)
+            log = True
+        self.view.set_overlay(values, title=OVERLAYS[mode], log=log)
         if not values:
             self.statusBar().showMessage(
                 f"No node of this graph has a {OVERLAYS[mode].lower()}", 5000
@@ -1221,6 +1241,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.closing.emit()
         self.save_window()
         self.loader.cancel()
         if self.error_dialog is not None:

@@ -7,6 +7,8 @@ an INI file.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -57,6 +59,20 @@ class Settings:
     def set_capture_strategy(self, strategy: str) -> None:
         self.qsettings.setValue("capture/strategy", strategy)
 
+    # -- per model: breakpoints and watches -----------------------------------------
+
+    def model_state(self, spec: str) -> dict:
+        """What the debugger saved for `spec` (breakpoints, watches); {} when nothing."""
+        raw = self.qsettings.value(f"model/{_key(spec)}", "")
+        try:
+            value = json.loads(str(raw)) if raw else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def set_model_state(self, spec: str, state: dict) -> None:
+        self.qsettings.setValue(f"model/{_key(spec)}", json.dumps(state))
+
     # -- window -----------------------------------------------------------------
 
     def window_geometry(self) -> QByteArray | None:
@@ -73,3 +89,8 @@ class Settings:
 
     def sync(self) -> None:
         self.qsettings.sync()
+
+
+def _key(spec: str) -> str:
+    """A settings key for a model spec (paths hold characters QSettings keys do not like)."""
+    return hashlib.sha1(spec.encode()).hexdigest()[:16]

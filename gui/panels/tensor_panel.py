@@ -324,7 +324,10 @@ class TensorPanel(QWidget):
         self.table_note.setStyleSheet(f"color: {TEXT_SOFT};")
         layout.addWidget(self.table_note)
         self.table_model = ArrayTableModel(self)
-        self.table_model.cell_edited.connect(self._on_cell_edited)
+        # Queued: the table's editor finishes committing before the table is rebuilt.
+        self.table_model.cell_edited.connect(
+            self._on_cell_edited, Qt.ConnectionType.QueuedConnection
+        )
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.setAlternatingRowColors(False)

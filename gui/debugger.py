@@ -1,0 +1,760 @@
+"""The debugger half of the window: run controls, node states on the graph, and the
+Tensor, Breakpoints, Watch and Inputs panels, all driven by one Engine per model.
+
+The controller owns the Session for the loaded model (through `Engine`), turns its
+signals into view states, and never calls model code on the GUI thread: every
+command goes to the engine thread, every result comes back as a queued signal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QToolBar
+
+from inspectors import events as ev
+from inspectors.graph import Graph
+from inspectors.tensors import TensorSummary
+
+from .engine import Engine
+from .panels.breakpoints_panel import BreakpointsPanel
+from .panels.inputs_panel import InputsPanel
+from .panels.tensor_panel import TensorPanel
+from .panels.watch_panel import WatchPanel
+
+#: While a model runs, the graph's node states refresh at most this often.
+VIEW_REFRESH_S = 0.2
+
+PAUSE_WORDS = {
+    ev.READY: "ready",
+    ev.STEP: "paused",
+    ev.BREAKPOINT: "breakpoint",
+    ev.EXCEPTION: "exception",
+    ev.FINISHED: "finished",
+    ev.PAUSED_BY_USER: "paused by you",
+    ev.GRADIENT: "gradient",
+}
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def gradient_norm(summary: TensorSummary | None) -> float:
+    """The L2 norm from a summary: sqrt(size * (std^2 + mean^2))."""
+    if summary is None or not summary.is_tensor or not summary.size:
+        return math.nan
+    return math.sqrt(summary.size * (summary.std**2 + summary.mean**2))
+
+
+class DebugController(QObject):
+    """Connects a MainWindow's graph view to a Session running on its engine thread."""
+
+    session_started = Signal(object)  # the Engine of the newly loaded model
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.view = window.view
+        self.engine: Engine | None = None
+        self.spec = ""
+        self.eager = False
+        self.live_graph: Graph | None = None  # eager: the graph grown from NodeAdded events
+        self.executed: dict[str, None] = {}
+        self.flagged: set[str] = set()  # outputs with NaN / Inf
+        self.error_node: str | None = None
+        self.current: str | None = None
+        self.last_pause: ev.Paused | None = None
+        self.summaries: dict[str, tuple[TensorSummary, ...]] = {}
+        self.grad_summaries: dict[str, tuple[TensorSummary | None, ...]] = {}
+        self.param_grads: dict[str, TensorSummary] = {}
+        self.errors: dict[str, str] = {}
+        self._last_view_refresh = 0.0
+        self._view_dirty = False
+        self._graph_dirty = False
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setInterval(int(VIEW_REFRESH_S * 1000))
+        self._refresh_timer.timeout.connect(self._refresh_if_dirty)
+        self._refresh_timer.start()
+
+        self.tensor_panel = TensorPanel()
+        self.breakpoints_panel = BreakpointsPanel()
+        self.watch_panel = WatchPanel()
+        self.inputs_panel = InputsPanel()
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.tensor_dock = window.add_panel("Tensor", self.tensor_panel, right)
+        self.breakpoints_dock = window.add_panel("Breakpoints", self.breakpoints_panel, bottom)
+        self.watch_dock = window.add_panel("Watch", self.watch_panel, bottom)
+        self.inputs_dock = window.add_panel("Inputs", self.inputs_panel, bottom)
+        window.tabifyDockWidget(window.log_dock, self.breakpoints_dock)
+        window.tabifyDockWidget(self.breakpoints_dock, self.watch_dock)
+        window.tabifyDockWidget(self.watch_dock, self.inputs_dock)
+        window.log_dock.raise_()
+
+        self._build_actions()
+        self._build_toolbar()
+        self.position_label = QLabel()
+        self.position_label.setObjectName("debugPosition")
+        window.statusBar().addPermanentWidget(self.position_label)
+
+        window.model_loaded.connect(self._on_model_loaded)
+        window.closing.connect(self.shutdown)
+        window.overlay_source = self.overlay_values
+        self.view.node_selected.connect(self._on_node_selected)
+        self.tensor_panel.value_edited.connect(self._on_value_edited)
+        self.tensor_panel.fetch_requested.connect(self._on_fetch_requested)
+        self.breakpoints_panel.changed.connect(self._on_breakpoints_changed)
+        self.breakpoints_panel.node_activated.connect(window.select_node)
+        self.watch_panel.node_activated.connect(window.select_node)
+        self.watch_panel.changed.connect(self._save_model_state)
+        self.inputs_panel.restart_requested.connect(self.restart_with_inputs)
+        self._update_actions()
+
+    # ------------------------------------------------------------------ controls
+
+    def _build_actions(self) -> None:
+        def act(text: str, slot: Any, keys: str | list[str] | None, tip: str) -> QAction:
+            action = QAction(text, self.window)
+            if isinstance(keys, list):
+                action.setShortcuts([QKeySequence(k) for k in keys])
+            elif keys:
+                action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setStatusTip(tip)
+            action.setToolTip(f"{tip} ({keys if isinstance(keys, str) else ', '.join(keys or [])})")
+            action.triggered.connect(slot)
+            self.window.addAction(action)
+            return action
+
+        self.act_continue = act(
+            "Continue", self.continue_, "F5", "Run to the next breakpoint or the end"
+        )
+        self.act_pause = act(
+            "Pause", self.pause, "F6", "Pause the running model after the current node"
+        )
+        self.act_step_over = act(
+            "Step over",
+            self.step_over,
+            "F10",
+            "Run the next node; nested scopes and loops run whole",
+        )
+        self.act_step_into = act(
+            "Step into",
+            self.step_into,
+            "F11",
+            "Run exactly one node, entering scopes and loop bodies",
+        )
+        self.act_step_out = act(
+            "Step out", self.step_out, "Shift+F11", "Run until the current scope is left"
+        )
+        self.act_run_to = act(
+            "Run to selected",
+            self.run_to_selected,
+            "Ctrl+F10",
+            "Run until the selected node has run",
+        )
+        self.act_restart = act(
+            "Restart",
+            self.restart,
+            "Ctrl+Shift+F5",
+            "Start the run again and continue to the first breakpoint",
+        )
+        self.act_stop = act(
+            "Stop", self.stop, "Shift+F5", "End the run: back to before the first node"
+        )
+        self.act_breakpoint = act(
+            "Toggle breakpoint", self.toggle_breakpoint, "F9", "Break after the selected node runs"
+        )
+        self.act_break_nan = act(
+            "Stop at first NaN/Inf",
+            self.toggle_nan_breakpoint,
+            "Ctrl+F9",
+            "Break on the first node whose output has NaN or Inf",
+        )
+        self.act_break_nan.setCheckable(True)
+        self.act_backward = act(
+            "Gradients",
+            self.backward,
+            "Ctrl+G",
+            "Backward pass: gradient of the loss at every node and parameter",
+        )
+        self.act_grad_step = act(
+            "Step back (gradients)",
+            self.grad_step,
+            "Shift+F10",
+            "Walk the gradients backwards, node by node",
+        )
+        self.act_watch = act(
+            "Watch selected",
+            self.watch_selected,
+            "Ctrl+W",
+            "Pin the selected node in the Watch panel",
+        )
+
+        menu = self.window.menuBar().addMenu("&Debug")
+        for a in (
+            self.act_continue,
+            self.act_pause,
+            self.act_step_over,
+            self.act_step_into,
+            self.act_step_out,
+            self.act_run_to,
+        ):
+            menu.addAction(a)
+        menu.addSeparator()
+        for a in (self.act_restart, self.act_stop):
+            menu.addAction(a)
+        menu.addSeparator()
+        for a in (self.act_breakpoint, self.act_break_nan, self.act_watch):
+            menu.addAction(a)
+        menu.addSeparator()
+        menu.addAction(self.act_backward)
+        menu.addAction(self.act_grad_step)
+        self.menu = menu
+        # Keep Help last in the menu bar.
+        help_menu = self.window.menus.get("help")
+        if help_menu is not None:
+            self.window.menuBar().removeAction(help_menu.menuAction())
+            self.window.menuBar().addAction(help_menu.menuAction())
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Debug")
+        bar.setObjectName("debugToolBar")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a, text in (
+            (self.act_continue, "▶ Continue"),
+            (self.act_pause, "⏸ Pause"),
+            (self.act_step_over, "↷ Over"),
+            (self.act_step_into, "↓ Into"),
+            (self.act_step_out, "↑ Out"),
+            (self.act_restart, "⟲ Restart"),
+            (self.act_stop, "■ Stop"),
+            (self.act_break_nan, "NaN stop"),
+            (self.act_backward, "∇ Gradients"),
+            (self.act_grad_step, "← Back"),
+        ):
+            a.setIconText(text)
+            bar.addAction(a)
+        self.window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        self.window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.toolbar = bar
+
+    def _update_actions(self) -> None:
+        has = self.engine is not None
+        running = has and self.engine.running  # type: ignore[union-attr]
+        over = self.last_pause is not None and self.last_pause.reason in (
+            ev.FINISHED,
+            ev.EXCEPTION,
+            ev.GRADIENT,
+        )
+        for a in (
+            self.act_continue,
+            self.act_step_over,
+            self.act_step_into,
+            self.act_step_out,
+            self.act_run_to,
+        ):
+            a.setEnabled(has and not running and not over)
+        self.act_pause.setEnabled(running)
+        for a in (
+            self.act_restart,
+            self.act_stop,
+            self.act_breakpoint,
+            self.act_break_nan,
+            self.act_watch,
+        ):
+            a.setEnabled(has)
+        finished = self.last_pause is not None and self.last_pause.reason in (
+            ev.FINISHED,
+            ev.GRADIENT,
+        )
+        self.act_backward.setEnabled(has and not running and finished)
+        self.act_grad_step.setEnabled(has and not running and bool(self.grad_summaries))
+
+    # ------------------------------------------------------------------ commands
+
+    def _command(self, name: str, *args: Any) -> None:
+        if self.engine is None:
+            return
+        if (
+            self.eager
+            and self.live_graph is None
+            and name in ("step", "step_over", "step_out", "continue_", "run_to")
+        ):
+            self._start_live_graph()
+        getattr(self.engine, name)(*args)
+        self._update_actions()
+
+    def continue_(self) -> None:
+        self._command("continue_")
+
+    def pause(self) -> None:
+        self._command("pause")
+
+    def step_over(self) -> None:
+        self._command("step_over")
+
+    def step_into(self) -> None:
+        self._command("step")
+
+    def step_out(self) -> None:
+        self._command("step_out")
+
+    def run_to_selected(self) -> None:
+        node = self.view.selected()
+        if node:
+            self._command("run_to", node)
+        else:
+            self.window.statusBar().showMessage("Select a node to run to", 4000)
+
+    def restart(self) -> None:
+        """Restart and continue to the first breakpoint (or the end)."""
+        self._command("restart")
+        self._command("continue_")
+
+    def restart_with_inputs(self, arrays: Any) -> None:
+        self._command("restart", tuple(arrays))
+        self.window.log_panel.info("Restarted with new inputs")
+
+    def stop(self) -> None:
+        """End the run: back to before the first node (values and states cleared)."""
+        self._command("restart")
+
+    def backward(self) -> None:
+        self._command("backward")
+
+    def grad_step(self) -> None:
+        self._command("grad_step")
+
+    def toggle_breakpoint(self) -> None:
+        node = self.view.selected()
+        if not node:
+            self.window.statusBar().showMessage("Select a node to put a breakpoint on", 4000)
+            return
+        self.breakpoints_panel.toggle_node(node)
+
+    def toggle_nan_breakpoint(self) -> None:
+        if self.engine is None:
+            return
+        bps = self.engine.session.breakpoints
+        existing = [
+            bp
+            for bp in bps
+            if bp.condition == "nonfinite"
+            and bp.node is None
+            and bp.op is None
+            and bp.scope is None
+        ]
+        if existing:
+            for bp in existing:
+                self.breakpoints_panel.remove(bp.id)
+        else:
+            self.breakpoints_panel.add_breakpoint(condition="nonfinite")
+
+    def watch_selected(self) -> None:
+        node = self.view.selected()
+        if node:
+            graph = self.view.graph()
+            label = (
+                graph.node(node).get("label", node) if graph is not None and node in graph else node
+            )
+            self.watch_panel.add_watch(node, str(label))
+            self.watch_panel.update_summary(node, (self.summaries.get(node) or (None,))[0])
+            self.watch_dock.show()
+            self.watch_dock.raise_()
+
+    # --------------------------------------------------------------- model life
+
+    def _on_model_loaded(self, result: Any) -> None:
+        self.shutdown()
+        from inspectors.session import Session
+
+        try:
+            session = Session(result.captured)
+        except Exception as exc:  # the stepper could not be built: exploring still works
+            import traceback
+
+            self.window.log_panel.error(
+                f"Stepping is not available for this model: {type(exc).__name__}: {exc}",
+                traceback.format_exc(),
+            )
+            self._update_actions()
+            return
+        self.spec = result.spec
+        self.eager = result.capture == "eager"
+        self.live_graph = None
+        self._reset_run_state()
+        engine = Engine(session, self)
+        engine.nodes_added.connect(self._on_nodes_added)
+        engine.nodes_stepped.connect(self._on_nodes_stepped)
+        engine.paused.connect(self._on_paused)
+        engine.failed.connect(self._on_failed)
+        engine.restarted.connect(self._on_restarted)
+        engine.gradients_ready.connect(self._on_gradients)
+        engine.message.connect(self._on_message)
+        engine.value_ready.connect(self._on_value_ready)
+        engine.running_changed.connect(lambda _r: self._update_actions())
+        self.engine = engine
+        self._load_model_state(session)
+        self.breakpoints_panel.set_breakpoints(session.breakpoints)
+        graph = result.graph
+        self.breakpoints_panel.set_known_ops(
+            sorted({str(graph.node(n).get("op")) for n in graph.nodes})
+        )
+        self.breakpoints_panel.set_known_scopes(
+            sorted(s.path for s in graph.scope_tree().walk() if s.path)
+        )
+        try:
+            self.inputs_panel.set_inputs(tuple(session.stepper.inputs()))
+        except Exception as exc:
+            self.window.log_panel.warning(f"Inputs could not be shown: {exc}")
+        self.view.set_breakpoints(session.breakpoints.on_nodes())
+        self.tensor_panel.clear("Step the model to see values here.")
+        engine.start()
+        self.session_started.emit(engine)
+        self._update_actions()
+
+    def shutdown(self) -> None:
+        """End the current engine (window closing, or another model loaded)."""
+        if self.engine is None:
+            return
+        self._save_model_state()
+        engine, self.engine = self.engine, None
+        engine.shutdown(timeout=5.0)
+        engine.deleteLater()
+        self._update_actions()
+
+    def _reset_run_state(self) -> None:
+        self.executed = {}
+        self.flagged = set()
+        self.error_node = None
+        self.current = None
+        self.last_pause = None
+        self.summaries = {}
+        self.grad_summaries = {}
+        self.param_grads = {}
+        self.errors = {}
+
+    def _start_live_graph(self) -> None:
+        """Eager mode: from the first run on, the view shows the graph as it grows."""
+        base = self.window.result.graph if self.window.result is not None else None
+        graph = Graph(
+            base.name if base else "eager", base.framework if base else "torch", capture="eager"
+        )
+        self.live_graph = graph
+        self.view.set_graph(graph)
+
+    # ------------------------------------------------------------------- events
+
+    def _on_nodes_added(self, added: list[ev.NodeAdded]) -> None:
+        if self.live_graph is None:
+            self._start_live_graph()
+        graph = self.live_graph
+        assert graph is not None
+        for event in added:
+            if event.node_id in graph:
+                continue
+            attrs = dict(event.attrs)
+            attrs.pop("framework", None)
+            kind = attrs.pop("kind", "op")
+            op = attrs.pop("op", "?")
+            graph.add_node(event.node_id, kind=kind, op=op, **attrs)
+            for src, dst, data in event.edges:
+                if src in graph and dst in graph:
+                    graph.add_edge(
+                        src,
+                        dst,
+                        src_index=data.get("src_index", 0),
+                        dst_index=data.get("dst_index", 0),
+                        shape=data.get("shape"),
+                        dtype=data.get("dtype"),
+                    )
+        self._graph_dirty = True
+
+    def _on_nodes_stepped(self, stepped: list[ev.NodeStepped]) -> None:
+        watched = set(self.watch_panel.watched())
+        for event in stepped:
+            self.executed[event.node_id] = None
+            self.summaries[event.node_id] = event.summaries
+            if any(s.is_tensor and s.nonfinite for s in event.summaries):
+                self.flagged.add(event.node_id)
+            else:
+                self.flagged.discard(event.node_id)
+            if event.node_id in watched:
+                self.watch_panel.update_summary(
+                    event.node_id, event.summaries[0] if event.summaries else None
+                )
+            self.current = event.node_id
+        self._view_dirty = True
+        shown = self.tensor_panel.property("node_id")
+        if (
+            shown
+            and any(e.node_id == shown for e in stepped)
+            and not (self.engine and self.engine.running)
+        ):
+            self._show_tensor(shown)
+
+    def _on_paused(self, pause: ev.Paused) -> None:
+        self.last_pause = pause
+        self.current = pause.node_id if pause.reason != ev.READY else None
+        if pause.reason == ev.FINISHED:
+            self.watch_panel.run_finished()
+        self._refresh_view(force=True)
+        node = pause.node_id
+        if node and self.view.graph() is not None and node in self.view.graph():
+            self.view.select(node, center=True)
+            self._show_tensor(node)
+        self.breakpoints_panel.set_hit(
+            pause.breakpoint_id if pause.reason == ev.BREAKPOINT else None
+        )
+        if pause.reason == ev.BREAKPOINT:
+            self.window.log_panel.info(
+                f"Breakpoint {pause.breakpoint_id} hit after {node}: {pause.message}"
+            )
+        if pause.reason == ev.GRADIENT:
+            self.tensor_panel.set_mode("gradient")
+        self._update_status()
+        self._update_actions()
+        if self.window.overlay_mode() in VALUE_OVERLAYS:
+            self.window.set_overlay(self.window.overlay_mode())
+
+    def _on_failed(self, failed: ev.Failed) -> None:
+        if failed.node_id:
+            self.error_node = failed.node_id
+            self.errors[failed.node_id] = failed.message
+        self.window.log_panel.error(
+            f"Exception in {failed.node_id or 'the model'}: {failed.message}", failed.traceback
+        )
+        self.window.log_dock.show()
+        self.window.log_dock.raise_()
+        self._view_dirty = True
+
+    def _on_restarted(self, restarted: ev.Restarted) -> None:
+        self._reset_run_state()
+        self.watch_panel.run_restarted()
+        if self.eager:
+            self._start_live_graph()
+        self.tensor_panel.clear("Restarted: step the model to see values here.")
+        if restarted.new_inputs and self.engine is not None:
+            try:
+                self.inputs_panel.set_inputs(tuple(self.engine.session.stepper.inputs()))
+            except Exception as exc:  # noqa: BLE001 - a display problem only
+                self.window.log_panel.warning(f"Inputs could not be shown: {exc}")
+        self._refresh_view(force=True)
+
+    def _on_gradients(self, ready: ev.GradientsReady) -> None:
+        self.grad_summaries = dict(ready.nodes)
+        self.param_grads = dict(ready.params)
+        self.window.log_panel.info(
+            f"Gradients of loss {ready.loss:.6g} ({ready.loss_source}) at {len(ready.nodes)} nodes and {len(ready.params)} parameters"
+            + (f"; {len(ready.absent)} without a gradient" if ready.absent else "")
+        )
+        node = self.view.selected()
+        if node:
+            self._show_tensor(node)
+        self._update_actions()
+        if self.window.overlay_mode() == "gradnorm":
+            self.window.set_overlay("gradnorm")
+
+    def _on_message(self, message: ev.Message) -> None:
+        self.window.log_panel.log(message.level, message.text)
+
+    def _on_value_ready(self, ready: ev.ValueReady) -> None:
+        if ready.message:
+            self.window.log_panel.info(f"{ready.node_id}: {ready.message}")
+        if self.tensor_panel.property("node_id") == ready.node_id:
+            self._show_tensor(ready.node_id, fetched={ready.index: ready.array})
+
+    # ------------------------------------------------------------------- views
+
+    def _refresh_if_dirty(self) -> None:
+        if self._view_dirty or self._graph_dirty:
+            self._refresh_view()
+        if self.engine is not None and self.engine.running:
+            self._update_status()
+
+    def _refresh_view(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._last_view_refresh < VIEW_REFRESH_S:
+            return
+        self._last_view_refresh = now
+        if self._graph_dirty and self.live_graph is not None:
+            self._graph_dirty = False
+            self.view.add_nodes_incremental(self.live_graph)
+        self._view_dirty = False
+        graph = self.view.graph()
+        if graph is None:
+            return
+        states = dict.fromkeys(graph.nodes, "pending") if self.executed or self.last_pause else {}
+        for node in self.executed:
+            if node in states:
+                states[node] = "executed"
+        for node in self.flagged:
+            if node in states:
+                states[node] = "nan"
+        if self.current and self.current in states:
+            states[self.current] = "current"
+        if self.error_node and self.error_node in states:
+            states[self.error_node] = "error"
+        self.view.set_node_states(states)
+
+    def _update_status(self) -> None:
+        if self.engine is None:
+            self.position_label.setText("")
+            return
+        session = self.engine.session
+        pause = self.last_pause
+        k = len(self.executed)
+        n = len(self.view.graph() or []) if self.eager else session.total()
+        reason = (
+            "running…"
+            if self.engine.running
+            else (PAUSE_WORDS.get(pause.reason, pause.reason) if pause else "")
+        )
+        where = (
+            f" at {pause.node_id}" if pause and pause.node_id and not self.engine.running else ""
+        )
+        memory = human_bytes(session.store.nbytes)
+        text = f"node {k} of {n}{' (growing)' if self.eager else ''} · {reason}{where} · values {memory}"
+        if pause and pause.reason == ev.EXCEPTION and pause.message:
+            text += f" · {pause.message[:80]}"
+        self.position_label.setText(text)
+
+    def _on_node_selected(self, node_id: str) -> None:
+        self.breakpoints_panel.set_selected_node(node_id)
+        if node_id:
+            self._show_tensor(node_id)
+
+    def _show_tensor(self, node_id: str, fetched: dict[int, Any] | None = None) -> None:
+        """Show `node_id`'s value (and gradient) in the Tensor panel."""
+        session = self.engine.session if self.engine is not None else None
+        summaries = self.summaries.get(node_id)
+        self.tensor_panel.setProperty("node_id", node_id)
+        if session is None or summaries is None:
+            message = "Not run yet: step or continue to see its value."
+            if node_id in self.errors:
+                message = f"Raised: {self.errors[node_id]}"
+            self.tensor_panel.clear(message)
+            return
+        running = self.engine is not None and self.engine.running
+        values: list[np.ndarray | None] = []
+        dropped: list[bool] = []
+        for i in range(len(summaries)):
+            value = None if running else session.value(node_id, i)
+            if fetched and i in fetched:
+                value = fetched[i]
+            values.append(value)
+            dropped.append(value is None and session.store.is_dropped(node_id, i))
+        grads = self.grad_summaries.get(node_id)
+        grad_values = (
+            [None if running else session.gradient(node_id, i) for i in range(len(summaries))]
+            if grads
+            else None
+        )
+        graph = self.view.graph()
+        label = (
+            str(graph.node(node_id).get("label", node_id))
+            if graph is not None and node_id in graph
+            else node_id
+        )
+        self.tensor_panel.show_node(node_id, label, summaries, values, grads, grad_values, dropped)
+
+    def _on_value_edited(self, node_id: str, index: int, array: Any) -> None:
+        if self.engine is None:
+            return
+        self.window.log_panel.info(
+            f"Override {node_id} output {index}: {array.shape} {array.dtype}"
+        )
+        self.engine.set_value(node_id, array, index)
+
+    def _on_fetch_requested(self, node_id: str, index: int) -> None:
+        if self.engine is not None:
+            self.engine.fetch_value(node_id, index)
+
+    def _on_breakpoints_changed(self) -> None:
+        if self.engine is None:
+            return
+        bps = self.engine.session.breakpoints
+        self.view.set_breakpoints(bps.on_nodes())
+        self.act_break_nan.blockSignals(True)
+        self.act_break_nan.setChecked(
+            any(
+                bp.condition == "nonfinite"
+                and bp.node is None
+                and bp.op is None
+                and bp.scope is None
+                for bp in bps
+            )
+        )
+        self.act_break_nan.blockSignals(False)
+        self._save_model_state()
+
+    # ------------------------------------------------------------------ overlays
+
+    def overlay_values(self, mode: str) -> dict[str, float]:
+        """Per-node numbers for the value overlays (first output of each executed node)."""
+        out: dict[str, float] = {}
+        if mode == "gradnorm":
+            for node, grads in self.grad_summaries.items():
+                if grads:
+                    v = gradient_norm(grads[0])
+                    if not math.isnan(v):
+                        out[node] = v
+            return out
+        for node, summaries in self.summaries.items():
+            s = summaries[0] if summaries else None
+            if s is None or not s.is_tensor or not s.size:
+                continue
+            if mode == "nan":
+                out[node] = float(s.nonfinite)
+            elif mode == "absmax":
+                out[node] = s.abs_max
+            else:
+                out[node] = s.stat(mode)
+            if not math.isfinite(out[node]):
+                del out[node]
+        return out
+
+    # ------------------------------------------------------------- persistence
+
+    def _load_model_state(self, session: Any) -> None:
+        state = self.window.settings.model_state(self.spec)
+        try:
+            session.breakpoints.load_list(state.get("breakpoints", []))
+        except (TypeError, ValueError, SyntaxError) as exc:
+            self.window.log_panel.warning(f"Saved breakpoints could not be restored: {exc}")
+        for node in self.watch_panel.watched():
+            self.watch_panel.remove_watch(node)
+        for node in state.get("watches", []):
+            self.watch_panel.add_watch(str(node))
+        self.act_break_nan.setChecked(
+            any(bp.condition == "nonfinite" and bp.node is None for bp in session.breakpoints)
+        )
+
+    def _save_model_state(self) -> None:
+        if self.engine is None or not self.spec:
+            return
+        state = {
+            "breakpoints": self.engine.session.breakpoints.to_list(),
+            "watches": self.watch_panel.watched(),
+        }
+        self.window.settings.set_model_state(self.spec, state)
+
+
+VALUE_OVERLAYS = {
+    "absmax": "|value| max",
+    "mean": "Value mean",
+    "std": "Value std",
+    "nan": "NaN / Inf count",
+    "gradnorm": "Gradient norm",
+}

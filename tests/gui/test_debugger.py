@@ -1,0 +1,285 @@
+"""The debugger driven through the real window offscreen, with the users' shortcuts.
+
+Every wait is on a signal (the engine's `paused`, `failed`, `gradients_ready`, the
+window's `model_loaded`); values are checked against the frameworks themselves.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+
+from gui.main_window import MainWindow
+from gui.settings import Settings
+from inspectors import events as ev
+from tests.gui.test_main_window import open_model
+
+RUN_TIMEOUT = 60_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path) -> MainWindow:
+    win = MainWindow(Settings(tmp_path / "settings.ini"), show_error_dialogs=False)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    yield win
+    win.close()
+
+
+def press(
+    qtbot, window: MainWindow, key: Qt.Key, modifiers=Qt.KeyboardModifier.NoModifier
+) -> ev.Paused:
+    """Press a debugger shortcut and wait for the pause it leads to."""
+    engine = window.debugger.engine
+    with qtbot.waitSignal(engine.paused, timeout=RUN_TIMEOUT) as blocker:
+        QTest.keyClick(window, key, modifiers)
+    return blocker.args[0]
+
+
+def ready(qtbot, window: MainWindow, spec: str, strategy: str | None = None) -> None:
+    open_model(qtbot, window, spec, strategy)
+    qtbot.waitUntil(lambda: window.debugger.last_pause is not None, timeout=RUN_TIMEOUT)
+    assert window.debugger.last_pause.reason == ev.READY
+
+
+def states(window: MainWindow) -> dict[str, str]:
+    return dict(window.view._states)
+
+
+def test_step_into_over_out_with_shortcuts_torch(qtbot, window):
+    ready(qtbot, window, "feedforward_torch")
+    d = window.debugger
+    pause = press(qtbot, window, Qt.Key.Key_F11)
+    assert pause.node_id == "x" and pause.position == 1
+    pause = press(qtbot, window, Qt.Key.Key_F11)
+    assert pause.node_id == "fc1"
+    assert states(window)["fc1"] == "current" and states(window)["x"] == "executed"
+    assert states(window)["fc2"] == "pending"
+    assert "node 2 of" in d.position_label.text()
+    pause = press(qtbot, window, Qt.Key.Key_F10)  # at depth 1: next node at depth <= 1
+    assert pause.node_id == "relu"
+    pause = press(qtbot, window, Qt.Key.Key_F11, Qt.KeyboardModifier.ShiftModifier)
+    assert pause.position > 3
+    assert window.view.selected() == pause.node_id  # the current node is selected and shown
+
+
+def test_breakpoint_with_f9_then_continue_with_f5(qtbot, window):
+    ready(qtbot, window, "cnn_torch")
+    window.view.select("relu2")
+    QTest.keyClick(window, Qt.Key.Key_F9)
+    assert "relu2" in window.debugger.engine.session.breakpoints.on_nodes()
+    assert "relu2" in window.view._breakpoints
+    pause = press(qtbot, window, Qt.Key.Key_F5)
+    assert (pause.reason, pause.node_id) == (ev.BREAKPOINT, "relu2")
+    # the tensor panel shows the paused node: a heatmap of the selected slice
+    panel = window.debugger.tensor_panel
+    value = window.debugger.engine.session.value("relu2")
+    np.testing.assert_allclose(panel.current_array(), value)
+    image = panel.heatmap_image.image
+    assert image is not None and image.shape[:2] in (value.shape[2:], value.shape[2:][::-1])
+    assert np.asarray(panel.histogram_plot.bars.opts["height"]).sum() == value.size
+    pause = press(qtbot, window, Qt.Key.Key_F5)
+    assert pause.reason == ev.FINISHED
+
+
+def test_stop_at_first_nan_marks_the_node(qtbot, window):
+    ready(qtbot, window, "nan_torch")
+    QTest.keyClick(window, Qt.Key.Key_F9, Qt.KeyboardModifier.ControlModifier)
+    assert window.debugger.act_break_nan.isChecked()
+    pause = press(qtbot, window, Qt.Key.Key_F5)
+    assert (pause.reason, pause.node_id) == (ev.BREAKPOINT, "log")
+    assert "log" in window.debugger.flagged
+    pause = press(qtbot, window, Qt.Key.Key_F10)
+    assert states(window)["log"] == "nan"  # the warning mark stays once it is not current
+    panel = window.debugger.tensor_panel
+    assert panel.summary_view.health_labels["nan"].property("alert") == "nan"
+
+
+def test_gradients_after_backward_match_autograd(qtbot, window):
+    import torch
+
+    ready(qtbot, window, "feedforward_torch")
+    press(qtbot, window, Qt.Key.Key_F5)
+    engine = window.debugger.engine
+    with qtbot.waitSignal(engine.gradients_ready, timeout=RUN_TIMEOUT):
+        QTest.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    target = engine.session.captured.target
+    model = target.model
+    model.zero_grad()
+    target.loss(model(*target.example_inputs)).backward()
+    window.view.select("fc1")
+    panel = window.debugger.tensor_panel
+    panel.set_mode("gradient")
+    assert panel.mode() == "gradient"
+    hidden = model.fc1(target.example_inputs[0]).detach().requires_grad_(True)
+    target.loss(model.fc2(model.relu(hidden))).backward()
+    np.testing.assert_allclose(panel.current_array(), hidden.grad.numpy(), rtol=1e-5, atol=1e-7)
+    window.set_overlay("gradnorm")
+    overlay = window.view._overlay
+    assert overlay is not None and overlay[0]["fc1"] > 0
+    np.testing.assert_allclose(
+        overlay[0]["fc1"], float(torch.linalg.vector_norm(hidden.grad)), rtol=1e-4
+    )
+    pause = press(qtbot, window, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    assert pause.reason == ev.GRADIENT
+
+
+def test_override_a_value_changes_what_follows(qtbot, window):
+    ready(qtbot, window, "feedforward_torch")
+    window.view.select("relu")
+    pause = press(qtbot, window, Qt.Key.Key_F10, Qt.KeyboardModifier.ControlModifier)
+    assert pause.node_id == "relu"
+    engine = window.debugger.engine
+    with qtbot.waitSignal(engine.paused, timeout=RUN_TIMEOUT):
+        window.debugger.tensor_panel.override_zero()
+    press(qtbot, window, Qt.Key.Key_F5)
+    model = engine.session.captured.target.model
+    expected = model.fc2.bias.detach().numpy()
+    outputs = engine.session.run.outputs
+    np.testing.assert_allclose(outputs[0], np.broadcast_to(expected, outputs[0].shape), rtol=1e-6)
+
+
+BREAKS = '''
+"""A model whose reshape fails for batches not divisible by three."""
+import torch
+from torch import nn
+
+
+class Reshaper(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 5)
+
+    def forward(self, x):
+        return self.fc(x).reshape(3, -1)
+
+
+def build():
+    torch.manual_seed(0)
+    return Reshaper()
+
+
+def example_inputs():
+    return (torch.ones(6, 10),)
+'''
+
+
+def test_exception_turns_the_node_red_and_restart_works(qtbot, window, tmp_path):
+    path = tmp_path / "breaks.py"
+    path.write_text(textwrap.dedent(BREAKS))
+    ready(qtbot, window, str(path))
+    d = window.debugger
+    bad = np.ones((4, 10), dtype=np.float32)  # 4 * 5 = 20 values: no reshape to 3 rows
+    with qtbot.waitSignal(d.engine.paused, timeout=RUN_TIMEOUT):
+        d.restart_with_inputs((bad,))
+    with qtbot.waitSignal(d.engine.failed, timeout=RUN_TIMEOUT) as failed:
+        QTest.keyClick(window, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: d.last_pause is not None and d.last_pause.reason == ev.EXCEPTION)
+    node = failed.args[0].node_id
+    assert node == "reshape" and states(window)[node] == "error"
+    assert any("reshape" in e.message and e.details for e in window.log_panel.entries())
+    with qtbot.waitSignal(d.engine.paused, timeout=RUN_TIMEOUT) as restarted:
+        d.restart_with_inputs((np.ones((6, 10), dtype=np.float32),))
+    assert restarted.args[0].reason == ev.READY
+    assert "reshape" not in states(window) or states(window)["reshape"] != "error"
+    pause = press(qtbot, window, Qt.Key.Key_F5)
+    assert pause.reason == ev.FINISHED
+    assert d.engine.session.run.outputs[0].shape == (3, 10)
+
+
+def test_eager_graph_grows_on_screen_with_each_step(qtbot, window):
+    ready(qtbot, window, "dynamic_torch", "eager")
+    counts = []
+    for _ in range(4):
+        press(qtbot, window, Qt.Key.Key_F11)
+        qtbot.waitUntil(lambda: not window.view.is_busy(), timeout=RUN_TIMEOUT)
+        counts.append(len(window.view.graph()))
+    assert counts == sorted(counts) and counts[-1] > counts[0]
+    assert window.view.graph() is window.debugger.live_graph
+
+
+def test_tensorflow_steps_into_a_while_and_finishes_exactly(qtbot, window):
+    ready(qtbot, window, "while_tf")
+    d = window.debugger
+    order = window.view.graph().order
+    before = order[order.index("while") - 1]  # pauses come after a node: stop just before
+    window.view.select(before)
+    pause = press(qtbot, window, Qt.Key.Key_F10, Qt.KeyboardModifier.ControlModifier)
+    assert pause.node_id == before
+    pause = press(qtbot, window, Qt.Key.Key_F11)  # into the loop: its condition, op by op
+    assert pause.node_id.startswith("while/cond[0]/")
+    seen = {pause.node_id}
+    while not any(n.startswith("while/body[1]/") for n in seen):
+        seen.add(press(qtbot, window, Qt.Key.Key_F11).node_id)  # iteration by iteration
+    pause = press(qtbot, window, Qt.Key.Key_F5)
+    assert pause.reason == ev.FINISHED
+    target = d.engine.session.captured.target
+    np.testing.assert_allclose(d.engine.session.run.outputs[0], target.call().numpy(), rtol=1e-5)
+
+
+def test_keras_value_override_and_gradients(qtbot, window):
+    import tensorflow as tf
+
+    ready(qtbot, window, "feedforward_keras")
+    d = window.debugger
+    press(qtbot, window, Qt.Key.Key_F5)
+    with qtbot.waitSignal(d.engine.gradients_ready, timeout=RUN_TIMEOUT) as grads:
+        QTest.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    target = d.engine.session.captured.target
+    with tf.GradientTape() as tape:
+        out = target.call()
+        loss = target.loss(out, *target.example_inputs) if target.loss else tf.reduce_sum(out)
+    variables = target.model.trainable_variables
+    expected = tape.gradient(loss, variables)
+    summaries = grads.args[0].params
+    assert len(summaries) == len(variables)
+    got = sorted(round(s.abs_max, 5) for s in summaries.values())
+    want = sorted(round(float(tf.reduce_max(tf.abs(g))), 5) for g in expected)
+    assert got == want
+
+
+def test_gui_stays_responsive_during_a_long_continue(qtbot, window, tmp_path, capsys):
+    model = tmp_path / "deep.py"
+    model.write_text(
+        textwrap.dedent(
+            '''
+            """A deep stack of small layers: many nodes, each quick."""
+            import torch
+            from torch import nn
+
+            def build():
+                torch.manual_seed(0)
+                layers = []
+                for _ in range(1500):
+                    layers += [nn.Linear(64, 64), nn.Tanh()]
+                return nn.Sequential(*layers)
+
+            def example_inputs():
+                return (torch.randn(32, 64),)
+            '''
+        )
+    )
+    ready(qtbot, window, str(model))
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    pause = press(qtbot, window, Qt.Key.Key_F5)
+    timer.stop()
+    assert pause.reason == ev.FINISHED and pause.position >= 3000
+    gaps = np.diff(ticks) * 1000
+    assert len(ticks) > 5, "the GUI event loop did not run while the model ran"
+    with capsys.disabled():
+        print(
+            f"\nGUI responsiveness during a {pause.position}-node continue: longest event-loop gap {gaps.max():.1f} ms, median {np.median(gaps):.1f} ms over {len(ticks)} ticks"
+        )
