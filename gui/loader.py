@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import sys
 import threading
 import time
@@ -47,6 +48,20 @@ class LoadResult:
     source_path: str | None = None
     seconds: float = 0.0
     failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def settle_heap() -> None:
+    """Move what loading made (framework modules, the model) out of the collector's sight.
+
+    A full garbage collection scans every tracked object; with TensorFlow or torch
+    loaded that is millions of them, and the pause stalls the GUI thread too (it
+    needs the interpreter lock). Freezing after a collection keeps later collections,
+    triggered while a model runs, to the objects made since. Unfreezing first lets
+    the previous model's cycles be collected.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def guess_framework(spec: str) -> str | None:
@@ -186,6 +201,7 @@ class ModelLoader(QObject):
             message = f"{type(exc).__name__}: {exc}".strip()
             self._emit(self._job_failed, job, message, traceback.format_exc())
         else:
+            settle_heap()
             self._emit(self._job_done, job, result)
 
     def _emit(self, signal: Any, *args: Any) -> None:
