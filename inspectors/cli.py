@@ -2,6 +2,7 @@
 
     graphstep samples
     graphstep trace SPEC [--capture auto|fx|export|eager] [--format json|graphml|dot] [-o FILE]
+    graphstep diff SPEC_A SPEC_B [--capture ...] [--json]
     graphstep [open] SPEC          (the GUI)
 
 Exit codes: 0 success, 2 bad input (a clear message on stderr, never a bare traceback).
@@ -41,9 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     open_.add_argument("spec", nargs="?")
     open_.add_argument("--capture", default="auto", choices=CAPTURES)
 
-    from inspectors import run_command
+    from inspectors import diff_command, run_command
 
     run_command.add_parser(sub)
+    diff_command.add_parser(sub)
     return parser
 
 
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `graphstep` console script."""
     _quiet_frameworks()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"samples", "trace", "run", "open", "-h", "--help"}
+    commands = {"samples", "trace", "run", "diff", "open", "-h", "--help"}
     if not argv or argv[0] not in commands:
         return _open_gui(argv)  # `graphstep SPEC` and plain `graphstep` open the app
     args = _parser().parse_args(argv)
@@ -104,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             from inspectors import run_command
 
             return run_command.run(args)
+        if args.command == "diff":
+            from inspectors import diff_command
+
+            return diff_command.run(args)
         if args.command == "open":
             rest = ([args.spec] if args.spec else []) + ["--capture", args.capture]
             return _open_gui(rest)

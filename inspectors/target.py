@@ -1,5 +1,6 @@
 """Load a model by spec: a model file, `file.py:NAME`, `package.module:NAME`, a sample,
-a `.pt2`, a `.keras` file or a TensorFlow SavedModel folder.
+a `.pt2`, a `.keras` file or a TensorFlow SavedModel folder. A `@NAME` suffix runs
+the model on what the model file's `NAME()` returns instead of `example_inputs()`.
 
 Loading a model file runs its code, like `python file.py` would. Saved models load
 safely: `.keras` in safe mode, `.pt2` through `torch.export.load` (no pickle).
@@ -13,7 +14,7 @@ import inspect
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,9 @@ def load_target(spec: str, *, allow_pickle: bool = False) -> ModelTarget:
     spec = str(spec).strip()
     if not spec:
         raise TargetError("No model given. Pass a model file, a sample name, or a saved model.")
+    base, inputs_name = _split_inputs(spec)
+    if inputs_name is not None:
+        return _with_inputs(load_target(base, allow_pickle=allow_pickle), spec, inputs_name)
     path = Path(spec)
     if path.suffix == ".pt2":
         return _load_pt2(spec, path, allow_pickle)
@@ -133,6 +137,37 @@ def _split_name(spec: str) -> tuple[str, str | None]:
     if sep and tail and "/" not in tail and "\\" not in tail and len(head) > 1:
         return head, tail
     return spec, None
+
+
+def _split_inputs(spec: str) -> tuple[str, str | None]:
+    """`SPEC@NAME` -> (`SPEC`, `NAME`) when NAME is an identifier and no such file exists."""
+    head, sep, tail = spec.rpartition("@")
+    if sep and head and tail.isidentifier() and not Path(spec).exists():
+        return head, tail
+    return spec, None
+
+
+def _with_inputs(target: ModelTarget, spec: str, name: str) -> ModelTarget:
+    """`target` run on the inputs its model file's `NAME()` returns instead of example_inputs."""
+    where = target.source_path or target.spec
+    maker = getattr(target.module, name, None) if target.module is not None else None
+    if maker is None:
+        raise TargetError(
+            f"{where} has no inputs function {name!r}: `{spec}` runs the model on what "
+            f"`{name}()` in the model file returns."
+        )
+    try:
+        inputs = maker() if callable(maker) else maker
+    except Exception as exc:
+        raise TargetError(f"`{name}()` in {where} raised {_exc_line(exc)}") from exc
+    target = replace(
+        target,
+        spec=spec,
+        name=f"{target.name}@{name}",
+        example_inputs=inputs if isinstance(inputs, tuple) else (inputs,),
+    )
+    check_inputs(target)
+    return target
 
 
 def _import_file(path: Path) -> Any:
