@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sysconfig
 from pathlib import Path
 from typing import Any
@@ -20,17 +21,22 @@ def user_source(op: Any) -> str | None:
     nothing about the model, so only frames inside the traced call count. AutoGraph
     already maps converted code back to the user's file.
     """
-    frames = list(op.traceback or ())
-    start = 0
-    for i, frame in enumerate(frames):
-        if frame.filename.startswith(_INSPECTORS):
-            start = i + 1
-    for frame in reversed(frames[start:]):
-        if _is_user_file(frame.filename):
-            return f"{frame.filename}:{frame.lineno}"
+    stack = op.traceback
+    if not stack:
+        return None
+    # get_user_frames() drops TensorFlow's own frames in C++: far cheaper than
+    # materialising every frame here (Keras ops carry 50+ frames each).
+    frames = list(stack.get_user_frames())
+    for frame in reversed(frames):
+        filename = frame.filename
+        if filename.startswith(_INSPECTORS):
+            return None  # reached Graphstep's own tracing call: no user frame inside
+        if _is_user_file(filename):
+            return f"{filename}:{frame.lineno}"
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_user_file(filename: str) -> bool:
     if not filename or filename.startswith("<"):
         return False
