@@ -12,19 +12,23 @@ from inspectors.tf_inspector.function_graph import GraphConverter
 from inspectors.tf_inspector.keras_scopes import keras_names, restore_layer_scopes
 from inspectors.tf_inspector.native import TFCapture
 from inspectors.tf_inspector.trace import concrete_function
+from inspectors.tf_inspector.traces import annotate as annotate_traces
 
 #: TensorFlow's one capture strategy; `auto` means this one.
 STRATEGY = "function"
 
 
-def capture_tf(target: ModelTarget, strategy: str = "auto") -> Captured:
-    """The graph of `target`'s ConcreteFunction for its example inputs, ready to step."""
+def capture_tf(target: ModelTarget, strategy: str = "auto", concrete: Any = None) -> Captured:
+    """The graph of `target`'s ConcreteFunction for its example inputs, ready to step.
+
+    `concrete` is another trace of the same model to capture instead (see traces.py).
+    """
     if strategy not in ("auto", STRATEGY):
         raise TargetError(
             f"Capture strategy {strategy!r} does not apply to a TensorFlow model; "
             f"use auto or {STRATEGY}."
         )
-    cf = concrete_function(target)
+    cf = concrete if concrete is not None else concrete_function(target)
     converter = GraphConverter(_variables(cf, target))
     try:
         graph, main = converter.convert(
@@ -50,7 +54,9 @@ def capture_tf(target: ModelTarget, strategy: str = "auto") -> Captured:
     graph.meta["framework"] = "tensorflow"
     graph.meta["functions"] = sorted(converter.functions)
     native = TFCapture(concrete_function=cf, main=main, functions=dict(converter.functions))
-    return Captured(graph=graph, native=native, strategy=STRATEGY, target=target)
+    captured = Captured(graph=graph, native=native, strategy=STRATEGY, target=target)
+    annotate_traces(captured)
+    return captured
 
 
 def _variables(cf: Any, target: ModelTarget) -> list[Any]:
