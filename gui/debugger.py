@@ -22,6 +22,7 @@ from inspectors.graph import Graph
 from inspectors.tensors import TensorSummary
 
 from .engine import Engine
+from .live_graph import add_recorded_nodes, empty_live_graph, node_states
 from .panels.breakpoints_panel import BreakpointsPanel
 from .panels.inputs_panel import InputsPanel
 from .panels.tensor_panel import TensorPanel
@@ -448,9 +449,7 @@ class DebugController(QObject):
     def _start_live_graph(self) -> None:
         """Eager mode: from the first run on, the view shows the graph as it grows."""
         base = self.window.result.graph if self.window.result is not None else None
-        graph = Graph(
-            base.name if base else "eager", base.framework if base else "torch", capture="eager"
-        )
+        graph = empty_live_graph(base)
         self.live_graph = graph
         self.view.set_graph(graph)
 
@@ -461,24 +460,7 @@ class DebugController(QObject):
             self._start_live_graph()
         graph = self.live_graph
         assert graph is not None
-        for event in added:
-            if event.node_id in graph:
-                continue
-            attrs = dict(event.attrs)
-            attrs.pop("framework", None)
-            kind = attrs.pop("kind", "op")
-            op = attrs.pop("op", "?")
-            graph.add_node(event.node_id, kind=kind, op=op, **attrs)
-            for src, dst, data in event.edges:
-                if src in graph and dst in graph:
-                    graph.add_edge(
-                        src,
-                        dst,
-                        src_index=data.get("src_index", 0),
-                        dst_index=data.get("dst_index", 0),
-                        shape=data.get("shape"),
-                        dtype=data.get("dtype"),
-                    )
+        add_recorded_nodes(graph, added)
         self._graph_dirty = True
 
     def _on_nodes_stepped(self, stepped: list[ev.NodeStepped]) -> None:
@@ -595,17 +577,14 @@ class DebugController(QObject):
         graph = self.view.graph()
         if graph is None:
             return
-        states = dict.fromkeys(graph.nodes, "pending") if self.executed or self.last_pause else {}
-        for node in self.executed:
-            if node in states:
-                states[node] = "executed"
-        for node in self.flagged:
-            if node in states:
-                states[node] = "nan"
-        if self.current and self.current in states:
-            states[self.current] = "current"
-        if self.error_node and self.error_node in states:
-            states[self.error_node] = "error"
+        states = node_states(
+            graph.nodes,
+            self.executed,
+            started=bool(self.executed or self.last_pause),
+            flagged=self.flagged,
+            current=self.current,
+            error_node=self.error_node,
+        )
         self.view.set_node_states(states)
 
     def _update_status(self) -> None:

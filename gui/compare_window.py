@@ -1,0 +1,584 @@
+"""Two models side by side: linked selection and zoom, lockstep stepping, graph diff.
+
+Typical pairs: the PyTorch and Keras versions of one model (layers linked: `fc1`
+with the first `Dense`), or one dynamic model on two inputs (eager capture on both
+sides, so each side draws the graph its own input produced). Each side is a
+`ComparePane` with its own loader and engine; this window links them and never
+touches a Session from another thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .compare_links import (
+    DIFF_COLOURS,
+    IN_BOTH,
+    LINK_COLOURS,
+    ONLY_HERE,
+    PARTS_HERE,
+    Links,
+    node_label,
+    values_of,
+)
+from .compare_pane import ComparePane
+
+#: Colour modes of both panes.
+COLOUR_MODES = {
+    "type": "Node type",
+    "links": "Linked pairs",
+    "diff": "Diff: only here / in both",
+    "values": "Diff: values |A−B|",
+}
+
+PRESETS = {
+    "feedforward": (("feedforward_torch", "fx"), ("feedforward_keras", "auto")),
+    "dynamic": (("dynamic_torch", "eager"), ("dynamic_torch@other_inputs", "eager")),
+}
+
+
+class CompareWindow(QMainWindow):
+    """Side A and side B, each a model with its own run, compared in one window."""
+
+    links_changed = Signal()  # both sides loaded and their nodes linked
+    diff_changed = Signal()  # the diff colouring or its counts changed
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Graphstep: compare side by side")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.panes = (ComparePane("A"), ComparePane("B"))
+        self.links: Links | None = None
+        self.diff: Any = None  # inspectors.diff.GraphDiff of the two captured graphs
+        self.numeric: dict[str, tuple[float, float]] = {}
+        self._syncing = False
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        for pane in self.panes:
+            splitter.addWidget(pane)
+        splitter.setSizes([1, 1])
+        self.diff_label = QLabel("")
+        self.diff_label.setObjectName("compareDiff")
+        self.diff_label.setWordWrap(True)
+        self.diff_label.setTextFormat(Qt.TextFormat.RichText)
+        self.diff_label.setContentsMargins(8, 4, 8, 4)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.diff_label)
+        layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage("Open a model on each side, or pick a preset pair.")
+
+        self._build_actions()
+        for side, pane in enumerate(self.panes):
+            pane.loaded.connect(lambda _r, s=side: self._on_loaded(s))
+            other = self.panes[1 - side]
+            pane.must_wait = other.loader.is_busy
+            pane.loader.busy_changed.connect(
+                lambda busy, o=other: None if busy else QTimer.singleShot(0, o.load_pending)
+            )
+            pane.graph_replaced.connect(self._apply_colours)
+            pane.paused.connect(lambda p, s=side: self._on_paused(s, p))
+            pane.user_selected.connect(lambda n, s=side: self._on_selected(s, n))
+            pane.view.layout_finished.connect(lambda _n, s=side: self._on_layout(s))
+            for bar in (pane.view.horizontalScrollBar(), pane.view.verticalScrollBar()):
+                bar.valueChanged.connect(lambda _v, s=side: self._sync_view(s))
+                bar.rangeChanged.connect(lambda _a, _b, s=side: self._sync_view(s))
+        try:
+            from inspectors.target import list_samples
+
+            samples = list_samples()
+        except Exception:  # noqa: BLE001 - the combo just stays empty
+            samples = []
+        for pane in self.panes:
+            pane.set_samples(samples)
+        self.resize(1500, 900)
+        self._update_diff_label()
+
+    # ------------------------------------------------------------------ controls
+
+    def _build_actions(self) -> None:
+        def act(text: str, slot: Any, keys: str | None, tip: str) -> QAction:
+            action = QAction(text, self)
+            if keys:
+                action.setShortcut(QKeySequence(keys))
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setToolTip(f"{tip} ({keys})" if keys else tip)
+            action.setStatusTip(tip)
+            action.triggered.connect(slot)
+            self.addAction(action)
+            return action
+
+        self.act_step = act("↓ Step both", self.step_both, "F11", "Run one node on each side")
+        self.act_over = act(
+            "↷ Over both", self.step_over_both, "F10", "Step over on each side: scopes run whole"
+        )
+        self.act_continue = act(
+            "▶ Continue both", self.continue_both, "F5", "Run both sides to the end"
+        )
+        self.act_restart = act(
+            "⟲ Restart both", self.restart_both, "Ctrl+Shift+F5", "Start both runs again"
+        )
+        self.act_sync = act(
+            "Sync", self._on_sync_toggled, None, "Zoom, pan and selection follow on the other side"
+        )
+        self.act_sync.setCheckable(True)
+        self.act_sync.setChecked(True)
+        self.act_diff = act(
+            "Show diff",
+            self._on_diff_toggled,
+            "Ctrl+D",
+            "Colour nodes only on this side / in both, on both sides",
+        )
+        self.act_diff.setCheckable(True)
+        self.colour_combo = QComboBox()
+        self.colour_combo.setObjectName("compareColours")
+        self.colour_combo.setToolTip("What the node colours show on both sides")
+        for key, text in COLOUR_MODES.items():
+            self.colour_combo.addItem(text, key)
+        self.colour_combo.currentIndexChanged.connect(lambda _i: self._on_colour_mode())
+
+        bar = QToolBar("Compare")
+        bar.setObjectName("compareToolBar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (self.act_step, self.act_over, self.act_continue, self.act_restart):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addAction(self.act_sync)
+        bar.addAction(self.act_diff)
+        bar.addWidget(QLabel(" Colour by: "))
+        bar.addWidget(self.colour_combo)
+        self.addToolBar(bar)
+        self.toolbar = bar
+
+    # ------------------------------------------------------------------ opening
+
+    def open_pair(
+        self,
+        spec_a: str,
+        spec_b: str,
+        strategy_a: str | None = None,
+        strategy_b: str | None = None,
+    ) -> None:
+        """Load `spec_a` on the left and `spec_b` on the right (both off the GUI thread)."""
+        self.links = None
+        self.diff = None
+        self.numeric = {}
+        self.panes[0].open(spec_a, strategy_a or "auto")
+        self.panes[1].open(spec_b, strategy_b or "auto")
+        self._update_diff_label()
+
+    def open_preset(self, name: str) -> None:
+        (spec_a, strat_a), (spec_b, strat_b) = PRESETS[name]
+        self.open_pair(spec_a, spec_b, strat_a, strat_b)
+
+    def both_loaded(self) -> bool:
+        return all(
+            p.result is not None and not p.loader.is_busy() and not p.waiting() for p in self.panes
+        )
+
+    def _on_loaded(self, _side: int) -> None:
+        self.links, self.diff, self.numeric = None, None, {}
+        if not self.both_loaded():
+            self._update_diff_label()
+            return
+        a, b = (p.full_graph() for p in self.panes)
+        assert a is not None and b is not None
+        from inspectors.diff import diff_graphs
+
+        try:
+            self.links = Links(a, b)
+            self.diff = diff_graphs(a, b)
+        except Exception as exc:  # noqa: BLE001 - compare what can be compared
+            self.statusBar().showMessage(f"Could not link the graphs: {type(exc).__name__}: {exc}")
+        how = "layer by layer" if self.links and self.links.by_layer else "by structure and scope"
+        if self.links is not None:
+            self.statusBar().showMessage(
+                f"{len(self.links.pairs)} linked pairs, matched {how}. "
+                "Click a node: its counterpart is selected on the other side."
+            )
+        self._apply_colours()
+        self._update_diff_label()
+        self.links_changed.emit()
+
+    # ------------------------------------------------------------------ running
+
+    def step_both(self) -> None:
+        for pane in self.panes:
+            pane.step()
+
+    def step_over_both(self) -> None:
+        for pane in self.panes:
+            pane.step_over()
+
+    def continue_both(self) -> None:
+        for pane in self.panes:
+            pane.continue_()
+
+    def restart_both(self) -> None:
+        self.numeric = {}
+        for pane in self.panes:
+            pane.restart()
+
+    def _on_paused(self, side: int, pause: Any) -> None:
+        if self.colour_mode() == "values":
+            self._apply_colours()
+        self._show_link(side, pause.node_id)
+
+    # ------------------------------------------------------------------ linking
+
+    def sync(self) -> bool:
+        return self.act_sync.isChecked()
+
+    def _on_sync_toggled(self) -> None:
+        if self.sync():
+            self._sync_view(0)
+
+    def counterpart(self, side: int, node_id: str) -> str | None:
+        return self.links.counterpart(side, node_id) if self.links and node_id else None
+
+    def _on_selected(self, side: int, node_id: str) -> None:
+        other = self.panes[1 - side]
+        partner = self.counterpart(side, node_id)
+        self._show_link(side, node_id)
+        if not self.sync() or not node_id:
+            return
+        if partner is not None and other.view.graph() is not None and partner in other.view.graph():
+            other.select(partner, center=True)
+        self._show_link(1 - side, partner)
+
+    def _show_link(self, side: int, node_id: str | None) -> None:
+        """`linked: fc1 ↔ B: MatMul (…/fc1/MatMul)` in the pane's header."""
+        pane = self.panes[side]
+        if not node_id or self.links is None:
+            pane.set_link_text("")
+            return
+        graph = pane.view.graph()
+        here = node_label(graph, node_id)
+        partner = self.counterpart(side, node_id)
+        other = "B" if side == 0 else "A"
+        if partner is None:
+            only = self.diff is not None and node_id in (
+                self.diff.only_a if side == 0 else self.diff.only_b
+            )
+            why = f"only in {pane.title}" if only else "no counterpart"
+            pane.set_link_text(f"{here}: {why}")
+            return
+        there = node_label(self.panes[1 - side].full_graph(), partner)
+        pane.set_link_text(f"linked: {here} ↔ {other}: {there}")
+
+    def _on_layout(self, side: int) -> None:
+        self._apply_colours_to(side)
+
+    def _sync_view(self, side: int) -> None:
+        """The other side follows proportionally: the same zoom relative to its fit, the
+        centre at the same fraction of its graph."""
+        if self._syncing or not self.sync():
+            return
+        src, dst = self.panes[side], self.panes[1 - side]
+        if src.moving_itself():  # centring on its own current node: each side its own
+            return
+        if src.view.current_layout() is None or dst.view.current_layout() is None:
+            return
+        self._syncing = True
+        try:
+            dst.set_relative_view(*src.relative_view())
+        finally:
+            self._syncing = False
+
+    # ------------------------------------------------------------------ colours
+
+    def colour_mode(self) -> str:
+        return str(self.colour_combo.currentData())
+
+    def set_colour_mode(self, mode: str) -> None:
+        index = self.colour_combo.findData(mode)
+        if index < 0:
+            raise ValueError(f"colour mode {mode!r}: use one of {', '.join(COLOUR_MODES)}")
+        self.colour_combo.setCurrentIndex(index)
+
+    def _on_diff_toggled(self) -> None:
+        wanted = "diff" if self.act_diff.isChecked() else "type"
+        if (self.colour_mode() in ("diff", "values")) != self.act_diff.isChecked():
+            self.set_colour_mode(wanted)
+
+    def _on_colour_mode(self) -> None:
+        mode = self.colour_mode()
+        self.act_diff.blockSignals(True)
+        self.act_diff.setChecked(mode in ("diff", "values"))
+        self.act_diff.blockSignals(False)
+        self._apply_colours()
+        self._update_diff_label()
+
+    def _apply_colours(self) -> None:
+        if self.colour_mode() == "values":
+            self._compute_numeric()
+        for side in (0, 1):
+            self._apply_colours_to(side)
+        self._update_diff_label()
+        self.diff_changed.emit()
+
+    def _apply_colours_to(self, side: int) -> None:
+        view = self.panes[side].view
+        mode = self.colour_mode()
+        if mode == "type" or self.links is None:
+            if view.categories() or view._overlay is not None:
+                view.set_overlay(None)
+            return
+        if mode == "links":
+            view.set_categories(*self.link_categories(side))
+            return
+        if mode == "diff":
+            view.set_categories(*self.diff_categories(side))
+            return
+        values = {n: v[0] for n, v in self.numeric.items()}
+        if side == 1 and self.links is not None:
+            values = {p: values[a] for a, p in self.links.pairs if a in values}
+        view.set_overlay(values or None, "max |A−B|")
+
+    def link_categories(
+        self, side: int
+    ) -> tuple[dict[str, int], list[tuple[str, tuple[int, int, int]]]]:
+        """Linked nodes share a colour on both sides; the legend names the pairs."""
+        if self.links is None:
+            return {}, []
+        pair_of = self.links.link_pairs()[side]
+        n = len(LINK_COLOURS)
+        graphs = [p.full_graph() for p in self.panes]
+        names: list[list[str]] = [[] for _ in range(n)]
+        for i, (x, y) in enumerate(self.links.pairs):
+            names[i % n].append(f"{_short(graphs[0], x)} ↔ {_short(graphs[1], y)}")
+        legend = [
+            (names[c][0] + (" …" if len(names[c]) > 1 else ""), LINK_COLOURS[c])
+            for c in range(min(n, len(self.links.pairs)))
+        ]
+        return {node: i % n for node, i in pair_of.items()}, legend
+
+    def diff_categories(
+        self, side: int
+    ) -> tuple[dict[str, int], list[tuple[str, tuple[int, int, int]]]]:
+        """Each node's diff category on `side`, and the legend."""
+        diff = self.diff
+        if diff is None:
+            return {}, []
+        title = self.panes[side].title
+        cats: dict[str, int] = {}
+        for a, b in diff.common:
+            cats[a if side == 0 else b] = IN_BOTH
+        for n in diff.only_a if side == 0 else diff.only_b:
+            cats[n] = ONLY_HERE
+        first = diff.first_divergence()[side]
+        if first is not None:
+            cats[first] = PARTS_HERE
+        legend = [
+            ("in both", DIFF_COLOURS[IN_BOTH]),
+            (f"only in {title} (here)", DIFF_COLOURS[ONLY_HERE]),
+            ("first node only here: they part", DIFF_COLOURS[PARTS_HERE]),
+        ]
+        return cats, legend
+
+    def _compute_numeric(self) -> None:
+        """Max abs / relative difference of linked nodes' values (both sides paused)."""
+        self.numeric = {}
+        if self.links is None or any(p.engine is None or p.engine.running for p in self.panes):
+            return
+        from inspectors.diff import numeric_diff
+
+        values = [values_of(p.engine.session, p.full_graph()) for p in self.panes]  # type: ignore[union-attr,arg-type]
+        self.numeric = numeric_diff(values[0], values[1], self.links.pairs)
+
+    def parting(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """Where the two executions part: (last common node in A, its partner in B,
+        A's next node, B's next node); all None when neither run has a node of its own.
+
+        The parting point is the earliest, over both sides, of the last common node
+        before that side's first node of its own.
+        """
+        if self.diff is None:
+            return None, None, None, None
+        diff = self.diff
+        firsts = diff.first_divergence()
+        if firsts == (None, None):
+            return None, None, None, None
+        orders = (diff.order_a, diff.order_b)
+        rank = [{pair[side]: i for i, pair in enumerate(diff.common)} for side in (0, 1)]
+        best = -1
+        found = False
+        for side in (0, 1):
+            first, order = firsts[side], orders[side]
+            if first is None or first not in order:
+                continue
+            before = [rank[side][n] for n in order[: order.index(first)] if n in rank[side]]
+            k = max(before) if before else -1
+            best = k if not found else min(best, k)
+            found = True
+        if best < 0:
+            return None, None, _first(diff.order_a), _first(diff.order_b)
+        pa, pb = diff.common[best]
+        return pa, pb, _after(diff.order_a, pa), _after(diff.order_b, pb)
+
+    def _update_diff_label(self) -> None:
+        diff = self.diff
+        if diff is None:
+            waiting = any(p.loader.is_busy() or p.waiting() for p in self.panes)
+            self.diff_label.setText("Loading…" if waiting else "Open a model on each side.")
+            return
+        a, b = (p.full_graph() for p in self.panes)
+        counts = (
+            f"<b>A</b> {len(a or [])} nodes · <b>B</b> {len(b or [])} nodes · "
+            f"<b>{len(diff.common)}</b> in both · <b>{len(diff.only_a)}</b> only in A · "
+            f"<b>{len(diff.only_b)}</b> only in B · edges: {len(diff.edges_common)} in both, "
+            f"{len(diff.edges_only_a)} only in A, {len(diff.edges_only_b)} only in B"
+        )
+        links = self.links
+        if links is not None and links.by_layer:
+            names = ", ".join(
+                f"<b>{_short(a, x)}</b> ↔ <b>{_short(b, y)}</b>" for x, y in links.pairs[:8]
+            )
+            text = (
+                f"<b>A</b> {a.framework if a else ''} {len(a or [])} nodes · "
+                f"<b>B</b> {b.framework if b else ''} {len(b or [])} nodes · "
+                f"{len(links.pairs)} layers linked in order: {names}"
+                f"<br><span style='color:#5f6b7a'>Node by node the two frameworks' graphs "
+                f"differ (other names, other ops): {len(diff.common)} in both, "
+                f"{len(diff.only_a)} only in A, {len(diff.only_b)} only in B.</span>"
+            )
+        else:
+            text = counts
+            pa, _pb, next_a, next_b = self.parting()
+            if diff.first_divergence() == (None, None):
+                text += " · the two graphs have the same structure"
+            else:
+                where = f"after <b>{node_label(a, pa)}</b>" if pa else "from the start"
+                text += (
+                    f"<br>The executions part {where}: A goes on with "
+                    f"<b>{node_label(a, next_a)}</b>, B with <b>{node_label(b, next_b)}</b>"
+                )
+        if self.colour_mode() == "values":
+            if self.numeric:
+                worst = max(self.numeric.items(), key=lambda kv: kv[1][0])
+                text += (
+                    f"<br>Values: {len(self.numeric)} linked nodes compared; largest "
+                    f"|A−B| {worst[1][0]:.3g} (relative {worst[1][1]:.3g}) at "
+                    f"<b>{node_label(a, worst[0])}</b>"
+                )
+            else:
+                text += "<br>Values: run both sides (continue both) to compare their values."
+        self.diff_label.setText(text)
+
+    def diff_counts(self) -> dict[str, int]:
+        """The counts the diff line shows (tests and scripts)."""
+        if self.diff is None:
+            return {}
+        return {
+            "only_a": len(self.diff.only_a),
+            "only_b": len(self.diff.only_b),
+            "common": len(self.diff.common),
+        }
+
+    # ------------------------------------------------------------------ closing
+
+    def shutdown(self) -> None:
+        for pane in self.panes:
+            pane.shutdown()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def _first(order: list[str]) -> str | None:
+    return order[0] if order else None
+
+
+def _after(order: list[str], node: str) -> str | None:
+    i = order.index(node) if node in order else -1
+    return order[i + 1] if 0 <= i < len(order) - 1 else None
+
+
+def _short(graph: Any, node_id: str) -> str:
+    """`fc1` or `fc1/MatMul`: a node's label, after its innermost scope when that differs."""
+    if graph is None or node_id not in graph:
+        return node_id
+    data = graph.node(node_id)
+    label = str(data.get("label") or node_id)
+    scope = data.get("scope") or ()
+    return f"{scope[-1]}/{label}" if scope and scope[-1] != label else label
+
+
+def attach_compare(window: Any) -> None:
+    """Add the Teaching menu to the main window: compare side by side, and presets."""
+    menu = window.menus.get("teaching")
+    if menu is None:
+        menu = window.menuBar().addMenu("&Teaching")
+        window.menus["teaching"] = menu
+    help_menu = window.menus.get("help")
+    if help_menu is not None:  # keep Help last
+        window.menuBar().removeAction(help_menu.menuAction())
+        window.menuBar().addAction(help_menu.menuAction())
+
+    def compare_window() -> CompareWindow:
+        existing = getattr(window, "compare_window", None)
+        if existing is None:
+            existing = CompareWindow()
+            window.compare_window = existing
+            window.closing.connect(existing.close)
+        existing.show()
+        if QGuiApplication.platformName() != "offscreen":  # offscreen Qt warns on raise()
+            existing.raise_()
+        existing.activateWindow()
+        return existing
+
+    def side_by_side() -> None:
+        compare = compare_window()
+        result = getattr(window, "result", None)
+        if result is not None:
+            compare.open_pair(result.spec, result.spec, result.capture, result.capture)
+
+    def preset(name: str) -> None:
+        compare_window().open_preset(name)
+
+    actions = []
+    for text, slot, keys, tip in (
+        (
+            "Compare side by side…",
+            side_by_side,
+            "Ctrl+Shift+C",
+            "Open the current model on both sides of a compare window",
+        ),
+        (
+            "Compare PyTorch and Keras feed-forward",
+            lambda: preset("feedforward"),
+            None,
+            "feedforward_torch (fx) and feedforward_keras, layers linked",
+        ),
+        (
+            "Compare two inputs of dynamic_torch",
+            lambda: preset("dynamic"),
+            None,
+            "One dynamic model, two inputs, two recorded graphs and their diff",
+        ),
+    ):
+        action = QAction(text, window)
+        if keys:
+            action.setShortcut(QKeySequence(keys))
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        actions.append(action)
+    window.compare_actions = actions

@@ -1,0 +1,202 @@
+"""The compare window offscreen: two models side by side, stepped in lockstep, linked
+and diffed. Waits are on signals and conditions; values are checked against the
+frameworks' own forward passes and the diff against networkx counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from gui.compare_links import IN_BOTH, ONLY_HERE
+from gui.compare_window import CompareWindow
+from gui.main_window import MainWindow
+from gui.settings import Settings
+from inspectors import events as ev
+from inspectors.diff import diff_graphs
+
+RUN_TIMEOUT = 60_000
+
+
+@pytest.fixture
+def compare(qtbot) -> CompareWindow:
+    win = CompareWindow()
+    qtbot.addWidget(win)
+    win.resize(1500, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    yield win
+    win.close()
+
+
+def open_pair(qtbot, win: CompareWindow, a: str, b: str, sa: str, sb: str) -> None:
+    with qtbot.waitSignal(win.links_changed, timeout=2 * RUN_TIMEOUT):
+        win.open_pair(a, b, sa, sb)
+    qtbot.waitUntil(lambda: all(p.last_pause is not None for p in win.panes), timeout=RUN_TIMEOUT)
+    assert all(p.last_pause.reason == ev.READY for p in win.panes)
+    qtbot.waitUntil(lambda: not any(p.view.is_busy() for p in win.panes), timeout=RUN_TIMEOUT)
+
+
+def press_both(qtbot, win: CompareWindow, key: Qt.Key, reason: str, modifiers=None) -> None:
+    """Press a lockstep shortcut; wait until both sides paused with `reason`."""
+    before = [p.last_pause for p in win.panes]
+    QTest.keyClick(win, key, modifiers or Qt.KeyboardModifier.NoModifier)
+    qtbot.waitUntil(
+        lambda: all(
+            p.last_pause is not b and p.last_pause.reason == reason and not p.engine.running
+            for p, b in zip(win.panes, before, strict=True)
+        ),
+        timeout=RUN_TIMEOUT,
+    )
+
+
+def as_numpy(value) -> np.ndarray:
+    return value.detach().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
+def test_torch_and_keras_feedforward_step_in_lockstep(qtbot, compare):
+    open_pair(qtbot, compare, "feedforward_torch", "feedforward_keras", "fx", "auto")
+    a, b = compare.panes
+    assert a.result.capture == "fx" and b.result.framework == "tensorflow"
+    press_both(qtbot, compare, Qt.Key.Key_F11, ev.STEP)
+    assert a.last_pause.node_id == "x" and a.last_pause.position == 1
+    assert b.last_pause.node_id == b.full_graph().order[0] and b.last_pause.position == 1
+    assert a.view._states["x"] == "current" and a.view._states["fc1"] == "pending"
+    assert "node 1 of 5" in a.position_label.text()
+    assert "node 1 of 17" in b.position_label.text()
+    press_both(qtbot, compare, Qt.Key.Key_F11, ev.STEP)
+    assert a.last_pause.node_id == "fc1" and a.view.selected() == "fc1"
+    # each side on its own: one more step on the left only
+    with qtbot.waitSignal(a.paused, timeout=RUN_TIMEOUT):
+        a.step_button.click()
+    assert a.last_pause.node_id == "relu" and b.last_pause.position == 2
+    press_both(qtbot, compare, Qt.Key.Key_F5, ev.FINISHED)
+    for pane in compare.panes:
+        target = pane.result.captured.target
+        expected = as_numpy(target.call())
+        stepped = pane.engine.session.value("output")
+        np.testing.assert_allclose(stepped, expected, rtol=1e-5, atol=1e-6)
+    press_both(
+        qtbot,
+        compare,
+        Qt.Key.Key_F5,
+        ev.READY,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert all(not p.executed for p in compare.panes)
+
+
+def test_selecting_fc1_selects_the_linked_dense_op(qtbot, compare):
+    open_pair(qtbot, compare, "feedforward_torch", "feedforward_keras", "fx", "auto")
+    a, b = compare.panes
+    assert compare.links is not None and compare.links.by_layer
+    a.view.select("fc1")
+    partner = b.view.selected()
+    assert partner is not None
+    node = b.full_graph().node(partner)
+    assert node["op"] == "MatMul" and "fc1" in node["scope"]
+    assert "fc1 ↔" in a.link_label.text() and "MatMul" in a.link_label.text()
+    # a Keras op inside fc1 (its BiasAdd) finds the PyTorch fc1 too
+    bias_add = next(n for n in b.full_graph().nodes if b.full_graph().node(n)["op"] == "BiasAdd")
+    b.view.select(bias_add)
+    assert a.view.selected() == "fc1"
+    # with Sync off, selection stays on its own side
+    compare.act_sync.setChecked(False)
+    a.view.select("fc2")
+    assert b.view.selected() == bias_add
+    # linked pairs share a colour on both sides
+    compare.set_colour_mode("links")
+    cats_a, cats_b = a.view.categories(), b.view.categories()
+    assert cats_a["fc1"] == cats_b[partner] and cats_a["fc1"] != cats_a["fc2"]
+
+
+def test_summary_line_shows_capture_and_counts(qtbot, compare):
+    open_pair(qtbot, compare, "feedforward_torch", "feedforward_keras", "fx", "auto")
+    a, b = compare.panes
+    assert "capture fx" in a.summary_label.text() and "5 nodes" in a.summary_label.text()
+    assert "3 module" in a.summary_label.text() and "Linear ×2" in a.summary_label.text()
+    assert "capture function" in b.summary_label.text()
+    assert f"{len(b.full_graph())} nodes" in b.summary_label.text()
+
+
+def test_diff_of_two_inputs_of_dynamic_torch(qtbot, compare):
+    open_pair(qtbot, compare, "dynamic_torch", "dynamic_torch@other_inputs", "eager", "eager")
+    a, b = compare.panes
+    ga, gb = a.full_graph(), b.full_graph()
+    assert a.result.capture == b.result.capture == "eager"
+    expected = diff_graphs(ga, gb)
+    counts = compare.diff_counts()
+    assert counts == {
+        "only_a": len(expected.only_a),
+        "only_b": len(expected.only_b),
+        "common": len(expected.common),
+    }
+    assert counts["only_a"] > 0 and counts["only_b"] > 0
+    assert counts["only_a"] + counts["common"] == ga.nx.number_of_nodes()
+    assert counts["only_b"] + counts["common"] == gb.nx.number_of_nodes()
+    text = compare.diff_label.text()
+    for key in ("only_a", "only_b", "common"):
+        assert f"<b>{counts[key]}</b>" in text
+    assert "The executions part after" in text
+    for pane, graph in ((a, ga), (b, gb)):
+        assert "capture eager" in pane.summary_label.text()
+        assert f"{graph.nx.number_of_nodes()} nodes" in pane.summary_label.text()
+
+    QTest.keyClick(compare, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)  # Show diff
+    assert compare.colour_mode() == "diff"
+    for side, pane in enumerate(compare.panes):
+        cats = pane.view.categories()
+        assert ONLY_HERE in cats.values() and IN_BOTH in cats.values()
+        assert pane.view._item.overlay_has.any()
+        only = expected.only_a if side == 0 else expected.only_b
+        assert all(cats[n] >= ONLY_HERE for n in only)
+
+    # eager: the graphs grow as both step, and keep their diff colours
+    press_both(qtbot, compare, Qt.Key.Key_F11, ev.STEP)
+    press_both(qtbot, compare, Qt.Key.Key_F11, ev.STEP)
+    assert all(p.live_graph is not None and len(p.live_graph) >= 2 for p in compare.panes)
+    press_both(qtbot, compare, Qt.Key.Key_F5, ev.FINISHED)
+    qtbot.waitUntil(lambda: not any(p.view.is_busy() for p in compare.panes), timeout=RUN_TIMEOUT)
+    for pane, graph in ((a, ga), (b, gb)):
+        assert pane.view.graph() is pane.live_graph
+        assert set(pane.live_graph.nodes) == set(graph.nodes)
+        assert pane.view._item.overlay_has.any()
+
+
+def test_numeric_diff_of_two_runs_of_one_graph(qtbot, compare):
+    open_pair(qtbot, compare, "feedforward_torch", "feedforward_torch", "fx", "fx")
+    assert compare.diff_counts()["common"] == 5
+    press_both(qtbot, compare, Qt.Key.Key_F5, ev.FINISHED)
+    compare.set_colour_mode("values")
+    assert set(compare.numeric) >= {"fc1", "relu", "fc2", "output"}
+    assert all(v == (0.0, 0.0) for v in compare.numeric.values())
+    assert compare.panes[0].view._overlay is not None
+    assert "largest |A−B| 0" in compare.diff_label.text()
+
+
+def test_teaching_menu_opens_the_current_model_side_by_side(qtbot, tmp_path: Path):
+    win = MainWindow(Settings(tmp_path / "settings.ini"), show_error_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    titles = [a.text() for a in win.menuBar().actions()]
+    assert "&Teaching" in titles and titles[-1] == "&Help"
+    texts = [a.text() for a in win.menus["teaching"].actions()]
+    assert "Compare side by side…" in texts
+    assert "Compare PyTorch and Keras feed-forward" in texts
+    assert "Compare two inputs of dynamic_torch" in texts
+    with qtbot.waitSignal(win.model_loaded, timeout=RUN_TIMEOUT):
+        win.open_model("feedforward_torch", "fx")
+    action = next(a for a in win.menus["teaching"].actions() if a.text().startswith("Compare side"))
+    assert action.shortcut().toString() == "Ctrl+Shift+C"
+    action.trigger()
+    compare = win.compare_window
+    qtbot.waitUntil(lambda: compare.links is not None, timeout=RUN_TIMEOUT)
+    assert [p.spec_edit.text() for p in compare.panes] == ["feedforward_torch"] * 2
+    assert [p.result.capture for p in compare.panes] == ["fx", "fx"]
+    win.close()
+    assert not compare.isVisible()
