@@ -167,6 +167,7 @@ class GraphView(QGraphicsView):
         self._minimap = Minimap(self)
         self._minimap.jumped.connect(self.centerOn)
         self._minimap.hide()
+        self._minimap_wanted = True
         self.horizontalScrollBar().valueChanged.connect(self._sync_minimap)
         self.verticalScrollBar().valueChanged.connect(self._sync_minimap)
 
@@ -251,7 +252,6 @@ class GraphView(QGraphicsView):
             self._item.subgraph_boxes = subs
         self._apply_decorations()
         self._minimap.set_layout(layout)
-        self._minimap.setVisible(len(layout) > 0)
         self._place_minimap()
         if self._fit_after_layout:
             self._fit_after_layout = False
@@ -857,17 +857,28 @@ class GraphView(QGraphicsView):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._place_minimap()
+        self._sync_minimap()
 
     def _place_minimap(self) -> None:
         m = self._minimap
         m.move(self.width() - m.width() - 12, self.height() - m.height() - 12)
 
     def _sync_minimap(self, *_: object) -> None:
-        if self._minimap.isVisible():
-            self._minimap.set_visible_rect(self.mapToScene(self.viewport().rect()).boundingRect())
+        """Show the minimap only when part of the graph is out of view."""
+        lay = self._layout
+        if lay is None or len(lay) == 0 or not self._minimap_wanted:
+            self._minimap.hide()
+            return
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        needed = not visible.contains(QRectF(0, 0, lay.width, lay.height))
+        if needed != self._minimap.isVisible():
+            self._minimap.setVisible(needed)
+        if needed:
+            self._minimap.set_visible_rect(visible)
 
     def set_minimap_visible(self, visible: bool) -> None:
-        self._minimap.setVisible(visible and self._layout is not None)
+        self._minimap_wanted = visible
+        self._sync_minimap()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         lay = self._layout

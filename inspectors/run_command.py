@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if args.break_on:
         session.breakpoints.add(condition=args.break_on)
     if not args.json:
-        print(f"# {graph.summary()}", file=sys.stderr)
+        print(f"# {captured.graph.summary()}", file=sys.stderr)
     session.start()
     try:
         session.wait(None)
