@@ -111,7 +111,7 @@ _DTYPE_NAMES: dict[np.dtype, str] = {}
 
 #: Above this many finite values the histogram is taken over an evenly strided sample
 #: (counts scaled to the full size): exact statistics, approximate histogram shape.
-HISTOGRAM_SAMPLE = 1 << 16
+HISTOGRAM_SAMPLE = 1 << 14
 
 
 def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
@@ -129,15 +129,19 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
         flat = np.abs(flat)
     nan = neg_inf = pos_inf = 0
     finite = flat
+    total: float | None = None
     if flat.dtype.kind == "f":
         if flat.dtype.itemsize < 4:  # float16 and friends: reduce in float32
             flat = finite = flat.astype(np.float32)
-        if not np.isfinite(flat).all():
-            nan_mask = np.isnan(flat)
-            nan = int(np.count_nonzero(nan_mask))
+        # A finite sum proves every value finite (a NaN or an Inf would spread into
+        # it), which spares a pass; only an overflowing sum needs the full check.
+        total = float(flat.sum())  # pairwise summation: accurate without a copy
+        if not math.isfinite(total) and not np.isfinite(flat).all():
+            nan = int(np.count_nonzero(np.isnan(flat)))
             neg_inf = int(np.count_nonzero(flat == -np.inf))
             pos_inf = int(np.count_nonzero(flat == np.inf))
             finite = flat[np.isfinite(flat)]
+            total = None
     else:
         finite = flat.astype(np.float64)
     negative = int(np.count_nonzero(flat < 0))
@@ -147,9 +151,10 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
     if n:
         lo = float(finite.min())
         hi = float(finite.max())
-        mean = float(finite.sum()) / n  # pairwise summation: accurate without a copy
-        centred = finite - finite.dtype.type(mean)
-        std = math.sqrt(max(float(np.dot(centred, centred)) / n, 0.0))
+        if total is None or not math.isfinite(total):
+            total = float(finite.sum(dtype=np.float64))
+        mean = total / n
+        std = _std(finite, mean)
         counts = _histogram(finite, lo, hi)
     else:
         lo = hi = mean = std = math.nan
@@ -179,6 +184,24 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
     )
 
 
+def _std(values: np.ndarray, mean: float) -> float:
+    """Population std: from the sum of squares (one BLAS pass) unless the mean dominates.
+
+    E[x^2] - mean^2 loses digits when the spread is tiny next to the mean; then the
+    values are centred first (a second pass and a temporary array).
+    """
+    n = values.size
+    with np.errstate(over="ignore", invalid="ignore"):
+        square_mean = float(np.dot(values, values)) / n
+        var = square_mean - mean * mean
+        if var > 1e-3 * mean * mean and math.isfinite(var):
+            return math.sqrt(var)
+        if values.dtype != np.float64 and not math.isfinite(square_mean):
+            values = values.astype(np.float64)  # squares overflow float32: widen
+        centred = values - values.dtype.type(mean)
+        return math.sqrt(max(float(np.dot(centred, centred)) / n, 0.0))
+
+
 def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
     """Fixed-bin counts over [lo, hi] of finite values (bincount beats np.histogram)."""
     n = values.size
@@ -189,6 +212,8 @@ def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
     sample = values
     if n > HISTOGRAM_SAMPLE:
         sample = values[:: n // HISTOGRAM_SAMPLE]
+    if sample.dtype.kind == "f" and hi - lo > float(np.finfo(sample.dtype).max):
+        sample = sample.astype(np.float64)  # the range itself overflows this dtype
     scale = HISTOGRAM_BINS / (hi - lo)
     idx = ((sample - sample.dtype.type(lo)) * sample.dtype.type(scale)).astype(np.intp)
     np.minimum(idx, HISTOGRAM_BINS - 1, out=idx)  # idx >= 0: lo is the minimum

@@ -75,3 +75,21 @@ def test_breakpoints_describe_and_round_trip():
         Breakpoint(condition="expression", expression="t >")
     with pytest.raises(ValueError):
         Breakpoint(condition="banana")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(1).normal(size=(8, 16, 16)).astype(np.float32),
+        (np.random.default_rng(2).normal(size=1000) * 1e-3 + 1000).astype(np.float32),
+        np.array([1e38, 1e38, -5], dtype=np.float32),
+        np.array([3e38, -3e38], dtype=np.float32),
+        np.arange(10, dtype=np.int32),
+    ],
+)
+def test_mean_and_std_match_float64_numpy(values):
+    s = summarize(values)
+    wide = values.astype(np.float64)
+    assert s.mean == pytest.approx(wide.mean(), rel=1e-5, abs=1e-6)
+    assert s.std == pytest.approx(wide.std(), rel=1e-4, abs=1e-6)
+    assert s.nonfinite == 0
