@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/stepping.py [--repeat N] [--only torch|tensorflow]
 
-For a ResNet-style conv net (batch 8) and a transformer encoder, per framework:
+For a ResNet-style conv net (batch 8), a transformer encoder (attention and MLP from
+plain ops, so every matmul is a node) and a chain of 200 tiny layers (the per-node
+cost on top of the op itself), per framework:
 plain forward time, continue-to-end time through the Session (summaries of every
 node, full values kept), their ratio, the per-node overhead in microseconds, the
 bytes of values kept and the peak RSS. Both sides are timed in the same run,
@@ -24,6 +26,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from inspectors.capture import capture  # noqa: E402
 from inspectors.session import Session  # noqa: E402
@@ -61,17 +64,22 @@ def torch_models() -> list[tuple[str, ModelTarget]]:
             x = self.layer2(torch.relu(self.down(self.layer1(torch.relu(self.stem(x))))))
             return self.head(x.mean(dim=(2, 3)))
 
-    class Encoder(nn.Module):
+    from capture import PlainEncoder  # bench/capture.py: attention and MLP from plain ops
+
+    class Chain(nn.Module):
+        """Many tiny layers: what each node costs on top of the op itself."""
+
         def __init__(self) -> None:
             super().__init__()
-            layer = nn.TransformerEncoderLayer(128, 4, 256, dropout=0.0, batch_first=True)
-            self.encoder = nn.TransformerEncoder(layer, 4, enable_nested_tensor=False)
+            self.layers = nn.Sequential(*(nn.Linear(16, 16) for _ in range(200)))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.encoder(x)
+            for layer in self.layers:
+                x = torch.tanh(layer(x))
+            return x
 
     resnet = ResNet().eval()
-    encoder = Encoder().eval()
+    encoder = PlainEncoder().eval()
     return [
         (
             "resnet",
@@ -80,8 +88,12 @@ def torch_models() -> list[tuple[str, ModelTarget]]:
         (
             "transformer",
             ModelTarget(
-                "bench:transformer", "transformer", "torch", encoder, (torch.randn(8, 32, 128),)
+                "bench:transformer", "transformer", "torch", encoder, (torch.randn(8, 16, 64),)
             ),
+        ),
+        (
+            "chain",
+            ModelTarget("bench:chain", "chain", "torch", Chain().eval(), (torch.randn(4, 16),)),
         ),
     ]
 
@@ -115,6 +127,11 @@ def tf_models() -> list[tuple[str, ModelTarget]]:
         f = keras.layers.Dense(128)(keras.layers.Dense(256, activation="relu")(h))
         h = keras.layers.LayerNormalization()(h + f)
     encoder = keras.Model(seq, h)
+    small = keras.Input((16,))
+    c = small
+    for _ in range(200):
+        c = keras.layers.Dense(16, activation="tanh")(c)
+    chain = keras.Model(small, c)
     return [
         (
             "resnet",
@@ -131,6 +148,10 @@ def tf_models() -> list[tuple[str, ModelTarget]]:
                 encoder,
                 (tf.random.normal((8, 32, 128)),),
             ),
+        ),
+        (
+            "chain",
+            ModelTarget("bench:chain", "chain", "tensorflow", chain, (tf.random.normal((4, 16)),)),
         ),
     ]
 

@@ -446,6 +446,18 @@ class MainWindow(QMainWindow):
         from .debugger import DebugController  # the run controls and value panels
 
         self.debugger = DebugController(self)
+        from .compare_window import attach_compare  # Teaching: compare side by side
+
+        attach_compare(self)
+        from .training import attach_training  # the Training panel and side-by-side window
+
+        attach_training(self)
+        from .teaching_panels import attach_explain  # the Explain panel
+
+        attach_explain(self)
+        help_menu = self.menus["help"]  # Help stays last, whatever was added above
+        self.menuBar().removeAction(help_menu.menuAction())
+        self.menuBar().addAction(help_menu.menuAction())
 
         self._fill_samples()
         self._refresh_recent()
@@ -887,6 +899,10 @@ class MainWindow(QMainWindow):
             self.find(self.find_bar.field.text())
         self._update_actions()
         self.model_loaded.emit(result)
+
+    def show_captured(self, result: LoadResult) -> None:
+        """Show a graph captured elsewhere (e.g. another concrete function) as if just loaded."""
+        self._on_loaded(result)
 
     def _on_failed(self, message: str, details: str) -> None:
         self.log_panel.error(message, details)

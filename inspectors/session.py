@@ -443,15 +443,16 @@ class Session:
     ) -> tuple[str | None, int | None, str]:
         if self._mode == _TO_POSITION:
             return (ev.STEP if self.position >= self._to_position else None), None, ""
-        attrs = self.graph.node(node_id) if node_id in self.graph else {"scope": scope}
-        try:
-            bp = self.breakpoints.check(
-                node_id, {**attrs, "scope": scope}, previous, summaries, values
-            )
-        except BreakpointError as exc:
-            return ev.BREAKPOINT, exc.breakpoint.id, str(exc)
-        if bp is not None:
-            return ev.BREAKPOINT, bp.id, bp.describe()
+        if len(self.breakpoints):  # the common case, no breakpoints, costs nothing
+            attrs = self.graph.node(node_id) if node_id in self.graph else {}
+            try:
+                bp = self.breakpoints.check(
+                    node_id, {**attrs, "scope": scope}, previous, summaries, values
+                )
+            except BreakpointError as exc:
+                return ev.BREAKPOINT, exc.breakpoint.id, str(exc)
+            if bp is not None:
+                return ev.BREAKPOINT, bp.id, bp.describe()
         if self._pause_asked:
             return ev.PAUSED_BY_USER, None, ""
         mode = self._mode
@@ -466,7 +467,7 @@ class Session:
 
     def _poll_commands(self, node_id: str) -> None:
         """During a continue: act on pause / stop / restart sent meanwhile."""
-        if self._commands.empty():
+        if self._sent <= self._handled:  # nothing new: no lock taken on the hot path
             return
         try:
             cmd = self._commands.get_nowait()

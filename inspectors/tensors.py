@@ -154,7 +154,7 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
         if total is None or not math.isfinite(total):
             total = float(finite.sum(dtype=np.float64))
         mean = total / n
-        std = _std(finite, mean)
+        std = _std(finite, mean, max(abs(lo), abs(hi)))
         counts = _histogram(finite, lo, hi)
     else:
         lo = hi = mean = std = math.nan
@@ -184,22 +184,22 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
     )
 
 
-def _std(values: np.ndarray, mean: float) -> float:
+def _std(values: np.ndarray, mean: float, bound: float) -> float:
     """Population std: from the sum of squares (one BLAS pass) unless the mean dominates.
 
     E[x^2] - mean^2 loses digits when the spread is tiny next to the mean; then the
-    values are centred first (a second pass and a temporary array).
+    values are centred first (a second pass and a temporary array). `bound` is the
+    largest magnitude: past 1e18 the squares could overflow float32, so widen first.
     """
     n = values.size
-    with np.errstate(over="ignore", invalid="ignore"):
-        square_mean = float(np.dot(values, values)) / n
-        var = square_mean - mean * mean
-        if var > 1e-3 * mean * mean and math.isfinite(var):
-            return math.sqrt(var)
-        if values.dtype != np.float64 and not math.isfinite(square_mean):
-            values = values.astype(np.float64)  # squares overflow float32: widen
-        centred = values - values.dtype.type(mean)
-        return math.sqrt(max(float(np.dot(centred, centred)) / n, 0.0))
+    if bound > 1e18 and values.dtype != np.float64:
+        values = values.astype(np.float64)
+    square_mean = float(np.dot(values, values)) / n
+    var = square_mean - mean * mean
+    if var > 1e-3 * mean * mean:
+        return math.sqrt(var)
+    centred = values - values.dtype.type(mean)
+    return math.sqrt(max(float(np.dot(centred, centred)) / n, 0.0))
 
 
 def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
@@ -212,8 +212,8 @@ def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
     sample = values
     if n > HISTOGRAM_SAMPLE:
         sample = values[:: n // HISTOGRAM_SAMPLE]
-    if sample.dtype.kind == "f" and hi - lo > float(np.finfo(sample.dtype).max):
-        sample = sample.astype(np.float64)  # the range itself overflows this dtype
+    if hi - lo > 1e38 and sample.dtype != np.float64:
+        sample = sample.astype(np.float64)  # the range itself could overflow float32
     scale = HISTOGRAM_BINS / (hi - lo)
     idx = ((sample - sample.dtype.type(lo)) * sample.dtype.type(scale)).astype(np.intp)
     np.minimum(idx, HISTOGRAM_BINS - 1, out=idx)  # idx >= 0: lo is the minimum
