@@ -283,3 +283,26 @@ def test_gui_stays_responsive_during_a_long_continue(qtbot, window, tmp_path, ca
         print(
             f"\nGUI responsiveness during a {pause.position}-node continue: longest event-loop gap {gaps.max():.1f} ms, median {np.median(gaps):.1f} ms over {len(ticks)} ticks"
         )
+
+
+def test_breakpoints_and_watches_survive_a_restart_of_the_app(qtbot, tmp_path):
+    settings = tmp_path / "kept.ini"
+    first = MainWindow(Settings(settings), show_error_dialogs=False)
+    qtbot.addWidget(first)
+    first.show()
+    ready(qtbot, first, "feedforward_torch")
+    first.view.select("relu")
+    QTest.keyClick(first, Qt.Key.Key_F9)
+    first.debugger.watch_selected()
+    first.debugger.breakpoints_panel.add_breakpoint(condition="threshold", stat="absmax", value=5.0)
+    first.close()
+
+    second = MainWindow(Settings(settings), show_error_dialogs=False)
+    qtbot.addWidget(second)
+    second.show()
+    ready(qtbot, second, "feedforward_torch")
+    kept = [bp.describe() for bp in second.debugger.engine.session.breakpoints]
+    assert kept == ["on relu", "on any node if absmax > 5"]
+    assert second.debugger.watch_panel.watched() == ["relu"]
+    assert "relu" in second.view._breakpoints
+    second.close()
