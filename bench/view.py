@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/view.py [--sizes 1000,10000,50000,100000]
 
-For the 24-layer transformer and synthetic layered graphs: the layout of the fully
+For the 24-layer transformer (a synthetic one shaped like a layer-level graph, and the
+plain-op encoder of bench/capture.py captured with fx: 5,162 nodes) and synthetic
+layered graphs: the layout of the fully
 expanded graph (read + lay out), the time from a Graph to the first painted frame
 (huge graphs open collapsed), the time to expand everything and paint it, the
 median / worst frame over 50 frames of panning and zooming at reading scale on the
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from bench.synthetic import layered_graph, transformer_graph  # noqa: E402
 from gui import layout as layout_mod  # noqa: E402
 from gui.graph_view import GraphView  # noqa: E402
+from inspectors.graph import Graph  # noqa: E402
 
 
 def _wait(view: GraphView, action) -> None:
@@ -101,6 +104,22 @@ def measure(name: str, make, view: GraphView) -> dict[str, float | int | str]:
     }
 
 
+def captured_transformer():
+    """The 24-layer plain-op transformer of bench/capture.py, captured with fx (5k nodes)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import torch
+    from capture import BATCH, TOKENS, WIDTH, PlainEncoder
+
+    from inspectors.capture import capture
+    from inspectors.target import ModelTarget
+
+    torch.manual_seed(0)
+    model = PlainEncoder()
+    inputs = (torch.randn(BATCH, TOKENS, WIDTH),)
+    graph = capture(ModelTarget("bench:encoder", "encoder", "torch", model, inputs), "fx").graph
+    return lambda: Graph.from_dict(graph.to_dict())  # a fresh object each call
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,50000,100000")
@@ -111,11 +130,15 @@ def main() -> None:
     view.show()
     app.processEvents()
     cases = [("transformer-24", transformer_graph)]
+    try:
+        cases.append(("fx transformer-24", captured_transformer()))
+    except ImportError as exc:  # torch not installed: the synthetic rows still run
+        print(f"captured transformer skipped: {exc}")
     for size in (int(s) for s in args.sizes.split(",") if s):
         cases.append((f"layered-{size // 1000}k", lambda size=size: layered_graph(size, 20, 0)))
     rows = []
     head = (
-        f"{'graph':<16}{'nodes':>8}{'layout s':>10}{'1st paint s':>12}{'open boxes':>11}"
+        f"{'graph':<18}{'nodes':>8}{'layout s':>10}{'1st paint s':>12}{'open boxes':>11}"
         f"{'expand s':>10}{'frame med':>10}{'worst':>8}{'fit ms':>8}{'fit 2nd':>8}"
     )
     print(head)
@@ -124,7 +147,7 @@ def main() -> None:
         r = measure(name, make, view)
         rows.append(r)
         print(
-            f"{r['graph']:<16}{r['nodes']:>8}{r['layout_s']:>10.3f}{r['first_paint_s']:>12.3f}"
+            f"{r['graph']:<18}{r['nodes']:>8}{r['layout_s']:>10.3f}{r['first_paint_s']:>12.3f}"
             f"{r['boxes_on_open']:>11}{r['expand_all_s']:>10.3f}{r['frame_median_ms']:>10.1f}"
             f"{r['frame_worst_ms']:>8.1f}{r['fit_first_ms']:>8.1f}{r['fit_median_ms']:>8.1f}",
             flush=True,
