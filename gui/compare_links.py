@@ -95,7 +95,8 @@ def _owners(graph: Graph, reps: list[str]) -> dict[str, str]:
     if not scoped:
         return {}
     order = [n for n in dict.fromkeys(graph.order) if n in graph]
-    order += sorted(n for n in graph.nodes if n not in set(order))
+    placed = set(order)
+    order += sorted(n for n in graph.nodes if n not in placed)
     position = {n: i for i, n in enumerate(order)}
     for members in scoped.values():
         members.sort(key=lambda r: position.get(r, 0))

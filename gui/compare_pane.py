@@ -455,7 +455,7 @@ class ComparePane(QFrame):
             node_states(
                 graph.nodes,
                 self.executed,
-                started=bool(self.executed or self.last_pause),
+                started=bool(self.executed or self.error_node),
                 flagged=self.flagged,
                 current=self.current,
                 error_node=self.error_node,

@@ -47,6 +47,9 @@ from .graph_item import BACKGROUND, STATE_CODES, GraphItem, colormap
 from .layout import SCOPE, Layout, Scope, count_boxes, layout_graph, prepare, scopes_deeper_than
 from .minimap import Minimap
 
+#: Search jumps zoom in to at least this scale, where labels are drawn.
+READABLE_SCALE = 0.5
+
 #: Above this many boxes a graph opens collapsed to the deepest level that fits.
 DRAWABLE_BOXES = 3000
 
@@ -391,7 +394,8 @@ class GraphView(QGraphicsView):
             self._item.match_boxes = np.zeros(0, np.int64)
             self.viewport().update()
             return 0
-        order = graph.order + [n for n in graph.nx.nodes if n not in set(graph.order)]
+        placed = set(graph.order)
+        order = graph.order + [n for n in graph.nx.nodes if n not in placed]
         nodes = graph.nx.nodes
         for nid in order:
             d = nodes[nid]
@@ -406,7 +410,7 @@ class GraphView(QGraphicsView):
         self._update_matches()
         if self._matches:
             self._match_pos = 0
-            self.select(self._matches[0])
+            self._reveal(self._matches[0])
         return len(self._matches)
 
     def matches(self) -> list[str]:
@@ -431,8 +435,18 @@ class GraphView(QGraphicsView):
             return None
         self._match_pos = (self._match_pos + step) % len(self._matches)
         nid = self._matches[self._match_pos]
-        self.select(nid)
+        self._reveal(nid)
         return nid
+
+    def _reveal(self, node_id: str) -> None:
+        """Select a search match and, when zoomed out too far to read it, zoom in on it."""
+        self.select(node_id)
+        rect = self.node_rect(node_id)
+        if rect is not None and self.transform().m11() < READABLE_SCALE:
+            self.resetTransform()
+            self.scale(1.0, 1.0)
+            self.centerOn(rect.center())
+            self._sync_minimap()
 
     # -- highlight --------------------------------------------------------------------------
 

@@ -202,7 +202,8 @@ class Graph:
     def scope_tree(self) -> ScopeNode:
         """The tree of module paths / name scopes with each node under its own scope."""
         root = ScopeNode(())
-        for node_id in self.order + [n for n in self.nx.nodes if n not in set(self.order)]:
+        placed = set(self.order)
+        for node_id in self.order + [n for n in self.nx.nodes if n not in placed]:
             scope = self.nx.nodes[node_id]["scope"]
             here = root
             for i, part in enumerate(scope):
