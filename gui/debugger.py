@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QToolBar
+from PySide6.QtWidgets import QInputDialog, QLabel, QToolBar
 
 from inspectors import events as ev
 from inspectors.graph import Graph
@@ -221,6 +221,13 @@ class DebugController(QObject):
         menu.addSeparator()
         menu.addAction(self.act_backward)
         menu.addAction(self.act_grad_step)
+        menu.addSeparator()
+        self.act_budget = QAction("Memory for values…", self.window)
+        self.act_budget.setStatusTip(
+            "How much memory full values may use; past it the oldest are dropped (summaries stay)"
+        )
+        self.act_budget.triggered.connect(self.ask_value_budget)
+        menu.addAction(self.act_budget)
         self.menu = menu
         # Keep Help last in the menu bar.
         help_menu = self.window.menus.get("help")
@@ -362,6 +369,27 @@ class DebugController(QObject):
         else:
             self.breakpoints_panel.add_breakpoint(condition="nonfinite")
 
+    def ask_value_budget(self) -> None:
+        """Ask for the memory budget of full values (MiB); kept in the settings."""
+        settings = self.window.settings
+        mib, ok = QInputDialog.getInt(
+            self.window,
+            "Memory for values",
+            "Keep full values of node outputs up to (MiB):",
+            settings.value_budget() >> 20,
+            16,
+            1 << 20,
+            256,
+        )
+        if ok:
+            self.set_value_budget(mib << 20)
+
+    def set_value_budget(self, nbytes: int) -> None:
+        self.window.settings.set_value_budget(nbytes)
+        if self.engine is not None:
+            self.engine.session.store.budget = int(nbytes)  # applies from the next value on
+        self.window.log_panel.info(f"Full values are kept up to {human_bytes(nbytes)}")
+
     def watch_selected(self) -> None:
         node = self.view.selected()
         if node:
@@ -381,7 +409,7 @@ class DebugController(QObject):
         from inspectors.session import Session
 
         try:
-            session = Session(result.captured)
+            session = Session(result.captured, budget=self.window.settings.value_budget())
         except Exception as exc:  # the stepper could not be built: exploring still works
             import traceback
 

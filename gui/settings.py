@@ -59,6 +59,19 @@ class Settings:
     def set_capture_strategy(self, strategy: str) -> None:
         self.qsettings.setValue("capture/strategy", strategy)
 
+    # -- debugger ---------------------------------------------------------------------
+
+    def value_budget(self) -> int:
+        """Bytes of full values a session keeps (default 1 GiB)."""
+        try:
+            value = int(self.qsettings.value("debug/value_budget", 1 << 30))
+        except (TypeError, ValueError):
+            return 1 << 30
+        return max(value, 1 << 20)
+
+    def set_value_budget(self, nbytes: int) -> None:
+        self.qsettings.setValue("debug/value_budget", int(nbytes))
+
     # -- per model: breakpoints and watches -----------------------------------------
 
     def model_state(self, spec: str) -> dict:

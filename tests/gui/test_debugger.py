@@ -306,3 +306,52 @@ def test_breakpoints_and_watches_survive_a_restart_of_the_app(qtbot, tmp_path):
     assert second.debugger.watch_panel.watched() == ["relu"]
     assert "relu" in second.view._breakpoints
     second.close()
+
+
+def test_a_value_over_the_budget_keeps_its_summary_and_says_it_was_dropped(qtbot, window):
+    window.debugger.set_value_budget(1 << 20)  # 1 MiB: cnn_torch's conv1 output is 50 KB
+    ready(qtbot, window, "cnn_torch")
+    session = window.debugger.engine.session
+    assert session.store.budget == 1 << 20
+    session.store.budget = 20_000  # below one conv output: every big value is dropped
+    press(qtbot, window, Qt.Key.Key_F5)
+    window.view.select("conv1")
+    panel = window.debugger.tensor_panel
+    assert panel.dropped_note.isVisible()
+    assert "memory budget" in panel.note_label.text()
+    assert panel.summary_view.stats_label.text()  # the summary is still shown
+    with qtbot.waitSignal(window.debugger.engine.value_ready, timeout=RUN_TIMEOUT) as ready_:
+        panel.recompute_button.click()
+    np.testing.assert_allclose(ready_.args[0].array.shape, (2, 8, 28, 28))
+
+
+def test_closing_the_window_while_a_model_runs_ends_the_engine(qtbot, tmp_path):
+    model = tmp_path / "long.py"
+    model.write_text(
+        textwrap.dedent(
+            '''
+            """Long enough to still be running when the window closes."""
+            import torch
+            from torch import nn
+
+            def build():
+                torch.manual_seed(0)
+                return nn.Sequential(*[nn.Linear(256, 256) for _ in range(4000)])
+
+            def example_inputs():
+                return (torch.randn(64, 256),)
+            '''
+        )
+    )
+    win = MainWindow(Settings(tmp_path / "s.ini"), show_error_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    ready(qtbot, win, str(model))
+    engine = win.debugger.engine
+    with qtbot.waitSignal(engine.nodes_stepped, timeout=RUN_TIMEOUT):
+        engine.continue_()  # the model is running: nodes are arriving
+    thread = engine.session._thread
+    win.close()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert engine.session.last_pause.reason != ev.FINISHED  # it really was cut short
