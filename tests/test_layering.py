@@ -38,3 +38,30 @@ def test_gui_imports_no_framework():
     if not (ROOT / "gui").exists():
         return
     assert not _imports("gui") & {"torch", "tensorflow", "keras"}
+
+
+def _run_without(blocked: str, sample: str) -> subprocess.CompletedProcess:
+    code = (
+        "import sys\n"
+        f"sys.modules[{blocked!r}] = None\n"
+        "from inspectors.target import load_target, list_samples\n"
+        "from inspectors.capture import capture\n"
+        "from inspectors.session import Session\n"
+        "assert list_samples()\n"
+        f"s = Session(capture(load_target({sample!r})))\n"
+        "s.start(); s.wait(); s.continue_(); p = s.wait(); s.stop(); s.join()\n"
+        "assert p.reason == 'finished', p\n"
+        f"assert sys.modules[{blocked!r}] is None\n"
+        "print('ok')\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_a_pytorch_model_runs_without_tensorflow():
+    out = _run_without("tensorflow", "feedforward_torch")
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+
+
+def test_a_tensorflow_model_runs_without_torch():
+    out = _run_without("torch", "feedforward_keras")
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
