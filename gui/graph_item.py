@@ -7,16 +7,33 @@ arrays, batches edges into one QPainterPath per frame and boxes into one
 - far (a box is a few pixels): plain coloured rectangles, straight edges, no text;
 - mid: rounded boxes with their label, group titles, arrowheads;
 - near: a second line with op and output shape, and shapes written on the edges.
+
+Frames painted into the view go through a cached image of the drawn part of the
+graph: panning blits it and paints only the newly exposed strips; a zoom, a new
+layout or any decoration change (selection, states, overlay...) draws afresh.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from pyqtgraph.functions import arrayToQPath
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+    QRegion,
+    QTransform,
+)
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from .colors import CATEGORIES
@@ -36,6 +53,23 @@ GROUP_FILL = (QColor("#f3f6fa"), QColor("#eaeff6"), QColor("#e2e9f2"))
 GROUP_BORDER = QColor("#c5cfdc")
 
 STATE_CODES = {"pending": 1, "executed": 2, "current": 3, "error": 4, "nan": 5}
+
+# attributes the view sets to decorate boxes: assigning one redraws the cached image
+_DECORATIONS = frozenset(
+    {
+        "selected_boxes",
+        "match_boxes",
+        "highlight",
+        "state",
+        "breakpoint",
+        "overlay",
+        "overlay_has",
+        "subgraph_boxes",
+        "shape_of",
+    }
+)
+LABEL_REACH = 240.0  # scene units an edge label may reach right of its edge
+CACHE_MARGIN = 160  # device pixels drawn beyond the view on a pan, so the next few blit
 
 _FILLS = [QColor(c[1]) for c in CATEGORIES]
 _BORDERS = [QColor(c[2]) for c in CATEGORIES]
@@ -83,6 +117,21 @@ class GraphItem(QGraphicsItem):
         self._elided: dict[tuple[int, int], str] = {}
         self._full_edges: QPainterPath | None = None
         self._full_arrows: QPainterPath | None = None
+        self._lines: list[QLineF] | None = None  # one per edge segment, built on first use
+        self._version = 0  # bumped by every change that alters the drawing
+        self._cache: QImage | None = None
+        self._spare: QImage | None = None  # the previous image, reused on the next pan
+        self._cache_rect = QRect()  # what the image holds, in grid pixels (see _paint_cached)
+        self._cache_key: tuple[Any, ...] | None = None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _DECORATIONS:
+            self.invalidate()
+        super().__setattr__(name, value)
+
+    def invalidate(self) -> None:
+        """Forget the cached image: the next frame draws everything afresh."""
+        self._version = getattr(self, "_version", 0) + 1
 
     # -- data --------------------------------------------------------------------------
 
@@ -109,9 +158,24 @@ class GraphItem(QGraphicsItem):
         self._connect = np.ones(len(pts), np.int32)
         if len(off) > 1:
             self._connect[off[1:] - 1] = 0
+        # straight segments (x0, y0, x1, y1) and their edge, for culling and drawLines
+        inner = np.nonzero(self._connect[:-1])[0] if len(pts) > 1 else np.zeros(0, np.int64)
+        self._seg = np.hstack([pts[inner], pts[inner + 1]]) if len(inner) else np.zeros((0, 4))
+        self._seg_edge = np.searchsorted(off, inner, side="right") - 1
+        self._sx0 = np.minimum(self._seg[:, 0], self._seg[:, 2])
+        self._sx1 = np.maximum(self._seg[:, 0], self._seg[:, 2])
+        self._sy0 = np.minimum(self._seg[:, 1], self._seg[:, 3])
+        self._sy1 = np.maximum(self._seg[:, 1], self._seg[:, 3])
+        # the edge whose shape is written under each source box: its first one
+        src = layout.edge_src
+        self._label_edge = np.full(n, -1, np.int64)
+        if len(src):
+            self._label_edge[src[::-1]] = np.arange(len(src))[::-1]
+        self._lines = None
         self._elided.clear()
         self._full_edges = None
         self._full_arrows = None
+        self.invalidate()
         self.selected_boxes = np.zeros(0, np.int64)
         self.match_boxes = np.zeros(0, np.int64)
         self.highlight = None
@@ -130,6 +194,7 @@ class GraphItem(QGraphicsItem):
     def invalidate_edges(self) -> None:
         self._full_edges = None
         self._full_arrows = None
+        self.invalidate()
 
     # -- painting ----------------------------------------------------------------------
 
@@ -137,13 +202,97 @@ class GraphItem(QGraphicsItem):
         lay = self.layout
         if lay is None or len(lay) == 0:
             return
+        t = painter.worldTransform()
+        device = painter.device()
+        if (
+            widget is None  # an export: draw straight into it
+            or self.force_lod is not None
+            or not t.isAffine()
+            or t.m12() != 0
+            or t.m21() != 0
+            or t.m11() <= 0
+            or t.m22() <= 0
+            or device is None
+            or device.devicePixelRatioF() != 1.0
+        ):
+            self._draw(painter, option.exposedRect)
+            return
+        self._paint_cached(painter, option.exposedRect, t)
+
+    def _paint_cached(self, painter: QPainter, exposed: QRectF, t: QTransform) -> None:
+        """Blit the cached image, drawing only the part of `exposed` it does not hold yet.
+
+        The image lives on a grid of device pixels fixed to the scene at this scale (the
+        view's integer scroll offset removed), so a pan at the same zoom reuses it pixel
+        for pixel and only the strips it uncovers are drawn.
+        """
+        sx, sy = t.m11(), t.m22()
+        ix, iy = math.floor(t.dx()), math.floor(t.dy())
+        fx, fy = t.dx() - ix, t.dy() - iy
+        key = (sx, sy, round(fx, 4), round(fy, 4), self._version)
+        grid = QTransform(sx, 0, 0, sy, fx, fy)  # scene -> grid pixels
+        whole = grid.mapRect(self.boundingRect().adjusted(-20, -20, 20, 20)).toAlignedRect()
+        need = grid.mapRect(exposed).toAlignedRect().intersected(whole)
+        if need.isEmpty():
+            return
+        if key != self._cache_key or self._cache is None or not self._cache_rect.contains(need):
+            old, old_rect = self._cache, self._cache_rect
+            if key == self._cache_key and old is not None:  # a pan: keep what is still there
+                m = CACHE_MARGIN
+                rect = need.adjusted(-m, -m, m, m).intersected(whole)
+                todo = QRegion(rect).subtracted(QRegion(old_rect))
+            else:
+                old, rect = None, need
+                todo = QRegion(rect)
+            # images sized for a pan, whatever they hold now, so the two buffers take turns
+            size = need.size() + QSize(2 * CACHE_MARGIN, 2 * CACHE_MARGIN)
+            img = self._image_of_size(size, keep=old)
+            if self._cache is not img:
+                self._spare = self._cache
+            p = QPainter(img)
+            if old is not None:
+                p.drawImage(
+                    old_rect.topLeft() - rect.topLeft(), old, QRect(QPoint(), old_rect.size())
+                )
+            inverse = grid.inverted()[0]
+            for r in todo:
+                local = r.translated(-rect.topLeft())
+                p.setWorldTransform(QTransform())
+                p.setClipRect(local)
+                p.fillRect(local, BACKGROUND)
+                p.setWorldTransform(grid * QTransform.fromTranslate(-rect.x(), -rect.y()))
+                self._draw(p, inverse.mapRect(QRectF(r)))
+            p.end()
+            self._cache, self._cache_rect, self._cache_key = img, rect, key
+        painter.save()
+        painter.setWorldTransform(QTransform())
+        painter.drawImage(
+            need.topLeft() + QPoint(ix, iy),
+            self._cache,
+            need.translated(-self._cache_rect.topLeft()),
+        )
+        painter.restore()
+
+    def _image_of_size(self, size: QSize, keep: QImage | None) -> QImage:
+        """A cache image of `size`, reusing a buffer: fresh pages cost more than the drawing."""
+        for img in (self._spare, self._cache):
+            if img is not None and img is not keep and img.size() == size:
+                return img
+        return QImage(size, QImage.Format.Format_RGB32)
+
+    def _draw(self, painter: QPainter, ex: QRectF) -> None:
+        """Draw the part of the graph in `ex` (scene coordinates) with `painter`."""
+        lay = self.layout
+        assert lay is not None
         scale = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         if self.force_lod is not None:
             lod = self.force_lod
         else:
             lod = FAR if scale < 0.3 else (MID if scale < 0.75 else NEAR)
-        ex = option.exposedRect
-        x0, y0, x1, y1 = ex.left(), ex.top(), ex.right(), ex.bottom()
+        # marks, shadows and arrowheads reach a little outside what culls them
+        pad = max(24.0, 12.0 / max(scale, 1e-6))
+        x0, y0 = ex.left() - pad, ex.top() - pad
+        x1, y1 = ex.right() + pad, ex.bottom() + pad
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod != FAR or scale > 0.12)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
 
@@ -153,8 +302,10 @@ class GraphItem(QGraphicsItem):
             )[0]
             self._paint_groups(painter, gv, lod, scale)
         if len(self._ex0):
-            ev = (self._ex1 >= x0) & (self._ex0 <= x1) & (self._ey1 >= y0) & (self._ey0 <= y1)
-            self._paint_edges(painter, np.nonzero(ev)[0], lod, scale)
+            # an edge's shape label runs right of where the edge starts
+            lx0 = x0 - (LABEL_REACH if lod == NEAR else 0.0)
+            ev = (self._ex1 >= lx0) & (self._ex0 <= x1) & (self._ey1 >= y0) & (self._ey0 <= y1)
+            self._paint_edges(painter, np.nonzero(ev)[0], lod, scale, (x0, y0, x1, y1))
         bv = np.nonzero((self._x1 >= x0) & (self._x0 <= x1) & (self._y1 >= y0) & (self._y0 <= y1))[
             0
         ]
@@ -223,34 +374,79 @@ class GraphItem(QGraphicsItem):
         connect = np.tile(np.array([1, 1, 1, 0], np.int32), len(idx))
         return arrayToQPath(pts[:, 0], pts[:, 1], connect=connect)
 
-    def _paint_edges(self, painter: QPainter, idx: np.ndarray, lod: int, scale: float) -> None:
+    def _segment_lines(self, segs: np.ndarray) -> list[QLineF]:
+        """The QLineF of each segment number, made once and kept for later frames."""
+        lines = self._lines
+        if lines is None:
+            lines = self._lines = [None] * len(self._seg)  # type: ignore[list-item]
+            self._line_made = np.zeros(len(self._seg), bool)
+        new = segs[~self._line_made[segs]]
+        if len(new):
+            for i, row in zip(new.tolist(), self._seg[new].tolist(), strict=True):
+                lines[i] = QLineF(*row)
+            self._line_made[new] = True
+        return [lines[i] for i in segs.tolist()]
+
+    def _draw_segments(self, painter: QPainter, segs: np.ndarray, antialias: bool) -> None:
+        """Antialiased (few edges): kept QLineFs, half the cost of a path. Else one path,
+        built from the arrays: making tens of thousands of QLineFs takes a third of a second.
+        """
+        if antialias:
+            painter.drawLines(self._segment_lines(segs))
+            return
+        xy = self._seg[segs]
+        connect = np.zeros(2 * len(segs), np.int32)
+        connect[::2] = 1
+        painter.drawPath(arrayToQPath(xy[:, 0::2].ravel(), xy[:, 1::2].ravel(), connect=connect))
+
+    def _paint_edges(
+        self,
+        painter: QPainter,
+        idx: np.ndarray,
+        lod: int,
+        scale: float,
+        area: tuple[float, float, float, float],
+    ) -> None:
         lay = self.layout
         assert lay is not None
         if len(idx) == 0:
             return
         n_e = len(lay.edge_off) - 1
-        dim = None
+        keep = None
         if self.highlight is not None:
-            keep = self.highlight[lay.edge_src[idx]] & self.highlight[lay.edge_dst[idx]]
-            dim, idx = idx[~keep], idx[keep]
+            keep = self.highlight[lay.edge_src] & self.highlight[lay.edge_dst]
         pen = QPen(EDGE, 1.0)
         pen.setCosmetic(True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        if dim is not None and len(dim):
-            dpen = QPen(EDGE_DIM, 1.0)
-            dpen.setCosmetic(True)
-            painter.setPen(dpen)
-            painter.drawPath(self._edge_path(dim))
-        painter.setPen(pen)
         # antialiased hairlines cost about 3x: only worth it when edges are few
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, len(idx) < 1500)
-        whole = dim is None and len(idx) == n_e
+        antialias = len(idx) < 1500
+        whole = keep is None and len(idx) == n_e
         if whole:
+            painter.setPen(pen)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, antialias)
             if self._full_edges is None:
                 self._full_edges = self._edge_path(idx)
             painter.drawPath(self._full_edges)
         else:
-            painter.drawPath(self._edge_path(idx))
+            # only the segments in view
+            x0, y0, x1, y1 = area
+            segs = np.nonzero(
+                (self._sx1 >= x0) & (self._sx0 <= x1) & (self._sy1 >= y0) & (self._sy0 <= y1)
+            )[0]
+            if keep is not None:
+                lit = keep[self._seg_edge[segs]]
+                dim = segs[~lit]
+                segs = segs[lit]
+                if len(dim):
+                    dpen = QPen(EDGE_DIM, 1.0)
+                    dpen.setCosmetic(True)
+                    painter.setPen(dpen)
+                    self._draw_segments(painter, dim, antialias)
+                idx = idx[keep[idx]]
+            painter.setPen(pen)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, antialias)
+            if len(segs):
+                self._draw_segments(painter, segs, antialias)
         if lod != FAR:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(EDGE)
@@ -264,12 +460,10 @@ class GraphItem(QGraphicsItem):
             painter.setFont(self._font_small)
             painter.setPen(TEXT_SOFT)
             # one label per source box: its edges all carry the same output
-            _, first = np.unique(lay.edge_src[idx], return_index=True)
-            once = idx[first]
-            for e in once.tolist():
-                text = lay.edge_label(e)
+            for src in np.unique(lay.edge_src[idx]).tolist():
+                text = lay.edge_label(int(self._label_edge[src]))
                 if text:
-                    r = self._qrects[int(lay.edge_src[e])]
+                    r = self._qrects[src]
                     painter.drawText(QPointF(r.center().x() + 6, r.bottom() + 11), text)
 
     def _paint_boxes(self, painter: QPainter, idx: np.ndarray, lod: int, scale: float) -> None:
