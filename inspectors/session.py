@@ -233,7 +233,7 @@ class Session:
             self._commands.put(_Command(name, args, self._sent))
 
     def _emit(self, event: ev.Event) -> None:
-        for listener in list(self._listeners):
+        for listener in tuple(self._listeners):
             try:
                 listener(event)
             except Exception:  # a broken view must not kill the engine
@@ -406,26 +406,37 @@ class Session:
     def node_done(
         self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]
     ) -> dict[int, np.ndarray] | None:
-        override = self.overrides.get(node_id) or {}
-        replaced = bool(override)
-        values = tuple(override.get(i, v) for i, v in enumerate(values))
-        summaries = tuple(summarize(v) for v in values)
-        self.run.executed.append(node_id)
-        self.run.scopes[node_id] = scope
-        self.run.current = node_id
+        # The hot path of a continue: runs after every node, so it is kept to the bare
+        # bookkeeping (see bench/stepping.py, per-node overhead).
+        override = self.overrides.get(node_id)
+        if override:
+            values = tuple(override.get(i, v) for i, v in enumerate(values))
+        if len(values) == 1:
+            summaries: tuple[TensorSummary, ...] = (summarize(values[0]),)
+        else:
+            summaries = tuple(map(summarize, values))
+        run = self.run
+        run.executed.append(node_id)
+        run.scopes[node_id] = scope
+        run.current = node_id
         self.summaries[node_id] = summaries
         if self.keep_values:
+            put = self.store.put
             for i, v in enumerate(values):
                 if isinstance(v, np.ndarray):
-                    self.store.put(node_id, i, v)
-        self._emit(ev.NodeStepped(node_id, self.position, scope, summaries, replaced))
+                    put(node_id, i, v)
+        position = len(run.executed)
+        self._emit(ev.NodeStepped(node_id, position, scope, summaries, bool(override)))
 
         previous, self._prev_scope = self._prev_scope, scope
-        reason, bp_id, message = self._should_pause(node_id, scope, previous, summaries, values)
+        if self._mode == _CONTINUE and not self._pause_asked and not len(self.breakpoints):
+            reason: str | None = None  # the common case of a continue, decided at once
+        else:
+            reason, bp_id, message = self._should_pause(node_id, scope, previous, summaries, values)
         if reason is not None:
             self._pause(reason, node_id, breakpoint_id=bp_id, message=message)
             self._wait_paused(node_id)
-        else:
+        elif self._sent > self._handled:  # a command came meanwhile (no lock on this test)
             self._poll_commands(node_id)
         # overrides, including one set while paused on this very node, reach the model
         final = self.overrides.get(node_id)
@@ -467,8 +478,6 @@ class Session:
 
     def _poll_commands(self, node_id: str) -> None:
         """During a continue: act on pause / stop / restart sent meanwhile."""
-        if self._sent <= self._handled:  # nothing new: no lock taken on the hot path
-            return
         try:
             cmd = self._commands.get_nowait()
         except queue.Empty:

@@ -7,8 +7,9 @@ the session and the GUI never touch a framework tensor.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,8 @@ class TensorSummary:
 
 def summarize(value: Any, device: str = "cpu") -> TensorSummary:
     """A TensorSummary of a numpy array, or a description of anything else."""
+    if type(value) is np.ndarray:  # the usual case, without a union isinstance
+        return _summarize_array(value, device)
     if isinstance(value, np.ndarray | np.generic):
         return _summarize_array(np.asarray(value), device)
     return describe(value)
@@ -107,32 +110,59 @@ def describe(value: Any) -> TensorSummary:
     return TensorSummary(kind=type(value).__name__, text=text)
 
 
+_FIELDS = tuple(f.name for f in fields(TensorSummary))
+_new = object.__new__
+
+
+def _tensor_summary(*values: Any) -> TensorSummary:
+    """`TensorSummary(*values)`, every field given in order, at a third of the cost.
+
+    The frozen dataclass `__init__` sets each of its 20 fields through
+    `object.__setattr__`, which is a third of a small array's summary; filling the
+    instance dict at once gives the same object (TensorSummary has no slots).
+    """
+    summary = _new(TensorSummary)
+    summary.__dict__.update(zip(_FIELDS, values, strict=True))
+    return summary
+
+
 _DTYPE_NAMES: dict[np.dtype, str] = {}
 
 #: Above this many finite values the histogram is taken over an evenly strided sample
 #: (counts scaled to the full size): exact statistics, approximate histogram shape.
 HISTOGRAM_SAMPLE = 1 << 14
 
+#: Up to this many values a summary works from a sorted copy (`_summarize_small`):
+#: for small arrays the cost is the number of numpy calls, not the data.
+SMALL_ARRAY = 200
+
 
 def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
     """One pass per statistic, no float64 copy of the data: this runs after every node."""
-    shape = tuple(a.shape)
+    shape = a.shape
     kind = a.dtype.kind
     dtype = _DTYPE_NAMES.get(a.dtype) or _DTYPE_NAMES.setdefault(a.dtype, str(a.dtype))
-    size = int(a.size)
+    size = a.size
     if size == 0 or kind not in "biufc":
-        return TensorSummary(shape, dtype, device, size=size, nbytes=int(a.nbytes))
+        return TensorSummary(shape, dtype, device, size=size, nbytes=a.nbytes)
     flat = a.reshape(-1)
     if kind == "b":
         flat = flat.view(np.int8)
     elif kind == "c":
         flat = np.abs(flat)
+    if flat.dtype.kind == "f":
+        if flat.dtype.itemsize < 4:  # float16 and friends: reduce in float32
+            flat = flat.astype(np.float32)
+    else:
+        flat = flat.astype(np.float64)  # exact for integers below 2**53, signs always
+    if size <= SMALL_ARRAY:
+        small = _summarize_small(flat, shape, dtype, device, a.nbytes)
+        if small is not None:
+            return small
     nan = neg_inf = pos_inf = 0
     finite = flat
     total: float | None = None
     if flat.dtype.kind == "f":
-        if flat.dtype.itemsize < 4:  # float16 and friends: reduce in float32
-            flat = finite = flat.astype(np.float32)
         # A finite sum proves every value finite (a NaN or an Inf would spread into
         # it), which spares a pass; only an overflowing sum needs the full check.
         total = float(flat.sum())  # pairwise summation: accurate without a copy
@@ -142,8 +172,6 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
             pos_inf = int(np.count_nonzero(flat == np.inf))
             finite = flat[np.isfinite(flat)]
             total = None
-    else:
-        finite = flat.astype(np.float64)
     negative = int(np.count_nonzero(flat < 0))
     zero = int(np.count_nonzero(flat == 0))
     positive = size - negative - zero - nan
@@ -162,25 +190,78 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
     abs_max = max(abs(lo), abs(hi)) if n else math.nan
     if pos_inf or neg_inf:
         abs_max = math.inf
-    return TensorSummary(
-        shape=shape,
-        dtype=dtype,
-        device=device,
-        size=size,
-        nbytes=int(a.nbytes),
-        min=lo,
-        max=hi,
-        mean=mean,
-        std=std,
-        abs_max=abs_max,
-        negative=negative,
-        zero=zero,
-        positive=positive,
-        nan=nan,
-        neg_inf=neg_inf,
-        pos_inf=pos_inf,
-        hist_counts=counts,
-        hist_range=(lo, hi) if n else (),
+    return _tensor_summary(
+        shape,
+        dtype,
+        device,
+        "tensor",
+        "",
+        size,
+        a.nbytes,
+        lo,
+        hi,
+        mean,
+        std,
+        abs_max,
+        negative,
+        zero,
+        positive,
+        nan,
+        neg_inf,
+        pos_inf,
+        counts,
+        (lo, hi) if n else (),
+        {},
+    )
+
+
+def _summarize_small(
+    values: np.ndarray, shape: tuple[int, ...], dtype: str, device: str, nbytes: int
+) -> TensorSummary | None:
+    """The summary of a small float array from one sorted copy; None if any value is not
+    finite (the general path counts NaN and infinities).
+
+    Min and max are its ends, the sign counts a bisection for 0.0, the mean an exact
+    sum of its values as Python floats: a few numpy calls in all, where separate
+    reductions cost about a microsecond each whatever the size.
+    """
+    ordered = np.sort(values)
+    listed = ordered.tolist()
+    try:
+        total = math.fsum(listed)  # correctly rounded, whatever the order of magnitudes
+    except (OverflowError, ValueError):  # inf - inf, or finite values summing past 1e308
+        return None
+    if not math.isfinite(total):  # a NaN or an infinity spreads into the sum
+        return None
+    size = len(listed)
+    lo = listed[0]
+    hi = listed[-1]
+    negative = bisect_left(listed, 0.0)
+    zero = bisect_right(listed, 0.0, negative) - negative  # -0.0 included, as `== 0`
+    mean = total / size
+    abs_max = max(abs(lo), abs(hi))
+    return _tensor_summary(
+        shape,
+        dtype,
+        device,
+        "tensor",
+        "",
+        size,
+        nbytes,
+        lo,
+        hi,
+        mean,
+        _std(ordered, mean, abs_max),
+        abs_max,
+        negative,
+        zero,
+        size - negative - zero,
+        0,
+        0,
+        0,
+        _histogram(ordered, lo, hi),
+        (lo, hi),
+        {},
     )
 
 
@@ -212,19 +293,27 @@ def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
     sample = values
     if n > HISTOGRAM_SAMPLE:
         sample = values[:: n // HISTOGRAM_SAMPLE]
-    if hi - lo > 1e38 and sample.dtype != np.float64:
-        sample = sample.astype(np.float64)  # the range itself could overflow float32
-    scale = HISTOGRAM_BINS / (hi - lo)
-    idx = ((sample - sample.dtype.type(lo)) * sample.dtype.type(scale)).astype(np.intp)
-    np.minimum(idx, HISTOGRAM_BINS - 1, out=idx)  # idx >= 0: lo is the minimum
-    counts = np.bincount(idx, minlength=HISTOGRAM_BINS)
-    if sample is not values:  # scale the sample's counts back to the full size
-        scaled = counts * (n / sample.size)
-        counts = np.floor(scaled).astype(np.int64)
-        rest = n - int(counts.sum())
-        if rest > 0:  # largest remainders first, so the counts add up to n
-            counts[np.argsort(scaled - counts)[::-1][:rest]] += 1
-    return tuple(counts.tolist())
+    if not 1e-30 < hi - lo < 1e38 and sample.dtype != np.float64:
+        sample = sample.astype(np.float64)  # the range or its inverse could overflow float32
+    # Python floats are weak scalars (NEP 50): the arithmetic stays in the array's dtype.
+    idx = ((sample - lo) * (HISTOGRAM_BINS / (hi - lo))).astype(np.intp)  # >= 0: lo is min
+    binned = np.bincount(idx, minlength=HISTOGRAM_BINS)
+    if sample is values:
+        counts = binned.tolist()
+        if len(counts) > HISTOGRAM_BINS:  # hi, and anything rounding up to it: last bin
+            counts[HISTOGRAM_BINS - 1] += sum(counts[HISTOGRAM_BINS:])
+            del counts[HISTOGRAM_BINS:]
+        return tuple(counts)
+    if binned.size > HISTOGRAM_BINS:
+        binned[HISTOGRAM_BINS - 1] += binned[HISTOGRAM_BINS:].sum()
+        binned = binned[:HISTOGRAM_BINS]
+    # scale the sample's counts back to the full size
+    scaled = binned * (n / sample.size)
+    scaled_counts = np.floor(scaled).astype(np.int64)
+    rest = n - int(scaled_counts.sum())
+    if rest > 0:  # largest remainders first, so the counts add up to n
+        scaled_counts[np.argsort(scaled - scaled_counts)[::-1][:rest]] += 1
+    return tuple(scaled_counts.tolist())
 
 
 class ValueStore:

@@ -85,8 +85,7 @@ def host_value(tensor: Any, opaque: bool) -> Any:
         return _describe(tensor)
     array = tensor._numpy()  # shares the tensor's buffer; `.numpy()` would copy
     if isinstance(array, np.ndarray):
-        if array.flags.writeable:
-            array.flags.writeable = False  # a Tensor is immutable: keep it so
+        array.flags.writeable = False  # a Tensor is immutable: keep it so (a new view each call)
         return array
     return np.asarray(array)
 

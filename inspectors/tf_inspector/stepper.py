@@ -216,6 +216,8 @@ class TFStepper:
                 "ReadVariableOp", 1, [var.handle], ("dtype", var.dtype.as_datatype_enum)
             )
             values = (host_value(value, False),)
+        elif step.n_out == 1:  # most ops: no generator for one output
+            values = (host_value(outs[0], step.opaque[0]),)
         else:
             values = tuple(host_value(t, o) for t, o in zip(outs, step.opaque, strict=True))
         replaced = hook.node_done(node_id, outer + step.scope if outer else step.scope, values)

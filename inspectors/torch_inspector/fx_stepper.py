@@ -13,12 +13,14 @@ gradients land on the model's own parameters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 import torch.fx
 from torch.export.graph_signature import InputKind, OutputKind
+from torch.fx import Node
 from torch.utils import _pytree as pytree
 
 from inspectors.graph import Graph
@@ -42,26 +44,87 @@ _Tensor = torch.Tensor
 
 
 class _NodeRunner(torch.fx.Interpreter):
-    """An Interpreter whose `run_node` skips the per-node bookkeeping fx adds for tracing.
+    """An Interpreter that runs each node through a call prepared once per graph.
 
     The stock `run_node` enters `fx_traceback` context for each node (meta for nested
-    tracing) and checks argument types; neither applies to a plain run, and on a
-    small-op graph they are most of the per-node cost.
+    tracing), checks argument types and walks `args` / `kwargs` with `map_arg` to find
+    the nodes in them; none of that changes between runs, and on a small-op graph it is
+    most of the per-node cost. `prepared[n](env)` is `run_node(n)` with the target,
+    the positions of the argument nodes and the constants worked out in advance.
     """
 
     def __init__(self, module: torch.fx.GraphModule) -> None:
         super().__init__(module, garbage_collect_values=False)
-        self._calls = {n: getattr(self, n.op) for n in module.graph.nodes if n.op != "call_module"}
-        self._submodules = {
-            n: self.fetch_attr(str(n.target)) for n in module.graph.nodes if n.op == "call_module"
+        self.prepared: dict[torch.fx.Node, Callable[[dict[torch.fx.Node, Any]], Any]] = {
+            n: self._prepare(n) for n in module.graph.nodes
         }
 
     def run_node(self, n: torch.fx.Node) -> Any:
-        args, kwargs = self.fetch_args_kwargs_from_env(n)
-        submodule = self._submodules.get(n)
-        if submodule is not None:
-            return submodule(*args, **kwargs)
-        return self._calls[n](n.target, args, kwargs)
+        return self.prepared[n](self.env)
+
+    def _prepare(self, n: torch.fx.Node) -> Callable[[dict[torch.fx.Node, Any]], Any]:
+        fn: Callable[..., Any]
+        if n.op == "call_module":
+            fn = self.fetch_attr(str(n.target))
+        elif n.op == "call_function":
+            fn = n.target  # type: ignore[assignment]
+        elif n.op == "call_method":
+            fn = _method_caller(str(n.target))
+        else:  # placeholder (stateful: the next input), get_attr, output
+            return self._generic(n, getattr(self, n.op), with_target=True)
+        args, kwargs = n.args, n.kwargs
+        if any(_holds_node(a) for a in (*args, *kwargs.values()) if not isinstance(a, Node)):
+            return self._generic(n, fn, with_target=False)  # nodes inside lists / dicts
+        nodes = tuple(a for a in args if isinstance(a, Node))
+        if not kwargs and len(nodes) == len(args):  # f(x), f(x, y): the common shapes
+            if len(nodes) == 1:
+                (a0,) = nodes
+                return lambda env: fn(env[a0])
+            if len(nodes) == 2:
+                a0, a1 = nodes
+                return lambda env: fn(env[a0], env[a1])
+            return lambda env: fn(*[env[a] for a in nodes])
+        slots = [(i, a) for i, a in enumerate(args) if isinstance(a, Node)]
+        kw_slots = [(k, a) for k, a in kwargs.items() if isinstance(a, Node)]
+        template, kw_template = list(args), dict(kwargs)
+
+        def mixed(env: dict[Node, Any]) -> Any:
+            call_args = template.copy()
+            for i, a in slots:
+                call_args[i] = env[a]
+            call_kwargs = kw_template.copy()
+            for k, a in kw_slots:
+                call_kwargs[k] = env[a]
+            return fn(*call_args, **call_kwargs)
+
+        return mixed
+
+    def _generic(
+        self, n: Node, fn: Callable[..., Any], *, with_target: bool
+    ) -> Callable[[dict[Node, Any]], Any]:
+        """Arguments fetched the Interpreter's way, for the rare and the once-per-run nodes."""
+        fetch = self.fetch_args_kwargs_from_env
+        target = n.target
+
+        def generic(env: dict[Node, Any]) -> Any:
+            args, kwargs = fetch(n)
+            return fn(target, args, kwargs) if with_target else fn(*args, **kwargs)
+
+        return generic
+
+
+def _method_caller(name: str) -> Callable[..., Any]:
+    def call(self_obj: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self_obj, name)(*args, **kwargs)
+
+    return call
+
+
+def _holds_node(value: Any) -> bool:
+    """Whether an argument has an fx node inside it (a list of tensors, say)."""
+    found: list[Node] = []
+    torch.fx.node.map_arg(value, found.append)
+    return bool(found)
 
 
 class FxStepper:
@@ -79,8 +142,9 @@ class FxStepper:
             module = captured.native
         self._runner = _NodeRunner(module)
         scopes = {n: tuple(self.graph.node(n).get("scope") or ()) for n in self.graph.order}
-        #: (fx node, Graph node id, scope) in execution order: the per-node data, once.
-        self._plan = [(n, n.name, scopes.get(n.name, ())) for n in module.graph.nodes]
+        #: (fx node, its prepared call, Graph node id, scope) in execution order.
+        prepared = self._runner.prepared
+        self._plan = [(n, prepared[n], n.name, scopes.get(n.name, ())) for n in module.graph.nodes]
         self._params = _named_parameters(self.target.model, module)
         self._lifted = _lifted_arguments(self.program, self.target.model) if self.program else []
         self._buffers = dict(_module_tensors(self.target.model, "named_buffers"))
@@ -127,11 +191,10 @@ class FxStepper:
         runner.args_iter = iter(args)
         keep = self._record.keep
         node_done = hook.node_done
-        run_node = runner.run_node
         result: Any = None
-        for node, node_id, scope in self._plan:
+        for node, call, node_id, scope in self._plan:
             try:
-                result = run_node(node)
+                result = call(env)
             except Exception as exc:
                 raise NodeError(node_id, exc) from exc
             if isinstance(result, _Tensor):

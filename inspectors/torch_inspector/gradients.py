@@ -44,6 +44,9 @@ class OutputRecord:
 
     def keep(self, node_id: str, leaves: tuple[Any, ...]) -> None:
         self.values[node_id] = leaves
+        if len(leaves) == 1 and isinstance(leaves[0], _Tensor):  # most nodes: one tensor
+            self.versions[node_id] = (leaves[0]._version,)
+            return
         self.versions[node_id] = tuple(v._version if isinstance(v, _Tensor) else -1 for v in leaves)
 
     def clear(self) -> None:

@@ -20,6 +20,10 @@ _Tensor = torch.Tensor
 def to_numpy(tensor: torch.Tensor) -> Any:
     """A numpy view of `tensor` (a copy for dtypes numpy lacks, e.g. bfloat16)."""
     try:
+        return tensor.detach().numpy()  # CPU: no `.cpu()` call on the hot path
+    except (TypeError, RuntimeError):
+        pass
+    try:
         return tensor.detach().cpu().numpy()
     except (TypeError, RuntimeError):
         pass

@@ -85,6 +85,9 @@ def test_breakpoints_describe_and_round_trip():
         np.array([1e38, 1e38, -5], dtype=np.float32),
         np.array([3e38, -3e38], dtype=np.float32),
         np.arange(10, dtype=np.int32),
+        np.random.default_rng(3).normal(size=(4, 16)).astype(np.float32),  # sorted-copy path
+        np.array([2**60, -(2**60), 5], dtype=np.int64),  # cancellation: an exact sum
+        np.array([0.0, 1e-40], dtype=np.float32),  # a range whose inverse overflows float32
     ],
 )
 def test_mean_and_std_match_float64_numpy(values):
@@ -93,3 +96,21 @@ def test_mean_and_std_match_float64_numpy(values):
     assert s.mean == pytest.approx(wide.mean(), rel=1e-5, abs=1e-6)
     assert s.std == pytest.approx(wide.std(), rel=1e-4, abs=1e-6)
     assert s.nonfinite == 0
+
+
+@pytest.mark.parametrize("size", [5, 64, 300, 20_000])
+def test_small_and_large_arrays_count_alike(size):
+    """Small arrays take a sorted-copy path: the same counts as the general one."""
+    a = np.random.default_rng(size).normal(size=size).astype(np.float32)
+    a[:3] = [0.0, -0.0, 0.0]
+    s = summarize(a)
+    assert (s.min, s.max) == (a.min(), a.max())
+    assert (s.negative, s.zero, s.positive) == (
+        np.count_nonzero(a < 0),
+        np.count_nonzero(a == 0),
+        np.count_nonzero(a > 0),
+    )
+    assert sum(s.hist_counts) == size and len(s.hist_counts) == HISTOGRAM_BINS
+    a[4] = np.nan  # not finite: the general path counts it
+    s = summarize(a)
+    assert s.nan == 1 and s.negative + s.zero + s.positive == size - 1
