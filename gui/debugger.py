@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QInputDialog, QLabel, QToolBar
 
 from inspectors import events as ev
 from inspectors.graph import Graph
+from inspectors.stepping import split_node_path
 from inspectors.tensors import TensorSummary
 
 from .engine import Engine
@@ -112,6 +113,9 @@ class DebugController(QObject):
         window.closing.connect(self.shutdown)
         window.overlay_source = self.overlay_values
         self.view.node_selected.connect(self._on_node_selected)
+        self.view.layout_finished.connect(self._on_layout_finished)
+        self._auto_opened: str | None = None  # a body the run opened in the view
+        self._select_after_layout: str | None = None
         self.tensor_panel.value_edited.connect(self._on_value_edited)
         self.tensor_panel.fetch_requested.connect(self._on_fetch_requested)
         self.breakpoints_panel.changed.connect(self._on_breakpoints_changed)
@@ -521,8 +525,8 @@ class DebugController(QObject):
             self.watch_panel.run_finished()
         self._refresh_view(force=True)
         node = pause.node_id
-        if node and self.view.graph() is not None and node in self.view.graph():
-            self.view.select(node, center=True)
+        if node:
+            self._follow(node)
             self._show_tensor(node)
         self.breakpoints_panel.set_hit(
             pause.breakpoint_id if pause.reason == ev.BREAKPOINT else None
@@ -538,13 +542,49 @@ class DebugController(QObject):
         if self.window.overlay_mode() in VALUE_OVERLAYS:
             self.window.set_overlay(self.window.overlay_mode())
 
+    def _follow(self, node_id: str) -> None:
+        """Keep the paused node in view: open a loop body / call the run has entered, and
+        come back up when it leaves."""
+        top, frame, inner = split_node_path(node_id)
+        view = self.view
+        if inner is not None and frame is not None and not frame.startswith("cond"):
+            if top not in self._subgraph_parents():
+                if view.graph() is not (self.window.result.graph if self.window.result else None):
+                    return  # the user is looking at another body: leave the view alone
+                if not view.open_subgraph(top):
+                    return
+                self._auto_opened = top
+            self._select_when_laid_out(inner)
+            return
+        if self._auto_opened is not None and self._subgraph_parents():
+            self._auto_opened = None
+            view.go_up()
+            self._select_when_laid_out(top)
+            return
+        graph = view.graph()
+        if graph is not None and top in graph:
+            view.select(top, center=True)
+
+    def _select_when_laid_out(self, node_id: str) -> None:
+        if self.view.is_busy():
+            self._select_after_layout = node_id
+        elif self.view.graph() is not None and node_id in self.view.graph():
+            self.view.select(node_id, center=True)
+
+    def _on_layout_finished(self, _count: int) -> None:
+        node, self._select_after_layout = self._select_after_layout, None
+        if node and self.view.graph() is not None and node in self.view.graph():
+            self.view.select(node, center=True)
+        self._refresh_view(force=True)
+
     def _on_failed(self, failed: ev.Failed) -> None:
         if failed.node_id:
             self.error_node = failed.node_id
             self.errors[failed.node_id] = failed.message
-        self.window.log_panel.error(
-            f"Exception in {failed.node_id or 'the model'}: {failed.message}", failed.traceback
-        )
+        message = failed.message
+        if failed.node_id and not message.startswith(f"{failed.node_id}:"):
+            message = f"{failed.node_id}: {message}"
+        self.window.log_panel.error(f"Exception in the model at {message}", failed.traceback)
         self.window.log_dock.show()
         self.window.log_dock.raise_()
         self._view_dirty = True
@@ -605,15 +645,46 @@ class DebugController(QObject):
         graph = self.view.graph()
         if graph is None:
             return
+        parents = self._subgraph_parents()
+
+        def shown(node_id: str) -> str:
+            return self._shown_as(node_id, parents)
+
         states = node_states(
             graph.nodes,
-            self.executed,
+            (shown(n) for n in self.executed),
             started=bool(self.executed or self.error_node),
-            flagged=self.flagged,
-            current=self.current,
-            error_node=self.error_node,
+            flagged=(shown(n) for n in self.flagged),
+            current=shown(self.current) if self.current else None,
+            error_node=shown(self.error_node) if self.error_node else None,
         )
         self.view.set_node_states(states)
+
+    @staticmethod
+    def _shown_as(node_id: str, parents: set[str]) -> str:
+        """The id under which a run's node appears in the graph the view shows.
+
+        Inside a loop body or a call the stepper names nodes `while/body[2]/op`: in the
+        main graph that is the `while` node; with the body open it is `op`.
+        """
+        top, _frame, inner = split_node_path(node_id)
+        if inner is None:
+            return node_id
+        return inner if top in parents else top
+
+    def _subgraph_parents(self) -> set[str]:
+        """Main-graph nodes whose body the view shows now (empty at the top level)."""
+        root = self.window.result.graph if self.window.result is not None else None
+        shown = self.view.graph()
+        if root is None or shown is None or shown is root:
+            return set()
+        keys = {k for k, g in root.all_subgraphs() if g is shown}
+        return {
+            n
+            for n in root.nodes
+            if root.node(n).get("subgraph") in keys
+            or keys & set((root.node(n).get("subgraphs") or {}).values())
+        }
 
     def _update_status(self) -> None:
         if self.engine is None:
@@ -621,7 +692,8 @@ class DebugController(QObject):
             return
         session = self.engine.session
         pause = self.last_pause
-        k = len(self.executed)
+        k = sum(1 for n in self.executed if split_node_path(n)[1] is None)
+        inside = len(self.executed) - k  # nodes run inside loop bodies and calls
         n = len(self.view.graph() or []) if self.eager else session.total()
         reason = (
             "running…"
@@ -632,7 +704,8 @@ class DebugController(QObject):
             f" at {pause.node_id}" if pause and pause.node_id and not self.engine.running else ""
         )
         memory = human_bytes(session.store.nbytes)
-        text = f"node {k} of {n}{' (growing)' if self.eager else ''} · {reason}{where} · values {memory}"
+        inner = f" (+{inside} inside bodies)" if inside else ""
+        text = f"node {k} of {n}{' (growing)' if self.eager else ''}{inner} · {reason}{where} · values {memory}"
         if pause and pause.reason == ev.EXCEPTION and pause.message:
             text += f" · {pause.message[:80]}"
         self.position_label.setText(text)

@@ -40,6 +40,7 @@ class Engine(QObject):
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._flush)
         self.running = False
+        self._owed = 0  # pauses still to come for the run commands sent
         session.add_listener(self._on_event)
 
     # -------------------------------------------------------------- commands
@@ -49,6 +50,9 @@ class Engine(QObject):
         self.session.start()
 
     def _go(self, command: str, *args: Any) -> None:
+        # Each run command ends in exactly one pause; the model is running while any
+        # is still owed (restart-then-continue owes two: its ready pause is not the end).
+        self._owed += 1
         self._set_running(True)
         getattr(self.session, command)(*args)
 
@@ -131,7 +135,8 @@ class Engine(QObject):
                 continue
             deliver_batches()
             if isinstance(event, ev.Paused):
-                self._set_running(False)
+                self._owed = max(0, self._owed - 1)
+                self._set_running(self._owed > 0)
                 self.paused.emit(event)
             elif isinstance(event, ev.Failed):
                 self.failed.emit(event)
@@ -144,6 +149,7 @@ class Engine(QObject):
             elif isinstance(event, ev.ValueReady):
                 self.value_ready.emit(event)
             elif isinstance(event, ev.Stopped):
+                self._owed = 0
                 self._set_running(False)
                 self.stopped.emit()
         deliver_batches()

@@ -48,6 +48,7 @@ class LoadResult:
     source_path: str | None = None
     seconds: float = 0.0
     failures: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said in the Log when it lands
 
 
 def settle_heap() -> None:
@@ -168,7 +169,7 @@ class ModelLoader(QObject):
     # -- worker thread ------------------------------------------------------------
 
     def _work(self, job: int, spec: str, strategy: str, target: Any) -> None:
-        from inspectors.capture import capture
+        from inspectors.capture import STRATEGIES, capture
         from inspectors.target import TargetError, load_target
 
         start = time.perf_counter()
@@ -180,6 +181,14 @@ class ModelLoader(QObject):
                 else:
                     self._emit(self._job_stage, job, "Loading model…")
                 target = load_target(spec)
+            notes: list[str] = []
+            if strategy != "auto" and strategy not in STRATEGIES.get(target.framework, ()):
+                # The box still holds a choice made for the other framework.
+                notes.append(
+                    f"Capture {strategy!r} does not apply to a {target.framework} model: "
+                    f"used auto instead."
+                )
+                strategy = "auto"
             self._emit(self._job_stage, job, f"Capturing ({strategy})…")
             captured = capture(target, strategy)
             graph = captured.graph
@@ -194,6 +203,7 @@ class ModelLoader(QObject):
                 source_path=target.source_path,
                 seconds=time.perf_counter() - start,
                 failures=list(graph.meta.get("failures", [])),
+                notes=notes,
             )
         except TargetError as exc:
             self._emit(self._job_failed, job, str(exc), traceback.format_exc())

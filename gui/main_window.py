@@ -875,6 +875,10 @@ class MainWindow(QMainWindow):
         self.settings.add_recent(result.spec)
         self._refresh_recent()
         self._update_capture_choices(result.framework)
+        if self.capture_strategy() not in CAPTURE_FOR.get(result.framework, ()):
+            self._set_capture_choice("auto")  # the box held the other framework's choice
+        for note in getattr(result, "notes", []):
+            self.log_panel.warning(note)
         self.stack.setCurrentIndex(1)
         self.node_panel.show_node(result.graph, None)
         self.find_bar.set_count(None)

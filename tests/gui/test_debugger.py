@@ -219,7 +219,14 @@ def test_tensorflow_steps_into_a_while_and_finishes_exactly(qtbot, window):
     assert pause.node_id.startswith("while/cond[0]/")
     seen = {pause.node_id}
     while not any(n.startswith("while/body[1]/") for n in seen):
-        seen.add(press(qtbot, window, Qt.Key.Key_F11).node_id)  # iteration by iteration
+        pause = press(qtbot, window, Qt.Key.Key_F11)  # iteration by iteration
+        seen.add(pause.node_id)
+    # the view followed the run into the loop body, and shows where it is
+    inner = pause.node_id.split("/body[1]/", 1)[1]
+    qtbot.waitUntil(lambda: window.view.selected() == inner, timeout=RUN_TIMEOUT)
+    assert window.view.graph() is not window.result.graph
+    assert states(window)[inner] == "current"
+    assert "inside bodies" in d.position_label.text()
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert pause.reason == ev.FINISHED
     target = d.engine.session.captured.target
@@ -355,3 +362,22 @@ def test_closing_the_window_while_a_model_runs_ends_the_engine(qtbot, tmp_path):
     thread.join(10)
     assert not thread.is_alive()
     assert engine.session.last_pause.reason != ev.FINISHED  # it really was cut short
+
+
+def test_restart_keeps_the_window_running_until_the_run_ends(qtbot, window):
+    ready(qtbot, window, "cnn_torch")
+    engine = window.debugger.engine
+    press(qtbot, window, Qt.Key.Key_F5)
+    changes: list[bool] = []
+    engine.running_changed.connect(changes.append)
+    reasons: list[str] = []
+    engine.paused.connect(lambda p: reasons.append((p.reason, engine.running)))
+    QTest.keyClick(
+        window,
+        Qt.Key.Key_F5,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    qtbot.waitUntil(lambda: any(r == ev.FINISHED for r, _ in reasons), timeout=RUN_TIMEOUT)
+    assert reasons[0] == (ev.READY, True)  # the restart's ready pause: still running
+    assert reasons[-1] == (ev.FINISHED, False)
+    assert changes == [True, False]
