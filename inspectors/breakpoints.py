@@ -108,10 +108,13 @@ class Breakpoint:
 
 
 class BreakpointError(Exception):
-    """A breakpoint's expression raised: the session reports it and pauses."""
+    """A breakpoint's expression raised: the session pauses once and it is disabled."""
 
     def __init__(self, bp: Breakpoint, exc: BaseException) -> None:
-        super().__init__(f"breakpoint {bp.id} ({bp.describe()}) raised {type(exc).__name__}: {exc}")
+        super().__init__(
+            f"breakpoint {bp.id} ({bp.describe()}) raised {type(exc).__name__}: {exc}; "
+            f"it is disabled until you fix and enable it"
+        )
         self.breakpoint = bp
 
 
@@ -176,7 +179,8 @@ class Breakpoints:
             try:
                 met = bp.condition_met(summaries, arrays)
             except Exception as exc:
-                bp.hits += 1
+                # A broken expression would stop at every node: say so once, then disable it.
+                bp.enabled = False
                 raise BreakpointError(bp, exc) from exc
             if met:
                 bp.hits += 1

@@ -61,13 +61,16 @@ def cmd_samples() -> int:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from inspectors.capture import capture
-    from inspectors.target import load_target
+    from inspectors.target import TargetError, load_target
 
     target = load_target(args.spec)
     captured = capture(target, args.capture)
     text = captured.graph.export(args.format)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise TargetError(f"Cannot write {args.output}: {exc.strerror or exc}.") from exc
     else:
         sys.stdout.write(text)
     print(captured.graph.summary(), file=sys.stderr)

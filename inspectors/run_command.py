@@ -178,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
             if args.grad:
                 session.backward()
                 session.wait(None)
+                if session.gradients is None:  # backward failed: a `failed` event said why
+                    code = EXIT_ERROR
         elif pause.reason == ev.EXCEPTION:
             code = EXIT_ERROR
             if args.json:

@@ -162,7 +162,7 @@ class Session:
         self._send("pause")
 
     def restart(self, inputs: tuple[np.ndarray, ...] | None = None) -> None:
-        """Start over, with new inputs (numpy, same shapes) when given."""
+        """Start over with no overrides, on new inputs (numpy, same shapes) when given."""
         self._send("restart", inputs)
 
     def set_value(self, node_id: str, array: np.ndarray, index: int = 0) -> None:
@@ -288,7 +288,7 @@ class Session:
     def _begin(self, action: _Pending) -> _Pending | None:
         """Handle a restart / rerun decided while unwinding a run."""
         if action.action == "restart":
-            self._reset(action.inputs, clear_overrides=action.inputs is not None)
+            self._reset(action.inputs, clear_overrides=True)  # a new run starts clean
             self._emit(
                 ev.Restarted(
                     action.inputs is not None,

@@ -38,8 +38,21 @@ def gradients(
             loss = target.loss(structured, *inputs_like_example(recording.inputs))
             source = LOSS_FROM_FILE
         else:
-            loss = tf.reduce_sum(recording.outputs[0])
+            floats = [
+                i
+                for i, out in enumerate(recording.outputs)
+                if tf.as_dtype(out.dtype).is_floating or tf.as_dtype(out.dtype).is_complex
+            ]
+            if not floats:
+                kinds = ", ".join(tf.as_dtype(o.dtype).name for o in recording.outputs) or "none"
+                raise ValueError(
+                    f"the model's outputs are not floating point ({kinds}), so no loss can be "
+                    f"derived from them: define loss(output, *inputs) in the model file"
+                )
+            loss = tf.reduce_sum(recording.outputs[floats[0]])
             source = LOSS_FROM_OUTPUT
+            if floats[0]:
+                source = f"sum of the first floating-point output (output {floats[0]})"
         loss = tf.convert_to_tensor(loss)
         if loss.shape.rank != 0:
             loss = tf.reduce_sum(loss)

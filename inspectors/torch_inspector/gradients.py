@@ -63,11 +63,19 @@ def scalar_loss(
             loss = loss_fn(output, *inputs)
             source = LOSS_FROM_FILE
         else:
-            first = next((v for v in flatten(output) if isinstance(v, _Tensor)), None)
+            tensors = [v for v in flatten(output) if isinstance(v, _Tensor)]
+            first = next((v for v in tensors if v.is_floating_point() or v.is_complex()), None)
             if first is None:
-                raise ValueError("the model returned no tensor, so there is no loss to derive")
+                kinds = ", ".join(str(v.dtype).replace("torch.", "") for v in tensors) or "none"
+                raise ValueError(
+                    f"the model's outputs are not floating point ({kinds}), so no loss can be "
+                    f"derived from them: define loss(output, *inputs) in the model file"
+                )
             loss = first.sum()
             source = LOSS_FROM_OUTPUT
+            if first is not tensors[0]:
+                position = next(i for i, t in enumerate(tensors) if t is first)
+                source = f"sum of the first floating-point output (output {position})"
     if not isinstance(loss, _Tensor) or loss.numel() != 1:
         shape = tuple(loss.shape) if isinstance(loss, _Tensor) else type(loss).__name__
         raise ValueError(f"loss() must return a scalar tensor; it returned {shape}")

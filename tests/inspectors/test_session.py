@@ -248,3 +248,29 @@ def test_values_past_the_budget_are_dropped_and_recomputed():
     session.stop()
     session.join()
     assert isinstance(events[-1], ev.Stopped)
+
+
+def test_restart_drops_overrides(session):
+    session.run_to("shift")
+    session.wait()
+    session.set_value("shift", np.full(3, 10.0))
+    session.wait()
+    session.restart()
+    session.wait()
+    session.continue_()
+    session.wait()
+    np.testing.assert_allclose(
+        session.run.outputs[0], np.log(2 * np.array([1.0, 2.0, 3.0]) - 1) ** 2
+    )
+    assert session.overrides == {}
+
+
+def test_a_breakpoint_whose_expression_raises_pauses_once_and_is_disabled(session):
+    bp = session.breakpoints.add(condition="expression", expression="t.no_such_attribute > 1")
+    session.continue_()
+    pause = session.wait()
+    assert (pause.reason, pause.node_id, pause.breakpoint_id) == (ev.BREAKPOINT, "x", bp.id)
+    assert "AttributeError" in pause.message and "disabled" in pause.message
+    assert not bp.enabled and bp.hits == 0
+    session.continue_()
+    assert session.wait().reason == ev.FINISHED
