@@ -155,6 +155,7 @@ class ComparePane(QFrame):
         #: True while this pane must not start a load (set by the window: the other is loading).
         self.must_wait: Any = lambda: False
 
+        self.closed = False
         self.loader = ModelLoader(self)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
@@ -292,6 +293,8 @@ class ComparePane(QFrame):
     def _on_loaded(self, result: LoadResult) -> None:
         from inspectors.session import Session
 
+        if self.closed:  # the window closed while this model was loading
+            return
         self.shutdown()
         self.result = result
         self.eager = result.capture == "eager"
@@ -329,6 +332,17 @@ class ComparePane(QFrame):
         """End this side's engine (closing, or another model opened)."""
         if self.engine is None:
             return
+        self._end_engine()
+
+    def close(self) -> None:  # type: ignore[override]
+        """The window is closing: drop a load still on its way, end the engine."""
+        self.closed = True
+        self._pending = None
+        self.loader.cancel()
+        self.shutdown()
+        super().close()
+
+    def _end_engine(self) -> None:
         engine, self.engine = self.engine, None
         engine.shutdown(timeout=5.0)
         engine.deleteLater()

@@ -498,7 +498,8 @@ class CompareWindow(QMainWindow):
             pane.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self.shutdown()
+        for pane in self.panes:
+            pane.close()  # also drops a model still loading
         super().closeEvent(event)
 
 

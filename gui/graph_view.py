@@ -585,11 +585,15 @@ class GraphView(QGraphicsView):
             return
         values, _, log = self._overlay
         vals = np.full(len(lay), np.nan)
+        # On a log scale zeros sit one decade below the smallest non-zero value, not at
+        # an arbitrary 1e-12 that would squash every real value into the top colours.
+        positive = [abs(float(v)) for v in values.values() if v and math.isfinite(float(v))]
+        floor = min(positive) / 10 if positive else 1.0
         for nid, v in values.items():
             for b in lay.boxes_of(nid):
                 if v is None or not math.isfinite(float(v)):
                     continue
-                x = math.log10(abs(float(v)) + 1e-12) if log else float(v)
+                x = math.log10(max(abs(float(v)), floor)) if log else float(v)
                 vals[b] = x if math.isnan(vals[b]) else max(vals[b], x)
         has = ~np.isnan(vals)
         lo = float(np.nanmin(vals)) if has.any() else 0.0

@@ -1086,7 +1086,7 @@ class MainWindow(QMainWindow):
             return
         if mode in RUN_OVERLAYS:
             values = self.overlay_source(mode) if self.overlay_source is not None else {}
-            log = mode in ("absmax", "nan", "gradnorm")
+            log = mode in ("absmax", "gradnorm")  # counts read best on a linear scale
         else:
             values = parameter_counts(graph) if mode == "params" else output_sizes(graph)
             log = True

@@ -228,12 +228,15 @@ class WatchPanel(QWidget):
         self.changed.emit()
 
     def remove_watch(self, node_id: str) -> None:
-        if self._watches.pop(node_id, None) is None:
+        if node_id not in self._watches:
             return
-        item = self._items.pop(node_id)
-        self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
+        # Curve and colour go first: taking the row out moves the current item, whose
+        # slot redraws the plot from these tables.
         self.plot.removeItem(self._curves.pop(node_id))
         self._colours.pop(node_id)
+        self._watches.pop(node_id)
+        item = self._items.pop(node_id)
+        self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
         self._update_summary()
         self._redraw_plot()
         self.changed.emit()
@@ -358,7 +361,9 @@ class WatchPanel(QWidget):
         current = self.tree.currentItem()
         selected = current.data(NODE, Qt.ItemDataRole.UserRole) if current is not None else None
         for node_id, curve in self._curves.items():
-            watch = self._watches[node_id]
+            watch = self._watches.get(node_id)
+            if watch is None:
+                continue
             xs = [run for run, _ in watch.runs]
             ys = [statistic(s, self._statistic) for _, s in watch.runs]
             colour = QColor(self._colours[node_id])

@@ -200,3 +200,23 @@ def test_teaching_menu_opens_the_current_model_side_by_side(qtbot, tmp_path: Pat
     assert [p.result.capture for p in compare.panes] == ["fx", "fx"]
     win.close()
     assert not compare.isVisible()
+
+
+def test_closing_while_models_load_leaves_no_engine_behind(qtbot):
+    import threading
+
+    def engines() -> int:
+        return sum(t.name == "graphstep-engine" and t.is_alive() for t in threading.enumerate())
+
+    before = engines()
+    win = CompareWindow()
+    qtbot.addWidget(win)
+    win.show()
+    win.open_pair("feedforward_torch", "cnn_torch")
+    win.close()  # both sides are still loading (one waits for the other)
+    qtbot.waitUntil(lambda: not any(p.loader.is_busy() for p in win.panes), timeout=60_000)
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()  # deliver the queued results: nothing may start from them
+    assert all(p.engine is None for p in win.panes)
+    assert engines() == before

@@ -421,3 +421,20 @@ def test_cancelled_file_dialog_does_nothing(inputs_panel, qtbot, monkeypatch) ->
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: ("", ""))
     with qtbot.assertNotEmitted(inputs_panel.restart_requested):
         qtbot.mouseClick(inputs_panel.load_button, Qt.MouseButton.LeftButton)
+
+
+def test_removing_the_selected_watch_of_several_redraws_cleanly(qtbot):
+    from gui.panels.watch_panel import WatchPanel
+    from inspectors.tensors import summarize
+
+    panel = WatchPanel()
+    qtbot.addWidget(panel)
+    for node in ("fc1", "fc2", "relu"):
+        panel.add_watch(node)
+        panel.update_summary(node, summarize(np.arange(4.0)))
+    panel.run_finished()
+    panel.select("fc2")
+    panel.remove_watch("fc2")
+    assert panel.watched() == ["fc1", "relu"]
+    panel.clear()
+    assert panel.watched() == []
