@@ -9,6 +9,7 @@ command goes to the engine thread, every result comes back as a queued signal.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
@@ -62,6 +63,7 @@ class DebugController(QObject):
     """Connects a MainWindow's graph view to a Session running on its engine thread."""
 
     session_started = Signal(object)  # the Engine of the newly loaded model
+    _session_built = Signal(object)  # from the builder thread: (token, result, session, ...)
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
@@ -109,6 +111,8 @@ class DebugController(QObject):
         self.position_label.setObjectName("debugPosition")
         window.statusBar().addPermanentWidget(self.position_label)
 
+        self._build_token = 0
+        self._session_built.connect(self._on_session_built)
         window.model_loaded.connect(self._on_model_loaded)
         window.closing.connect(self.shutdown)
         window.overlay_source = self.overlay_values
@@ -409,18 +413,44 @@ class DebugController(QObject):
     # --------------------------------------------------------------- model life
 
     def _on_model_loaded(self, result: Any) -> None:
+        """Build the Session off the GUI thread (a stepper's plan and the inputs'
+        summaries can take a while for a big model); `_on_session_built` goes on."""
         self.shutdown()
+        self._build_token += 1
+        token, budget = self._build_token, self.window.settings.value_budget()
+        threading.Thread(
+            target=self._build_session,
+            args=(token, result, budget),
+            name="graphstep-session-builder",
+            daemon=True,
+        ).start()
+
+    def _build_session(self, token: int, result: Any, budget: int) -> None:
+        """Worker thread: the Session, its inputs as numpy and their summaries."""
         from inspectors.session import Session
+        from inspectors.tensors import summarize
 
         try:
-            session = Session(result.captured, budget=self.window.settings.value_budget())
+            session = Session(result.captured, budget=budget)
         except Exception as exc:  # the stepper could not be built: exploring still works
             import traceback
 
-            self.window.log_panel.error(
-                f"Stepping is not available for this model: {type(exc).__name__}: {exc}",
-                traceback.format_exc(),
-            )
+            message = f"Stepping is not available for this model: {type(exc).__name__}: {exc}"
+            self._session_built.emit((token, result, None, message, traceback.format_exc()))
+            return
+        try:
+            inputs = tuple(session.stepper.inputs())
+            shown: Any = (inputs, [summarize(a) for a in inputs])
+        except Exception as exc:  # a display problem only
+            shown = f"Inputs could not be shown: {exc}"
+        self._session_built.emit((token, result, session, shown, ""))
+
+    def _on_session_built(self, built: tuple[Any, ...]) -> None:
+        token, result, session, shown, details = built
+        if token != self._build_token or self.window.result is not result:
+            return  # another model was opened meanwhile
+        if session is None:
+            self.window.log_panel.error(shown, details)
             self._update_actions()
             return
         self.spec = result.spec
@@ -447,10 +477,10 @@ class DebugController(QObject):
         self.breakpoints_panel.set_known_scopes(
             sorted(s.path for s in graph.scope_tree().walk() if s.path)
         )
-        try:
-            self.inputs_panel.set_inputs(tuple(session.stepper.inputs()))
-        except Exception as exc:
-            self.window.log_panel.warning(f"Inputs could not be shown: {exc}")
+        if isinstance(shown, str):
+            self.window.log_panel.warning(shown)
+        else:
+            self.inputs_panel.set_inputs(shown[0], summaries=shown[1])
         self.view.set_breakpoints(session.breakpoints.on_nodes())
         self.tensor_panel.clear("Step the model to see values here.")
         engine.start()
@@ -597,7 +627,10 @@ class DebugController(QObject):
         self.tensor_panel.clear("Restarted: step the model to see values here.")
         if restarted.new_inputs and self.engine is not None:
             try:
-                self.inputs_panel.set_inputs(tuple(self.engine.session.stepper.inputs()))
+                self.inputs_panel.set_inputs(
+                    tuple(self.engine.session.stepper.inputs()),
+                    summaries=list(restarted.input_summaries) or None,
+                )
             except Exception as exc:  # noqa: BLE001 - a display problem only
                 self.window.log_panel.warning(f"Inputs could not be shown: {exc}")
         self._refresh_view(force=True)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspectors.tensors import summarize
+from inspectors.tensors import TensorSummary, summarize
 
 COLUMNS = ("#", "Input", "Shape", "Dtype", "Values")
 INDEX, NAME, SHAPE, DTYPE, VALUES = range(len(COLUMNS))
@@ -133,15 +133,24 @@ class InputsPanel(QWidget):
 
     # -- showing -------------------------------------------------------------------------
 
-    def set_inputs(self, arrays: tuple[np.ndarray, ...], names: list[str] | None = None) -> None:
-        """Show the inputs the model runs with (`names` default to `input 0`, `input 1`...)."""
+    def set_inputs(
+        self,
+        arrays: tuple[np.ndarray, ...],
+        names: list[str] | None = None,
+        summaries: list[TensorSummary] | None = None,
+    ) -> None:
+        """Show the inputs the model runs with (`names` default to `input 0`, `input 1`...).
+
+        Pass `summaries` computed elsewhere for big inputs: summarising a huge array here
+        would hold up the GUI thread.
+        """
         self._arrays = tuple(np.asarray(a) for a in arrays)
         if names is None or len(names) != len(self._arrays):
             names = [f"input {i}" for i in range(len(self._arrays))]
         self._names = list(names)
         self.tree.clear()
         for i, (name, a) in enumerate(zip(self._names, self._arrays, strict=True)):
-            s = summarize(a)
+            s = summaries[i] if summaries is not None and i < len(summaries) else summarize(a)
             values = s.line().removeprefix(f"{shape_text(s.shape)} {s.dtype}").strip()
             item = QTreeWidgetItem([str(i), name, shape_text(a.shape), str(a.dtype), values])
             item.setTextAlignment(INDEX, Qt.AlignmentFlag.AlignRight)

@@ -381,3 +381,24 @@ def test_restart_keeps_the_window_running_until_the_run_ends(qtbot, window):
     assert reasons[0] == (ev.READY, True)  # the restart's ready pause: still running
     assert reasons[-1] == (ev.FINISHED, False)
     assert changes == [True, False]
+
+
+def test_loading_summarises_the_inputs_off_the_gui_thread(qtbot, window, monkeypatch):
+    import threading
+
+    import gui.panels.inputs_panel as inputs_panel
+    import inspectors.tensors as tensors
+
+    on_gui: list[str] = []
+    real = tensors.summarize
+
+    def watched(value, *args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            on_gui.append("summarize")
+        return real(value, *args, **kwargs)
+
+    monkeypatch.setattr(tensors, "summarize", watched)
+    monkeypatch.setattr(inputs_panel, "summarize", watched)
+    ready(qtbot, window, "cnn_torch")
+    assert window.debugger.inputs_panel.tree.topLevelItemCount() == 1
+    assert on_gui == []  # a huge input would otherwise freeze the window while it loads
