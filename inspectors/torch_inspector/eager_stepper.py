@@ -84,7 +84,11 @@ class EagerStepper:
                 recording = recorder.record(*run_inputs)
         except Exception as exc:
             failed = recorder.add_failed_op(exc)
-            raise NodeError(failed or self._last or "output", exc) from exc
+            if failed is None:
+                # Raised by the model's own Python, not by a torch op: no node failed, so
+                # say where in the run it happened rather than blame the last good op.
+                failed = f"model code after {self._last}" if self._last else "model code"
+            raise NodeError(failed, exc) from exc
         output = recording.output
         leaves = tuple(flatten(output))
         replacement = hook.node_done("output", (), leaves_to_numpy(leaves))

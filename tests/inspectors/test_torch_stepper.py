@@ -555,3 +555,43 @@ def test_a_dropped_value_is_recomputed_by_a_fresh_stepper(strategy):
         np.testing.assert_allclose(ready.array, expected, rtol=1e-6)
     finally:
         close(session)
+
+
+def test_eager_error_in_model_python_blames_no_op(tmp_path):
+    """A `raise` in the forward's own code (not in a torch op) names the model code."""
+    from inspectors import events as ev
+    from inspectors.capture import capture
+    from inspectors.session import Session
+    from inspectors.target import load_target
+
+    path = tmp_path / "raises.py"
+    path.write_text(
+        "import torch\nfrom torch import nn\n\n"
+        "class Net(nn.Module):\n"
+        "    fail = False\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(3, 3)\n"
+        "    def forward(self, x):\n"
+        "        y = self.fc(x)\n"
+        "        if Net.fail:\n"
+        "            raise ValueError('the model gave up')\n"
+        "        return y\n\n"
+        "def build():\n    return Net()\n\n"
+        "def example_inputs():\n    return (torch.ones(2, 3),)\n"
+    )
+    target = load_target(str(path))
+    events: list = []
+    session = Session(capture(target, "eager"), listener=events.append)
+    session.start()
+    session.wait()
+    type(target.model).fail = True
+    session.continue_()
+    pause = session.wait()
+    session.stop()
+    session.join()
+    assert pause.reason == ev.EXCEPTION
+    failed = [e for e in events if isinstance(e, ev.Failed)][0]
+    assert failed.node_id.startswith("model code after")
+    assert "the model gave up" in failed.message
+    assert failed.node_id not in session.graph  # no op of the graph is blamed
