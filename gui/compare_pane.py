@@ -33,7 +33,7 @@ from .compare_links import summary_line
 from .debugger import PAUSE_WORDS
 from .engine import Engine
 from .graph_view import GraphView
-from .live_graph import add_recorded_nodes, empty_live_graph, node_states
+from .live_graph import RunMarks, add_recorded_nodes, empty_live_graph
 from .loader import LoadResult, ModelLoader
 
 CAPTURES = ("auto", "fx", "export", "eager", "function")
@@ -142,10 +142,7 @@ class ComparePane(QFrame):
         self.engine: Engine | None = None
         self.eager = False
         self.live_graph: Graph | None = None
-        self.executed: dict[str, None] = {}
-        self.flagged: set[str] = set()
-        self.current: str | None = None
-        self.error_node: str | None = None
+        self.marks = RunMarks()  # executed / current / NaN / error node of this run
         self.last_pause: ev.Paused | None = None
         self._own_selection = False
         self._dirty = False
@@ -394,10 +391,7 @@ class ComparePane(QFrame):
     # ------------------------------------------------------------------ events
 
     def _reset_run(self) -> None:
-        self.executed = {}
-        self.flagged = set()
-        self.current = None
-        self.error_node = None
+        self.marks.reset()
         self.last_pause = None
 
     def _on_nodes_added(self, added: list[ev.NodeAdded]) -> None:
@@ -410,16 +404,12 @@ class ComparePane(QFrame):
         self._dirty = True
 
     def _on_nodes_stepped(self, stepped: list[ev.NodeStepped]) -> None:
-        for event in stepped:
-            self.executed[event.node_id] = None
-            if any(s.is_tensor and s.nonfinite for s in event.summaries):
-                self.flagged.add(event.node_id)
-            self.current = event.node_id
+        self.marks.stepped(stepped)
         self._dirty = True
 
     def _on_paused(self, pause: ev.Paused) -> None:
         self.last_pause = pause
-        self.current = pause.node_id if pause.reason != ev.READY else None
+        self.marks.paused(pause)
         if pause.reason == ev.FINISHED and self.eager:
             # the whole recorded graph is there now: show all of it
             self._fit_when_drawn = self._graph_dirty or self.view.is_busy()
@@ -434,7 +424,7 @@ class ComparePane(QFrame):
         self.paused.emit(pause)
 
     def _on_failed(self, failed: ev.Failed) -> None:
-        self.error_node = failed.node_id
+        self.marks.error_node = failed.node_id
         self.status_label.setText(f"⚠ {failed.node_id or 'the model'}: {failed.message[:120]}")
         self._dirty = True
 
@@ -465,16 +455,7 @@ class ComparePane(QFrame):
         graph = self.view.graph()
         if graph is None:
             return
-        self.view.set_node_states(
-            node_states(
-                graph.nodes,
-                self.executed,
-                started=bool(self.executed or self.error_node),
-                flagged=self.flagged,
-                current=self.current,
-                error_node=self.error_node,
-            )
-        )
+        self.view.set_node_states(self.marks.states(graph.nodes))
         self._update_position()
 
     # ------------------------------------------------------------------ text
@@ -499,7 +480,7 @@ class ComparePane(QFrame):
             if pause.node_id and pause.reason != ev.READY:
                 word += f" at {pause.node_id}"
         grow = " (growing)" if self.eager else ""
-        self.position_label.setText(f"node {len(self.executed)} of {total}{grow} · {word}")
+        self.position_label.setText(f"node {len(self.marks.executed)} of {total}{grow} · {word}")
 
     def _update_buttons(self) -> None:
         has = self.engine is not None

@@ -24,7 +24,7 @@ from inspectors.stepping import split_node_path
 from inspectors.tensors import TensorSummary
 
 from .engine import Engine
-from .live_graph import add_recorded_nodes, empty_live_graph, node_states
+from .live_graph import RunMarks, add_recorded_nodes, empty_live_graph
 from .panels.breakpoints_panel import BreakpointsPanel
 from .panels.inputs_panel import InputsPanel
 from .panels.tensor_panel import TensorPanel
@@ -73,10 +73,7 @@ class DebugController(QObject):
         self.spec = ""
         self.eager = False
         self.live_graph: Graph | None = None  # eager: the graph grown from NodeAdded events
-        self.executed: dict[str, None] = {}
-        self.flagged: set[str] = set()  # outputs with NaN / Inf
-        self.error_node: str | None = None
-        self.current: str | None = None
+        self.marks = RunMarks()  # executed / current / NaN / error node of this run
         self.last_pause: ev.Paused | None = None
         self.summaries: dict[str, tuple[TensorSummary, ...]] = {}
         self.grad_summaries: dict[str, tuple[TensorSummary | None, ...]] = {}
@@ -498,10 +495,7 @@ class DebugController(QObject):
         self._update_actions()
 
     def _reset_run_state(self) -> None:
-        self.executed = {}
-        self.flagged = set()
-        self.error_node = None
-        self.current = None
+        self.marks.reset()
         self.last_pause = None
         self.summaries = {}
         self.grad_summaries = {}
@@ -527,18 +521,13 @@ class DebugController(QObject):
 
     def _on_nodes_stepped(self, stepped: list[ev.NodeStepped]) -> None:
         watched = set(self.watch_panel.watched())
+        self.marks.stepped(stepped)
         for event in stepped:
-            self.executed[event.node_id] = None
             self.summaries[event.node_id] = event.summaries
-            if any(s.is_tensor and s.nonfinite for s in event.summaries):
-                self.flagged.add(event.node_id)
-            else:
-                self.flagged.discard(event.node_id)
             if event.node_id in watched:
                 self.watch_panel.update_summary(
                     event.node_id, event.summaries[0] if event.summaries else None
                 )
-            self.current = event.node_id
         self._view_dirty = True
         shown = self.tensor_panel.property("node_id")
         if (
@@ -550,7 +539,7 @@ class DebugController(QObject):
 
     def _on_paused(self, pause: ev.Paused) -> None:
         self.last_pause = pause
-        self.current = pause.node_id if pause.reason != ev.READY else None
+        self.marks.paused(pause)
         if pause.reason == ev.FINISHED:
             self.watch_panel.run_finished()
         self._refresh_view(force=True)
@@ -609,7 +598,7 @@ class DebugController(QObject):
 
     def _on_failed(self, failed: ev.Failed) -> None:
         if failed.node_id:
-            self.error_node = failed.node_id
+            self.marks.error_node = failed.node_id
             self.errors[failed.node_id] = failed.message
         message = failed.message
         if failed.node_id and not message.startswith(f"{failed.node_id}:"):
@@ -683,14 +672,7 @@ class DebugController(QObject):
         def shown(node_id: str) -> str:
             return self._shown_as(node_id, parents)
 
-        states = node_states(
-            graph.nodes,
-            (shown(n) for n in self.executed),
-            started=bool(self.executed or self.error_node),
-            flagged=(shown(n) for n in self.flagged),
-            current=shown(self.current) if self.current else None,
-            error_node=shown(self.error_node) if self.error_node else None,
-        )
+        states = self.marks.states(graph.nodes, shown)
         self.view.set_node_states(states)
 
     @staticmethod
@@ -725,8 +707,8 @@ class DebugController(QObject):
             return
         session = self.engine.session
         pause = self.last_pause
-        k = sum(1 for n in self.executed if split_node_path(n)[1] is None)
-        inside = len(self.executed) - k  # nodes run inside loop bodies and calls
+        k = sum(1 for n in self.marks.executed if split_node_path(n)[1] is None)
+        inside = len(self.marks.executed) - k  # nodes run inside loop bodies and calls
         n = len(self.view.graph() or []) if self.eager else session.total()
         reason = (
             "running…"

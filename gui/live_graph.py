@@ -7,7 +7,8 @@ draw a run the same way. Qt-free: plain functions over `Graph` and events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from inspectors import events as ev
 from inspectors.graph import Graph
@@ -64,3 +65,43 @@ def node_states(
     if error_node and error_node in states:
         states[error_node] = "error"
     return states
+
+
+@dataclass
+class RunMarks:
+    """What the current run has done to each node, as a view paints it."""
+
+    executed: dict[str, None] = field(default_factory=dict)  # in execution order
+    flagged: set[str] = field(default_factory=set)  # outputs with NaN / Inf
+    current: str | None = None
+    error_node: str | None = None
+
+    def reset(self) -> None:
+        self.executed.clear()
+        self.flagged.clear()
+        self.current = self.error_node = None
+
+    def stepped(self, events: Iterable[ev.NodeStepped]) -> None:
+        for event in events:
+            self.executed[event.node_id] = None
+            if any(s.is_tensor and s.nonfinite for s in event.summaries):
+                self.flagged.add(event.node_id)
+            else:
+                self.flagged.discard(event.node_id)
+            self.current = event.node_id
+
+    def paused(self, pause: ev.Paused) -> None:
+        self.current = pause.node_id if pause.reason != ev.READY else None
+
+    def states(
+        self, nodes: Iterable[str], shown: Callable[[str], str] = lambda n: n
+    ) -> dict[str, str]:
+        """`node_states` for the graph on screen; `shown` maps a run's id to its id there."""
+        return node_states(
+            nodes,
+            (shown(n) for n in self.executed),
+            started=bool(self.executed or self.error_node),
+            flagged=(shown(n) for n in self.flagged),
+            current=shown(self.current) if self.current else None,
+            error_node=shown(self.error_node) if self.error_node else None,
+        )

@@ -87,7 +87,7 @@ def test_torch_and_keras_feedforward_step_in_lockstep(qtbot, compare):
         ev.READY,
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
-    assert all(not p.executed for p in compare.panes)
+    assert all(not p.marks.executed for p in compare.panes)
 
 
 def test_selecting_fc1_selects_the_linked_dense_op(qtbot, compare):

@@ -97,7 +97,7 @@ def test_stop_at_first_nan_marks_the_node(qtbot, window):
     assert window.debugger.act_break_nan.isChecked()
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert (pause.reason, pause.node_id) == (ev.BREAKPOINT, "log")
-    assert "log" in window.debugger.flagged
+    assert "log" in window.debugger.marks.flagged
     pause = press(qtbot, window, Qt.Key.Key_F10)
     assert states(window)["log"] == "nan"  # the warning mark stays once it is not current
     panel = window.debugger.tensor_panel
