@@ -413,6 +413,7 @@ class DebugController(QObject):
         """Build the Session off the GUI thread (a stepper's plan and the inputs'
         summaries can take a while for a big model); `_on_session_built` goes on."""
         self.shutdown()
+        self._reset_run_state()  # nothing of the previous model's run stays visible
         self._build_token += 1
         token, budget = self._build_token, self.window.settings.value_budget()
         threading.Thread(

@@ -169,8 +169,12 @@ def test_window_trains_the_loaded_model_and_steps_an_iteration_forward(qtbot, wi
     result = loaded.args[0]
     assert result.name == "fit_exponent_torch · iteration 6 forward"
     assert len(panel.history["phi"]) == 5  # training was left as it was
-    qtbot.waitUntil(lambda: window.debugger.last_pause is not None, timeout=RUN_TIMEOUT)
-    engine = window.debugger.engine
+    debugger = window.debugger
+    qtbot.waitUntil(
+        lambda: debugger.engine is not None and debugger.last_pause is not None,
+        timeout=RUN_TIMEOUT,
+    )
+    engine = debugger.engine
     with qtbot.waitSignal(engine.paused, timeout=RUN_TIMEOUT) as paused:
         engine.continue_()
     assert paused.args[0].reason == ev.FINISHED
