@@ -5,9 +5,13 @@
 For a ResNet-style conv net (batch 8), a transformer encoder (attention and MLP from
 plain ops, so every matmul is a node) and a chain of 200 tiny layers (the per-node
 cost on top of the op itself), per framework:
-plain forward time, continue-to-end time through the Session (summaries of every
-node, full values kept), their ratio, the per-node overhead in microseconds, the
-bytes of values kept and the peak RSS. Both sides are timed in the same run,
+plain forward time, the stepper alone (every node run one at a time, as the debugger
+runs them, but with a hook that does nothing), continue-to-end time through the
+Session (summaries of every node, full values kept), the ratio to the forward, the
+per-node overhead in microseconds over the forward and over the stepper alone (what
+the Session's bookkeeping costs: summaries, values, events), the bytes of values kept
+and the peak RSS. For TensorFlow the forward is the compiled graph function, so the
+stepper alone already pays for running ops one by one eagerly. Both sides are timed in the same run,
 alternating, median of `--repeat`. The last line is one JSON object of the figures.
 """
 
@@ -30,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from inspectors.capture import capture  # noqa: E402
 from inspectors.session import Session  # noqa: E402
+from inspectors.stepping import zero_hook  # noqa: E402
 from inspectors.target import ModelTarget  # noqa: E402
 
 
@@ -192,25 +197,32 @@ def bench_one(framework: str, name: str, target: ModelTarget, repeat: int) -> di
     session.wait(None)
     forward = plain_forward(framework, captured)
     forward()
-    stepped_run(session)  # warm-up both
-    plain, stepped = [], []
+    stepped_run(session)  # warm-up all three
+    stepper, quiet = session.stepper, zero_hook()  # the session is paused: the stepper is idle
+    stepper.run(quiet)
+    plain, alone, stepped = [], [], []
     for _ in range(repeat):
         gc.collect()
         t0 = time.perf_counter()
         forward()
         plain.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        stepper.run(quiet)
+        alone.append(time.perf_counter() - t0)
         stepped.append(stepped_run(session))
     nodes = len(session.run.executed)
-    p, s = statistics.median(plain), statistics.median(stepped)
+    p, a, s = statistics.median(plain), statistics.median(alone), statistics.median(stepped)
     row = {
         "framework": framework,
         "model": name,
         "capture": captured.strategy,
         "nodes": nodes,
         "forward_s": round(p, 5),
+        "stepper_alone_s": round(a, 5),
         "stepped_s": round(s, 5),
         "ratio": round(s / p, 2),
         "per_node_us": round((s - p) / max(nodes, 1) * 1e6, 1),
+        "session_per_node_us": round((s - a) / max(nodes, 1) * 1e6, 1),
         "values_mb": round(session.store.nbytes / 2**20, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
     }
@@ -233,8 +245,11 @@ def main() -> None:
             r = rows[-1]
             print(
                 f"{r['framework']:<11} {r['model']:<12} {r['capture']:<9} nodes={r['nodes']:<5} "
-                f"forward={r['forward_s'] * 1e3:8.2f} ms  stepped={r['stepped_s'] * 1e3:8.2f} ms  "
-                f"ratio={r['ratio']:5.2f}  per-node={r['per_node_us']:7.1f} us  "
+                f"forward={r['forward_s'] * 1e3:8.2f} ms  "
+                f"stepper alone={r['stepper_alone_s'] * 1e3:8.2f} ms  "
+                f"stepped={r['stepped_s'] * 1e3:8.2f} ms  "
+                f"ratio={r['ratio']:5.2f}  per-node={r['per_node_us']:7.1f} us "
+                f"(session {r['session_per_node_us']:5.1f} us)  "
                 f"values={r['values_mb']:6.1f} MB  peak RSS={r['peak_rss_mb']:.0f} MB",
                 flush=True,
             )

@@ -103,6 +103,7 @@ class Session:
         self.run = RunState()
         self.last_pause: ev.Paused | None = None
         self.keep_values = True
+        self._share_values = bool(getattr(self.stepper, "immutable_values", False))
 
         self._listeners: list[Listener] = [listener] if listener else []
         self._commands: queue.Queue[_Command] = queue.Queue()
@@ -422,9 +423,11 @@ class Session:
         self.summaries[node_id] = summaries
         if self.keep_values:
             put = self.store.put
+            share = self._share_values
             for i, v in enumerate(values):
                 if isinstance(v, np.ndarray):
-                    put(node_id, i, v)
+                    # an immutable stepper's read-only view needs no copy (not an override)
+                    put(node_id, i, v, not (share and not v.flags.writeable))
         position = len(run.executed)
         self._emit(ev.NodeStepped(node_id, position, scope, summaries, bool(override)))
 

@@ -339,14 +339,15 @@ class ValueStore:
     def __contains__(self, key: object) -> bool:
         return key in self._values
 
-    def put(self, node_id: str, index: int, array: np.ndarray) -> bool:
-        """Keep a copy of `array`; False when it alone exceeds the budget (then dropped)."""
+    def put(self, node_id: str, index: int, array: np.ndarray, copy: bool = True) -> bool:
+        """Keep a copy of `array` (`copy=False`: `array` itself, for a value that can never
+        change); False when it alone exceeds the budget (then dropped)."""
         key = (node_id, index)
         self.discard(key)
         if array.nbytes > self.budget:
             self.dropped.add(key)
             return False
-        self._values[key] = np.array(array, copy=True)
+        self._values[key] = np.array(array, copy=True) if copy else array
         self._bytes += array.nbytes
         self.dropped.discard(key)
         while self._bytes > self.budget and self._values:

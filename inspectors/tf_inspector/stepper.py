@@ -70,6 +70,10 @@ class _Recording:
 class TFStepper:
     """Runs a `TFCapture` op by op; see the module docstring for subgraph node ids."""
 
+    #: The hook gets read-only views of eager tensors, whose buffers never change
+    #: (a variable assigned after a read gets a new buffer): kept without a copy.
+    immutable_values = True
+
     def __init__(self, captured: Any) -> None:
         native: TFCapture = captured.native
         self.graph: Graph = captured.graph

@@ -176,6 +176,33 @@ def test_set_value_on_an_intermediate_changes_the_result_downstream(start):
     close(got, replaced @ fc2.kernel.numpy() + fc2.bias.numpy())
 
 
+def test_kept_values_do_not_change_when_variables_are_updated_or_overrides_edited(start):
+    # values are kept as views of the eager tensors, without a copy: they must still
+    # be the values of that run after training updates the variables
+    target = load_target("feedforward_keras")
+    session = start(target)
+    graph = session.graph
+    param = next(n for n in graph.order if graph.node(n)["kind"] == "param")
+    (relu,) = ops_of(session, "Relu")
+    finish(session)
+    kept = {n: session.value(n).copy() for n in graph.order if session.value(n) is not None}
+    assert param in kept and relu in kept
+    for variable in target.model.trainable_variables:
+        variable.assign(variable * 2.0 + 1.0)
+    for node, array in kept.items():
+        np.testing.assert_array_equal(session.value(node), array, err_msg=node)
+    # an override is the caller's array: editing it afterwards changes nothing kept
+    session.restart()
+    session.wait()
+    session.run_to(relu)
+    session.wait()
+    replaced = np.ones_like(kept[relu])
+    session.set_value(relu, replaced)
+    session.wait()
+    replaced[:] = 7.0
+    np.testing.assert_array_equal(session.value(relu), np.ones_like(kept[relu]))
+
+
 def test_set_value_before_a_node_runs_is_used_in_the_next_run(start):
     target = load_target("nan_tf")
     session = start(target)
