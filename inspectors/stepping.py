@@ -62,10 +62,9 @@ class Stepper(Protocol):
     """One framework's node-by-node executor over a captured graph."""
 
     graph: Graph
-    #: Optional (default False): True when the read-only arrays handed to the hook can
-    #: never change afterwards (views of immutable framework tensors), so the Session
-    #: keeps them without a copy.
-    immutable_values: bool
+    # Optional attribute `immutable_values` (default False): True when the read-only
+    # arrays handed to the hook can never change afterwards (views of immutable
+    # framework tensors), so the Session keeps them without a copy.
 
     def run(self, hook: StepHook, inputs: tuple[np.ndarray, ...] | None = None) -> Any:
         """Run every node in order, calling `hook`; returns the model's outputs (numpy).
