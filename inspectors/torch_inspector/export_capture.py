@@ -9,6 +9,10 @@ than dynamo's strict mode.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import sys
 import time
 from typing import Any
 
@@ -28,9 +32,49 @@ def export(model: torch.nn.Module, inputs: tuple[Any, ...]) -> ExportedProgram:
     """torch.export.export in non-strict mode.
 
     Strict mode (dynamo) rejects the same data-dependent branches and takes seconds
-    longer to say so, so it is not tried as a fallback.
+    longer to say so, so it is not tried as a fallback. When export fails it prints
+    its partial graph and warnings to stderr: that text goes into the exception's
+    notes instead (the failure's reason already says what went wrong).
     """
-    return torch.export.export(model, inputs, strict=False)
+    with _QuietExport() as quiet:
+        try:
+            return torch.export.export(model, inputs, strict=False)
+        except Exception as exc:
+            if quiet.text():
+                exc.add_note("torch.export printed:\n" + quiet.text())
+            raise
+
+
+class _QuietExport:
+    """Collects what torch.export writes to stderr and logs through torch's handlers."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._redirect = contextlib.redirect_stderr(self._buffer)
+        names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "torch"]
+        handlers = {id(h): h for n in names for h in logging.getLogger(n).handlers}
+        self._handlers = list(handlers.values())
+        self._records: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self._records.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+        return False
+
+    def text(self) -> str:
+        return "\n".join([*self._records, self._buffer.getvalue().strip()]).strip()
+
+    def __enter__(self) -> _QuietExport:
+        self._redirect.__enter__()
+        for handler in self._handlers:
+            handler.addFilter(self)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for handler in self._handlers:
+            handler.removeFilter(self)
+        self._redirect.__exit__(*exc_info)
+        if exc_info[0] is None and self.text():  # a success: nothing is hidden
+            print(self.text(), file=sys.stderr)
 
 
 def capture_export(

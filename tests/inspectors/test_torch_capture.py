@@ -138,6 +138,18 @@ def test_dynamic_export_fails_on_the_data_dependent_branch(targets):
     assert "if sequence.mean() > 0" in str(info.value)
 
 
+def test_a_failed_export_keeps_its_partial_graph_off_stderr(targets, capfd):
+    from inspectors.torch_inspector.export_capture import export
+
+    target = targets["dynamic_torch"]
+    with pytest.raises(Exception) as info:
+        export(target.model, tuple(target.example_inputs))
+    _out, err = capfd.readouterr()
+    assert "def forward" not in err and "Unable to find user code" not in err
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "torch.export printed:" in notes and "def forward" in notes
+
+
 def test_dynamic_auto_falls_back_to_eager_and_keeps_the_failures(targets):
     captured = capture(targets["dynamic_torch"], "auto")
     graph = captured.graph
