@@ -10,6 +10,7 @@ PyTorch `fc1`. Qt-free.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Container
 from typing import Any
 
 from inspectors.graph import Graph
@@ -82,6 +83,40 @@ class Links:
                 pair = (rep, self._maps[side][rep]) if side == 0 else (self._maps[side][rep], rep)
                 out[side][node] = index[pair]
         return out
+
+    def layer_ends(self, side: int) -> list[str]:
+        """The last node to run of each linked pair's layer on `side`, pair by pair."""
+        graph = self.graph(side)
+        index = self.link_pairs()[side]
+        ends = [pair[side] for pair in self.pairs]
+        for node in dict.fromkeys(graph.order):
+            if node in index:
+                ends[index[node]] = node
+        return ends
+
+
+def lockstep_layer(
+    ends: list[list[str]], executed: list[Container[str]], paused_at: list[str | None]
+) -> int:
+    """The linked layer every side should stop at next (`len(ends[0])`: none is left).
+
+    Each side is on the first layer whose end has not run, or on the layer whose end
+    it is paused at; all go to the furthest of these, or to the next one when every
+    side already pauses at that layer's end.
+    """
+    if not ends:
+        return 0
+    levels, at_end = [], []
+    for side_ends, done, at in zip(ends, executed, paused_at, strict=True):
+        level = next((i for i, end in enumerate(side_ends) if end not in done), len(side_ends))
+        if at is not None and at in side_ends[:level]:
+            level = side_ends.index(at)
+        levels.append(level)
+        at_end.append(level < len(side_ends) and side_ends[level] == at)
+    target = max(levels)
+    if all(level == target and end for level, end in zip(levels, at_end, strict=True)):
+        target += 1
+    return min(target, len(ends[0]))
 
 
 def _owners(graph: Graph, reps: list[str]) -> dict[str, str]:

@@ -132,6 +132,7 @@ class ComparePane(QFrame):
     paused = Signal(object)  # Paused
     graph_replaced = Signal()  # the view shows a new graph (loaded, or an eager run began)
     user_selected = Signal(str)  # a node the user picked ("" when cleared)
+    running_changed = Signal(bool)  # its model started or stopped running
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -318,7 +319,7 @@ class ComparePane(QFrame):
         engine.paused.connect(self._on_paused)
         engine.failed.connect(self._on_failed)
         engine.restarted.connect(self._on_restarted)
-        engine.running_changed.connect(lambda _r: self._update_buttons())
+        engine.running_changed.connect(self._on_running_changed)
         self.engine = engine
         engine.start()
         self._update_buttons()
@@ -344,12 +345,13 @@ class ComparePane(QFrame):
         engine.shutdown(timeout=5.0)
         engine.deleteLater()
         self._update_buttons()
+        self.running_changed.emit(False)
 
     # ------------------------------------------------------------------ commands
 
-    def _command(self, name: str) -> None:
+    def _command(self, name: str, *args: Any) -> None:
         if self.engine is not None:
-            getattr(self.engine, name)()
+            getattr(self.engine, name)(*args)
 
     def step(self) -> None:
         self._command("step")
@@ -363,8 +365,20 @@ class ComparePane(QFrame):
     def restart(self) -> None:
         self._command("restart")
 
+    def run_to(self, node_id: str) -> None:
+        """Run until `node_id` has run (to the end when it never does)."""
+        self._command("run_to", node_id)
+
+    def running(self) -> bool:
+        return self.engine is not None and self.engine.running
+
     def finished(self) -> bool:
         return self.last_pause is not None and self.last_pause.reason == ev.FINISHED
+
+    def run_over(self) -> bool:
+        """True when this side's run has ended (finished or failed): only a restart goes on."""
+        pause = self.last_pause
+        return pause is not None and pause.reason in (ev.FINISHED, ev.EXCEPTION)
 
     def full_graph(self) -> Graph | None:
         """The captured graph (for eager: the one recorded at capture, not the one growing)."""
@@ -422,6 +436,10 @@ class ComparePane(QFrame):
             self.select(node, center=True)
         self._update_buttons()
         self.paused.emit(pause)
+
+    def _on_running_changed(self, running: bool) -> None:
+        self._update_buttons()
+        self.running_changed.emit(running)
 
     def _on_failed(self, failed: ev.Failed) -> None:
         self.marks.error_node = failed.node_id

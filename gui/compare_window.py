@@ -9,6 +9,7 @@ touches a Session from another thread.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -23,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspectors import events as ev
+
 from .compare_links import (
     DIFF_COLOURS,
     IN_BOTH,
@@ -30,10 +33,12 @@ from .compare_links import (
     ONLY_HERE,
     PARTS_HERE,
     Links,
+    lockstep_layer,
     node_label,
     values_of,
 )
 from .compare_pane import ComparePane
+from .debugger import PAUSE_WORDS
 
 #: Colour modes of both panes.
 COLOUR_MODES = {
@@ -42,6 +47,8 @@ COLOUR_MODES = {
     "diff": "Diff: only here / in both",
     "values": "Diff: values |A−B|",
 }
+
+RUNS_OVER = "Both runs are over: Restart both (Ctrl+Shift+F5) to step them again."
 
 PRESETS = {
     "feedforward": (("feedforward_torch", "fx"), ("feedforward_keras", "auto")),
@@ -63,6 +70,9 @@ class CompareWindow(QMainWindow):
         self.links: Links | None = None
         self.diff: Any = None  # inspectors.diff.GraphDiff of the two captured graphs
         self.numeric: dict[str, tuple[float, float]] = {}
+        self.layer_status = ""  # where the last layer step left both sides
+        self._layer_head = ""  # its first part: `Layer 1 of 3: fc1 ↔ fc1/MatMul`
+        self._layer_step: int | None = None  # the layer a layer step is running to
         self._syncing = False
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -74,11 +84,20 @@ class CompareWindow(QMainWindow):
         self.diff_label.setWordWrap(True)
         self.diff_label.setTextFormat(Qt.TextFormat.RichText)
         self.diff_label.setContentsMargins(8, 4, 8, 4)
+        # shown while the two graphs are linked layer by layer: what Step layer did last
+        self.layer_label = QLabel("")
+        self.layer_label.setObjectName("compareLayer")
+        self.layer_label.setWordWrap(True)
+        self.layer_label.setTextFormat(Qt.TextFormat.RichText)
+        self.layer_label.setContentsMargins(8, 0, 8, 4)
+        self.layer_label.setStyleSheet("color: #1a5fb4;")
+        self.layer_label.hide()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.diff_label)
+        layout.addWidget(self.layer_label)
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
         self.statusBar().showMessage("Open a model on each side, or pick a preset pair.")
@@ -93,6 +112,7 @@ class CompareWindow(QMainWindow):
             )
             pane.graph_replaced.connect(self._apply_colours)
             pane.paused.connect(lambda p, s=side: self._on_paused(s, p))
+            pane.running_changed.connect(lambda _r: self._update_actions())
             pane.user_selected.connect(lambda n, s=side: self._on_selected(s, n))
             pane.view.layout_finished.connect(lambda _n, s=side: self._on_layout(s))
             for bar in (pane.view.horizontalScrollBar(), pane.view.verticalScrollBar()):
@@ -107,6 +127,7 @@ class CompareWindow(QMainWindow):
         for pane in self.panes:
             pane.set_samples(samples)
         self.resize(1500, 900)
+        self._update_actions()
         self._update_diff_label()
 
     # ------------------------------------------------------------------ controls
@@ -124,6 +145,13 @@ class CompareWindow(QMainWindow):
             return action
 
         self.act_step = act("↓ Step both", self.step_both, "F11", "Run one node on each side")
+        self.act_layer = act(
+            "⇊ Step layer",
+            self.step_layer_both,
+            "Ctrl+F11",
+            "Run both sides to the end of the next linked layer (one node each when the "
+            "graphs are not linked layer by layer)",
+        )
         self.act_over = act(
             "↷ Over both", self.step_over_both, "F10", "Step over on each side: scopes run whole"
         )
@@ -156,7 +184,13 @@ class CompareWindow(QMainWindow):
         bar.setObjectName("compareToolBar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for action in (self.act_step, self.act_over, self.act_continue, self.act_restart):
+        for action in (
+            self.act_step,
+            self.act_layer,
+            self.act_over,
+            self.act_continue,
+            self.act_restart,
+        ):
             bar.addAction(action)
         bar.addSeparator()
         bar.addAction(self.act_sync)
@@ -179,6 +213,7 @@ class CompareWindow(QMainWindow):
         self.links = None
         self.diff = None
         self.numeric = {}
+        self._clear_layer_status()
         self.panes[0].open(spec_a, strategy_a or "auto")
         self.panes[1].open(spec_b, strategy_b or "auto")
         self._update_diff_label()
@@ -194,6 +229,8 @@ class CompareWindow(QMainWindow):
 
     def _on_loaded(self, _side: int) -> None:
         self.links, self.diff, self.numeric = None, None, {}
+        self._clear_layer_status()
+        self._update_actions()
         if not self.both_loaded():
             self._update_diff_label()
             return
@@ -214,24 +251,66 @@ class CompareWindow(QMainWindow):
             )
         self._apply_colours()
         self._update_diff_label()
+        self._update_layer_label()
         self.links_changed.emit()
 
     # ------------------------------------------------------------------ running
 
     def step_both(self) -> None:
+        self._clear_layer_status()
         for pane in self.panes:
             pane.step()
 
+    def running(self) -> bool:
+        """True while either side's model runs."""
+        return any(p.running() for p in self.panes)
+
+    def step_layer_both(self) -> None:
+        """Run each side to the end of the next linked layer, so both pause on one link.
+
+        Without layer links this is one node per side. Ignored while either side runs;
+        a side without a session or whose run is over stays where it is.
+        """
+        if self.running():
+            return
+        links = self.links
+        if links is None or not links.by_layer:
+            self.step_both()
+            return
+        live = [s for s, p in enumerate(self.panes) if p.engine is not None and not p.run_over()]
+        if not live:
+            self.statusBar().showMessage(RUNS_OVER)
+            return
+        ends = [links.layer_ends(s) for s in live]
+        executed = [self.panes[s].marks.executed for s in live]
+        at = [self._paused_at(s) for s in live]
+        layer = lockstep_layer(ends, executed, at)
+        total = len(links.pairs)
+        self._layer_step = layer
+        for side, side_ends, done, here in zip(live, ends, executed, at, strict=True):
+            pane = self.panes[side]
+            if layer >= total:
+                pane.continue_()
+            elif side_ends[layer] != here and side_ends[layer] not in done:
+                pane.run_to(side_ends[layer])
+        self.statusBar().showMessage(self._layer_running_text(layer))
+        self._update_layer_label()
+        if not self.running():  # every side was already there
+            self._finish_layer_step()
+
     def step_over_both(self) -> None:
+        self._clear_layer_status()
         for pane in self.panes:
             pane.step_over()
 
     def continue_both(self) -> None:
+        self._clear_layer_status()
         for pane in self.panes:
             pane.continue_()
 
     def restart_both(self) -> None:
         self.numeric = {}
+        self._clear_layer_status()
         for pane in self.panes:
             pane.restart()
 
@@ -239,6 +318,92 @@ class CompareWindow(QMainWindow):
         if self.colour_mode() == "values":
             self._apply_colours()
         self._show_link(side, pause.node_id)
+        if self._layer_step is not None:
+            if not self.running():
+                self._finish_layer_step()
+        elif self.layer_status:  # stepped some other way: the layer line is stale
+            self._clear_layer_status()
+        else:
+            self._update_layer_label()
+
+    def _paused_at(self, side: int) -> str | None:
+        pause = self.panes[side].last_pause
+        return pause.node_id if pause is not None and pause.reason != ev.READY else None
+
+    def _layer_name(self, layer: int) -> str:
+        """`layer 2 of 3: relu ↔ fc1/Relu`."""
+        assert self.links is not None
+        a, b = self.links.pairs[layer]
+        graphs = [p.full_graph() for p in self.panes]
+        return (
+            f"layer {layer + 1} of {len(self.links.pairs)}: "
+            f"{_short(graphs[0], a)} ↔ {_short(graphs[1], b)}"
+        )
+
+    def _finish_layer_step(self) -> None:
+        """Both sides stopped after a layer step: say where, on the status and layer lines."""
+        layer, self._layer_step = self._layer_step, None
+        if layer is None or self.links is None:
+            return
+        places = []
+        for pane in self.panes:
+            pause = pane.last_pause
+            if pane.engine is None or pause is None:
+                places.append(f"{pane.title}: no session")
+                continue
+            word = PAUSE_WORDS.get(pause.reason, pause.reason)
+            where = _short(pane.full_graph(), pause.node_id) if pause.node_id else ""
+            if pause.reason == ev.FINISHED or not where:
+                places.append(f"{pane.title} {word}")
+            else:
+                places.append(f"{pane.title} {word} at {where}")
+        if layer >= len(self.links.pairs):
+            head = "After the last linked layer"
+        else:
+            name = self._layer_name(layer)
+            head = name[0].upper() + name[1:]
+        self._layer_head = head
+        self.layer_status = f"{head} · {' · '.join(places)}"
+        self.statusBar().showMessage(self.layer_status)
+        self._update_layer_label()
+
+    def _clear_layer_status(self) -> None:
+        self._layer_step = None
+        self.layer_status = self._layer_head = ""
+        self._update_layer_label()
+
+    def _layer_running_text(self, layer: int) -> str:
+        if self.links is None or layer >= len(self.links.pairs):
+            return "Step layer: no linked layer left, both sides run to the end…"
+        return f"Step layer: both sides run to the end of {self._layer_name(layer)}…"
+
+    def _update_layer_label(self) -> None:
+        """The Step layer line: where the last press left both sides, or how to use it."""
+        links = self.links
+        if links is None or not links.by_layer or not links.pairs:
+            self.layer_label.hide()
+            return
+        live = [p for p in self.panes if p.engine is not None]
+        if self._layer_step is not None:
+            text = html.escape(self._layer_running_text(self._layer_step))
+        elif self.layer_status:
+            rest = self.layer_status[len(self._layer_head) :]
+            text = f"<b>{html.escape(self._layer_head)}</b>{html.escape(rest)}"
+        elif live and all(p.run_over() for p in live):
+            text = html.escape(RUNS_OVER)
+        else:
+            first = self._layer_name(0).split(": ", 1)[1]
+            text = (
+                f"Step layer (Ctrl+F11) runs both sides to the end of the next linked layer: "
+                f"{len(links.pairs)} layers, the first {html.escape(first)}."
+            )
+        self.layer_label.setText(f"⇊ {text}")
+        self.layer_label.show()
+
+    def _update_actions(self) -> None:
+        """Step layer waits until both sides are paused, and needs a session on one."""
+        has = any(p.engine is not None for p in self.panes)
+        self.act_layer.setEnabled(has and not self.running())
 
     # ------------------------------------------------------------------ linking
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
-from gui.compare_links import IN_BOTH, ONLY_HERE
+from gui.compare_links import IN_BOTH, ONLY_HERE, lockstep_layer
 from gui.compare_window import CompareWindow
 from gui.main_window import MainWindow
 from gui.settings import Settings
@@ -88,6 +89,103 @@ def test_torch_and_keras_feedforward_step_in_lockstep(qtbot, compare):
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
     assert all(not p.marks.executed for p in compare.panes)
+
+
+def press_layer(qtbot, win: CompareWindow, reason: str = ev.STEP) -> None:
+    press_both(qtbot, win, Qt.Key.Key_F11, reason, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_step_layer_pauses_both_sides_on_each_linked_layer(qtbot, compare):
+    open_pair(qtbot, compare, "feedforward_torch", "feedforward_keras", "fx", "auto")
+    a, b = compare.panes
+    links = compare.links
+    assert links is not None and links.by_layer
+    keys = [x.shortcut().toString() for x in compare.actions() if not x.shortcut().isEmpty()]
+    assert compare.act_layer.shortcut().toString() == "Ctrl+F11"
+    assert len(keys) == len(set(keys))
+    assert "Ctrl+F11" in compare.act_layer.toolTip()
+    assert "Step layer (Ctrl+F11)" in compare.layer_label.text()
+    gb = b.full_graph()
+    ends_a, ends_b = links.layer_ends(0), links.layer_ends(1)
+    assert ends_a == ["fc1", "relu", "fc2"]
+    # a Keras Dense ends with its BiasAdd; the fc1 Relu is a layer of its own
+    assert [(gb.node(n)["op"], gb.node(n)["scope"][-1]) for n in ends_b] == [
+        ("BiasAdd", "fc1"),
+        ("Relu", "fc1"),
+        ("BiasAdd", "fc2"),
+    ]
+    for i, (x, y) in enumerate(links.pairs):
+        press_layer(qtbot, compare)
+        assert (a.last_pause.node_id, b.last_pause.node_id) == (ends_a[i], ends_b[i])
+        # both sides pause on the same link: each one's node answers the other's
+        assert links.counterpart(1, ends_b[i]) == x and links.counterpart(0, ends_a[i]) == y
+        assert a.view.selected() == ends_a[i] and b.view.selected() == ends_b[i]
+        assert f"linked: {ends_a[i]} ↔ B:" in a.link_label.text()
+        assert "↔ A: fc" in b.link_label.text() or "↔ A: relu" in b.link_label.text()
+        # the next layer has not started on either side
+        for pane, ends in ((a, ends_a), (b, ends_b)):
+            order = list(pane.full_graph().order)
+            assert all(n not in pane.marks.executed for n in order[order.index(ends[i]) + 1 :])
+        name = f"Layer {i + 1} of 3: {ends_a[i]} ↔ fc{1 if i < 2 else 2}/"
+        assert name in compare.statusBar().currentMessage()
+        assert name in compare.layer_label.text() and compare.layer_label.isVisible()
+        value_a = as_numpy(a.engine.session.value(ends_a[i]))
+        value_b = as_numpy(b.engine.session.value(ends_b[i]))
+        assert value_a.shape == value_b.shape == ((4, 5) if i == 2 else (4, 20))
+        if i == 1:
+            assert value_a.min() >= 0 and value_b.min() >= 0
+            assert (as_numpy(b.engine.session.value(ends_b[0])) < 0).any()
+        if i == 0:
+            QApplication.processEvents()  # let the layout take the new texts
+            compare.grab().save("/tmp/compare_layer.png")
+    press_layer(qtbot, compare, ev.FINISHED)
+    outputs = [as_numpy(p.engine.session.value("output")) for p in compare.panes]
+    assert outputs[0].shape == outputs[1].shape == (4, 5)
+    last = "After the last linked layer · A finished · B finished"
+    assert last in compare.statusBar().currentMessage()
+    # both runs are over: a further press sends nothing and says so
+    positions = [len(p.marks.executed) for p in compare.panes]
+    QTest.keyClick(compare, Qt.Key.Key_F11, Qt.KeyboardModifier.ControlModifier)
+    assert not compare.running() and compare.layer_status == last
+    assert "Both runs are over" in compare.statusBar().currentMessage()
+    assert [len(p.marks.executed) for p in compare.panes] == positions
+
+
+def test_step_layer_ignores_presses_while_running_and_a_side_without_session(qtbot, compare):
+    open_pair(qtbot, compare, "feedforward_torch", "feedforward_keras", "fx", "auto")
+    a, b = compare.panes
+    QTest.keyClick(compare, Qt.Key.Key_F11, Qt.KeyboardModifier.ControlModifier)
+    assert compare.running() and not compare.act_layer.isEnabled()
+    compare.step_layer_both()  # still running: ignored, not queued
+    qtbot.waitUntil(
+        lambda: (
+            not compare.running() and all(p.last_pause.reason == ev.STEP for p in compare.panes)
+        ),
+        timeout=RUN_TIMEOUT,
+    )
+    assert compare.act_layer.isEnabled()
+    assert a.last_pause.node_id == "fc1" and b.full_graph().node(b.last_pause.node_id)["op"] == (
+        "BiasAdd"
+    )
+    b.shutdown()  # B has no session now: A steps its next layer alone
+    with qtbot.waitSignal(a.paused, timeout=RUN_TIMEOUT):
+        QTest.keyClick(compare, Qt.Key.Key_F11, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not compare.running(), timeout=RUN_TIMEOUT)
+    assert a.last_pause.node_id == "relu" and b.engine is None
+    assert "Layer 2 of 3" in compare.layer_status and "B: no session" in compare.layer_status
+
+
+def test_lockstep_layer_lets_the_side_behind_catch_up():
+    ends = [["a1", "a2", "a3"], ["b1", "b2", "b3"]]
+    assert lockstep_layer(ends, [set(), set()], [None, None]) == 0
+    # both paused at the end of layer 1: on to layer 2
+    assert lockstep_layer(ends, [{"a1"}, {"b1"}], ["a1", "b1"]) == 1
+    # A already at the end of layer 1, B still inside it: B catches up, A waits
+    assert lockstep_layer(ends, [{"a1"}, {"x"}], ["a1", "x"]) == 0
+    # A inside layer 3: B runs on to the end of layer 3 too
+    assert lockstep_layer(ends, [{"a1", "a2", "x"}, set()], ["x", None]) == 2
+    # past the last layer on both sides: none left
+    assert lockstep_layer(ends, [{"a1", "a2", "a3"}, {"b1", "b2", "b3"}], ["a3", "b3"]) == 3
 
 
 def test_selecting_fc1_selects_the_linked_dense_op(qtbot, compare):
@@ -170,6 +268,9 @@ def test_diff_of_two_inputs_of_dynamic_torch(qtbot, compare):
 def test_numeric_diff_of_two_runs_of_one_graph(qtbot, compare):
     open_pair(qtbot, compare, "feedforward_torch", "feedforward_torch", "fx", "fx")
     assert compare.diff_counts()["common"] == 5
+    assert not compare.links.by_layer and compare.layer_label.isHidden()
+    press_layer(qtbot, compare)  # not linked by layer: one node per side
+    assert [(p.last_pause.node_id, p.last_pause.position) for p in compare.panes] == [("x", 1)] * 2
     press_both(qtbot, compare, Qt.Key.Key_F5, ev.FINISHED)
     compare.set_colour_mode("values")
     assert set(compare.numeric) >= {"fc1", "relu", "fc2", "output"}
@@ -215,8 +316,6 @@ def test_closing_while_models_load_leaves_no_engine_behind(qtbot):
     win.open_pair("feedforward_torch", "cnn_torch")
     win.close()  # both sides are still loading (one waits for the other)
     qtbot.waitUntil(lambda: not any(p.loader.is_busy() for p in win.panes), timeout=60_000)
-    from PySide6.QtWidgets import QApplication
-
     QApplication.processEvents()  # deliver the queued results: nothing may start from them
     assert all(p.engine is None for p in win.panes)
     assert engines() == before
