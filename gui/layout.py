@@ -23,6 +23,7 @@ any collapsed / expanded state of it. Both are pure.
 
 from __future__ import annotations
 
+import heapq
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -417,7 +418,11 @@ def layout_graph(
     ld = np.where(rev, us, ud)
     has_stub = np.zeros(n_units, bool)
     has_stub[st_dst] = True
-    layer_u = _longest_path(n_units, ls, ld, unit_rank, has_stub)
+    anchored = np.ones(n_units, bool)  # a collapsed scope box stays where it is
+    plain_unit = node_of_unit >= 0
+    anchored[plain_unit] = p.is_input[node_of_unit[plain_unit]]
+    anchored[st_dst[p.is_input[st_src]]] = True  # fed by a model input drawn as a stub
+    layer_u = _longest_path(n_units, ls, ld, unit_rank, has_stub, anchored)
     layer = np.concatenate([layer_u, layer_u[st_dst] - 1]).astype(np.int64)
     all_s = np.concatenate([ls, stub_box])
     all_d = np.concatenate([ld, st_dst])
@@ -746,8 +751,9 @@ def _bridge_hidden(esrc, edst, labels, hidden, order_pos):
     return np.asarray(ns, np.int64), np.asarray(nd, np.int64), nl
 
 
-def _longest_path(n_units, ls, ld, rank, has_stub) -> np.ndarray:
-    """Layer per box: longest path from the sources, sources pulled down to their users."""
+def _longest_path(n_units, ls, ld, rank, has_stub, anchored) -> np.ndarray:
+    """Layer per box: longest path from the sources; what depends on no model input
+    (`anchored` marks the inputs) pulled down next to its users."""
     layer = has_stub.astype(np.int64).tolist()
     if n_units == 0:
         return np.zeros(0, np.int64)
@@ -763,14 +769,52 @@ def _longest_path(n_units, ls, ld, rank, has_stub) -> np.ndarray:
             if best > layer[u]:
                 layer[u] = best
     out = np.asarray(layer, np.int64)
-    if len(ls):
-        indeg = np.bincount(ld, minlength=n_units)
-        first_use = np.full(n_units, np.iinfo(np.int64).max)
-        np.minimum.at(first_use, ls, out[ld])
-        pull = (indeg == 0) & (first_use < np.iinfo(np.int64).max)
-        lo = has_stub.astype(np.int64)
-        out[pull] = np.maximum(first_use[pull] - 1, np.maximum(out[pull], lo[pull]))
-    return out
+    if not len(ls):
+        return out
+    return _pull_down_floating(out, n_units, ls, ld, rank, has_stub, srcs, bounds, anchored)
+
+
+def _pull_down_floating(out, n_units, ls, ld, rank, has_stub, srcs, bounds, anchored):
+    """Lay what depends on no model input (a parameter's read, a constant's reshape,
+    a shape computed from constants) just above its first user, deepest first: a
+    layer's weights then sit beside that layer, not beside the network's first ops,
+    and scope boxes do not reach up to the top of the graph."""
+    indeg = np.bincount(ld, minlength=n_units)
+    floating = (indeg == 0) & ~anchored
+    by_src = np.argsort(ls, kind="stable")
+    users = ld[by_src].tolist()
+    user_bounds = np.searchsorted(ls[by_src], np.arange(n_units + 1)).tolist()
+    # a box floats when every predecessor floats: only users of floating boxes need a
+    # look, in execution order (a Python pass over few boxes: parameter reads mostly)
+    floats = floating.tolist()
+    ranks = rank.tolist()
+    heap = [
+        (ranks[v], v)
+        for u in np.nonzero(floating)[0].tolist()
+        for v in users[user_bounds[u] : user_bounds[u + 1]]
+    ]
+    heapq.heapify(heap)
+    seen = {v for _, v in heap}
+    while heap:
+        _, u = heapq.heappop(heap)
+        if floats[u] or not all(floats[q] for q in srcs[bounds[u] : bounds[u + 1]]):
+            continue
+        floats[u] = True
+        for v in users[user_bounds[u] : user_bounds[u + 1]]:
+            if v not in seen:
+                seen.add(v)
+                heapq.heappush(heap, (ranks[v], v))
+    lo = has_stub.tolist()
+    layer = out.tolist()
+    by_rank = np.argsort(rank, kind="stable").tolist()
+    place = {u: i for i, u in enumerate(by_rank)}
+    for u in sorted((u for u, f in enumerate(floats) if f), key=ranks.__getitem__, reverse=True):
+        a, b = user_bounds[u], user_bounds[u + 1]
+        if a != b:
+            layer[u] = max(min([layer[v] for v in users[a:b]]) - 1, layer[u], int(lo[u]))
+        elif place[u] + 1 < n_units:  # unused (a dead constant): beside what runs next
+            layer[u] = max(layer[by_rank[place[u] + 1]], layer[u])
+    return np.asarray(layer, np.int64)
 
 
 def _order(lay, init, seg_a, seg_b, cluster_keys, sweeps, keep_best=True):

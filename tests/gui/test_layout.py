@@ -106,3 +106,53 @@ def test_large_graph_collapses_and_expands():
     shut = layout_graph(g, scopes_deeper_than(g, 0))
     assert shut.visible_count < 20
     assert all(layout_kind in (NODE, SCOPE, STUB) for layout_kind in shut.kinds.tolist())
+
+
+def _two_layer_tf_like_graph() -> Graph:
+    """x -> l1/MatMul -> l1/BiasAdd -> l1/Relu -> l2/MatMul -> y, each MatMul reading its weight
+    through a ReadVariableOp (and l2's through a Cast), plus a dead constant in l2."""
+    g = Graph("tf_like", "tensorflow")
+    g.add_node("x", kind="input", op="Placeholder")
+    for layer in ("l1", "l2"):
+        g.add_node(f"{layer}/kernel", kind="param", op="Placeholder", scope=(layer,))
+        g.add_node(f"{layer}/read", kind="op", op="ReadVariableOp", scope=(layer,))
+        g.add_edge(f"{layer}/kernel", f"{layer}/read")
+    g.add_node("l1/MatMul", kind="op", op="MatMul", scope=("l1",))
+    g.add_node("l1/BiasAdd", kind="op", op="BiasAdd", scope=("l1",))
+    g.add_node("l1/Relu", kind="op", op="Relu", scope=("l1",))
+    g.add_node("l2/dead", kind="const", op="Const", scope=("l2",))
+    g.add_node("l2/Cast", kind="op", op="Cast", scope=("l2",))
+    g.add_node("l2/MatMul", kind="op", op="MatMul", scope=("l2",))
+    g.add_node("y", kind="output", op="output")
+    for s, d in (
+        ("x", "l1/MatMul"),
+        ("l1/read", "l1/MatMul"),
+        ("l1/MatMul", "l1/BiasAdd"),
+        ("l1/BiasAdd", "l1/Relu"),
+        ("l1/Relu", "l2/MatMul"),
+        ("l2/read", "l2/Cast"),
+        ("l2/Cast", "l2/MatMul"),
+        ("l2/MatMul", "y"),
+    ):
+        g.add_edge(s, d)
+    g.order = [
+        "x", "l1/kernel", "l1/read", "l1/MatMul", "l1/BiasAdd", "l1/Relu",
+        "l2/kernel", "l2/read", "l2/dead", "l2/Cast", "l2/MatMul", "y",
+    ]  # fmt: skip
+    return g
+
+
+def test_what_depends_on_no_input_sits_just_above_its_user():
+    layout = layout_graph(_two_layer_tf_like_graph())
+    _no_overlap_within_layers(layout)
+
+    def top(node: str) -> float:
+        return float(layout.rects[layout.boxes_of(node)[0], 1])
+
+    # l2's weight read and its cast are laid right above l2's MatMul, not at the top
+    # beside l1's first ops; the dead constant sits beside what runs after it
+    assert top("l2/read") < top("l2/Cast") < top("l2/MatMul")
+    assert top("l2/read") > top("l1/MatMul")
+    assert top("l2/Cast") == top("l1/Relu")
+    assert top("l2/dead") == top("l2/Cast")
+    assert top("l1/read") < top("l1/MatMul")
