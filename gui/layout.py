@@ -422,7 +422,8 @@ def layout_graph(
     plain_unit = node_of_unit >= 0
     anchored[plain_unit] = p.is_input[node_of_unit[plain_unit]]
     anchored[st_dst[p.is_input[st_src]]] = True  # fed by a model input drawn as a stub
-    layer_u = _longest_path(n_units, ls, ld, unit_rank, has_stub, anchored)
+    unit_loc = np.where(is_scope_unit, scope_of_unit, p.node_group[np.maximum(node_of_unit, 0)])
+    layer_u = _longest_path(n_units, ls, ld, unit_rank, has_stub, anchored, unit_loc, p.anc)
     layer = np.concatenate([layer_u, layer_u[st_dst] - 1]).astype(np.int64)
     all_s = np.concatenate([ls, stub_box])
     all_d = np.concatenate([ld, st_dst])
@@ -751,69 +752,162 @@ def _bridge_hidden(esrc, edst, labels, hidden, order_pos):
     return np.asarray(ns, np.int64), np.asarray(nd, np.int64), nl
 
 
-def _longest_path(n_units, ls, ld, rank, has_stub, anchored) -> np.ndarray:
+def _longest_path(n_units, ls, ld, rank, has_stub, anchored, unit_loc=None, anc=None):
     """Layer per box: longest path from the sources; what depends on no model input
-    (`anchored` marks the inputs) pulled down next to its users."""
-    layer = has_stub.astype(np.int64).tolist()
+    (`anchored` marks the inputs) pulled down next to its users.
+
+    With `unit_loc` (the scope id each box is drawn in) and `anc` (scope ancestors),
+    what depends on no input also starts below everything that feeds its group from
+    outside, so a layer's weight reads sit inside that layer's box, under the layer
+    before it, and sibling scope boxes do not overlap.
+    """
+    base = has_stub.astype(np.int64)
     if n_units == 0:
         return np.zeros(0, np.int64)
-    # group predecessors by destination
-    by_dst = np.argsort(ld, kind="stable")
-    dsts = ld[by_dst]
-    srcs = ls[by_dst].tolist()
-    bounds = np.searchsorted(dsts, np.arange(n_units + 1)).tolist()
-    for u in np.argsort(rank, kind="stable").tolist():
-        a, b = bounds[u], bounds[u + 1]
-        if a != b:
-            best = max([layer[p] for p in srcs[a:b]]) + 1
+    if not len(ls):
+        return base
+    t = _EdgeTables(n_units, ls, ld)
+    order = np.argsort(rank, kind="stable").tolist()
+    floats = _floating(t, rank, anchored)
+    if unit_loc is not None and anc is not None and floats.any():
+        grouped = _grouped_forward(t, rank, base, floats, ls, ld, unit_loc, anc)
+        if grouped is not None:
+            layer = _pull_down(grouped, floats, t, order, base)
+            if (layer[ls] < layer[ld]).all():  # tied weights could pull against an edge
+                return layer
+    return _pull_down(_forward(t, order, base), floats, t, order, base)
+
+
+def _grouped_forward(t, rank, base, floats, ls, ld, unit_loc, anc) -> np.ndarray | None:
+    """Longest path where a floating root starts below what feeds its groups from outside.
+
+    A box with a stub also leaves room for it below those entries. Floating boxes
+    are visited just before their first user (not where the framework
+    happened to run them: TensorFlow reads every weight first), so by then the boxes
+    entering their group have their layers. None when no group has an outside entry.
+    """
+    n = t.n
+    fixed = ~floats[ls] & ~floats[ld]
+    a, b = ls[fixed], ld[fixed]
+    pairs_src: list[np.ndarray] = []
+    pairs_group: list[np.ndarray] = []
+    for d in range(anc.shape[1]):
+        ga, gb = anc[unit_loc[a], d], anc[unit_loc[b], d]
+        cross = (gb >= 0) & (gb != ga)
+        pairs_src.append(a[cross])
+        pairs_group.append(gb[cross])
+    src = np.concatenate(pairs_src) if pairs_src else np.zeros(0, np.int64)
+    if not len(src):
+        return None
+    group = np.concatenate(pairs_group)
+    enters: dict[int, list[int]] = {}
+    for p, g in zip(src.tolist(), group.tolist(), strict=True):
+        enters.setdefault(p, []).append(g)
+    # what starts below its groups' entries: floating roots, and boxes with a stub
+    # (the stub, drawn in the layer above, must be inside the group too)
+    starters = np.nonzero((floats & (t.indeg == 0)) | (base > 0))[0].tolist()
+    groups_of = {u: [g for g in anc[unit_loc[u]].tolist() if g >= 0] for u in starters}
+    # visiting order: floating boxes just before their first user, deepest first
+    ranks = rank.astype(np.float64)
+    eff = ranks.copy()
+    step = 1.0 / (2 * (n + 1))
+    users, ub = t.users, t.user_bounds
+    eff_l = eff.tolist()
+    for u in sorted(np.nonzero(floats)[0].tolist(), key=eff_l.__getitem__, reverse=True):
+        first = users[ub[u] : ub[u + 1]]
+        if first:
+            eff_l[u] = min(eff_l[v] for v in first) - step
+    visit = np.argsort(np.asarray(eff_l), kind="stable").tolist()
+    entry = [-1] * anc.shape[0]
+    layer = base.tolist()
+    stub = base.tolist()
+    preds, pb = t.preds, t.pred_bounds
+    for u in visit:
+        lo, hi = pb[u], pb[u + 1]
+        if lo != hi:
+            best = max([layer[p] for p in preds[lo:hi]]) + 1
             if best > layer[u]:
                 layer[u] = best
-    out = np.asarray(layer, np.int64)
-    if not len(ls):
-        return out
-    return _pull_down_floating(out, n_units, ls, ld, rank, has_stub, srcs, bounds, anchored)
+        if u in groups_of:
+            start = max([entry[g] for g in groups_of[u]], default=-1)
+            if start >= 0 and start + 1 + stub[u] > layer[u]:
+                layer[u] = start + 1 + stub[u]  # its stub goes in the layer above it
+        for g in enters.get(u, ()):
+            if layer[u] > entry[g]:
+                entry[g] = layer[u]
+    return np.asarray(layer, np.int64)
 
 
-def _pull_down_floating(out, n_units, ls, ld, rank, has_stub, srcs, bounds, anchored):
-    """Lay what depends on no model input (a parameter's read, a constant's reshape,
-    a shape computed from constants) just above its first user, deepest first: a
-    layer's weights then sit beside that layer, not beside the network's first ops,
-    and scope boxes do not reach up to the top of the graph."""
-    indeg = np.bincount(ld, minlength=n_units)
-    floating = (indeg == 0) & ~anchored
-    by_src = np.argsort(ls, kind="stable")
-    users = ld[by_src].tolist()
-    user_bounds = np.searchsorted(ls[by_src], np.arange(n_units + 1)).tolist()
-    # a box floats when every predecessor floats: only users of floating boxes need a
-    # look, in execution order (a Python pass over few boxes: parameter reads mostly)
+class _EdgeTables:
+    """Predecessors and users of each box, as Python lists (the passes are Python loops)."""
+
+    def __init__(self, n_units: int, ls: np.ndarray, ld: np.ndarray) -> None:
+        self.n = n_units
+        by_dst = np.argsort(ld, kind="stable")
+        self.preds = ls[by_dst].tolist()
+        self.pred_bounds = np.searchsorted(ld[by_dst], np.arange(n_units + 1)).tolist()
+        by_src = np.argsort(ls, kind="stable")
+        self.users = ld[by_src].tolist()
+        self.user_bounds = np.searchsorted(ls[by_src], np.arange(n_units + 1)).tolist()
+        self.indeg = np.bincount(ld, minlength=n_units)
+
+
+def _forward(t: _EdgeTables, order: list[int], floor: np.ndarray) -> np.ndarray:
+    """Longest path in execution order, each box at least at its `floor`."""
+    layer = floor.tolist()
+    preds, bounds = t.preds, t.pred_bounds
+    for u in order:
+        a, b = bounds[u], bounds[u + 1]
+        if a != b:
+            best = max([layer[p] for p in preds[a:b]]) + 1
+            if best > layer[u]:
+                layer[u] = best
+    return np.asarray(layer, np.int64)
+
+
+def _floating(t: _EdgeTables, rank: np.ndarray, anchored: np.ndarray) -> np.ndarray:
+    """Boxes that depend on no model input: a parameter's read, a constant's reshape,
+    a shape computed from constants. A box floats when every predecessor floats: only
+    users of floating boxes need a look, in execution order (a Python pass over few
+    boxes: parameter reads mostly)."""
+    floating = (t.indeg == 0) & ~anchored
     floats = floating.tolist()
     ranks = rank.tolist()
+    users, ub, preds, pb = t.users, t.user_bounds, t.preds, t.pred_bounds
     heap = [
-        (ranks[v], v)
-        for u in np.nonzero(floating)[0].tolist()
-        for v in users[user_bounds[u] : user_bounds[u + 1]]
+        (ranks[v], v) for u in np.nonzero(floating)[0].tolist() for v in users[ub[u] : ub[u + 1]]
     ]
     heapq.heapify(heap)
     seen = {v for _, v in heap}
     while heap:
         _, u = heapq.heappop(heap)
-        if floats[u] or not all(floats[q] for q in srcs[bounds[u] : bounds[u + 1]]):
+        if floats[u] or not all(floats[q] for q in preds[pb[u] : pb[u + 1]]):
             continue
         floats[u] = True
-        for v in users[user_bounds[u] : user_bounds[u + 1]]:
+        for v in users[ub[u] : ub[u + 1]]:
             if v not in seen:
                 seen.add(v)
                 heapq.heappush(heap, (ranks[v], v))
-    lo = has_stub.tolist()
+    return np.asarray(floats, bool)
+
+
+def _pull_down(out, floats, t: _EdgeTables, order: list[int], lo: np.ndarray) -> np.ndarray:
+    """Floating boxes just above their first user, deepest first: a layer's weights sit
+    beside that layer, not beside the network's first ops. An unused one (a dead
+    constant) goes beside what runs after it."""
+    movable = np.nonzero(floats)[0]
+    if not len(movable):
+        return out
+    place = {u: i for i, u in enumerate(order)}
+    users, ub = t.users, t.user_bounds
     layer = out.tolist()
-    by_rank = np.argsort(rank, kind="stable").tolist()
-    place = {u: i for i, u in enumerate(by_rank)}
-    for u in sorted((u for u, f in enumerate(floats) if f), key=ranks.__getitem__, reverse=True):
-        a, b = user_bounds[u], user_bounds[u + 1]
+    low = lo.tolist()
+    for u in sorted(movable.tolist(), key=place.__getitem__, reverse=True):
+        a, b = ub[u], ub[u + 1]
         if a != b:
-            layer[u] = max(min([layer[v] for v in users[a:b]]) - 1, layer[u], int(lo[u]))
-        elif place[u] + 1 < n_units:  # unused (a dead constant): beside what runs next
-            layer[u] = max(layer[by_rank[place[u] + 1]], layer[u])
+            layer[u] = max(min([layer[v] for v in users[a:b]]) - 1, layer[u], low[u])
+        elif place[u] + 1 < t.n:
+            layer[u] = max(layer[order[place[u] + 1]], layer[u])
     return np.asarray(layer, np.int64)
 
 

@@ -1,5 +1,7 @@
 """The layered layout: pure numpy, no Qt."""
 
+import itertools
+
 import numpy as np
 
 from bench.synthetic import layered_graph, subgraph_graph, transformer_graph
@@ -149,10 +151,47 @@ def test_what_depends_on_no_input_sits_just_above_its_user():
     def top(node: str) -> float:
         return float(layout.rects[layout.boxes_of(node)[0], 1])
 
-    # l2's weight read and its cast are laid right above l2's MatMul, not at the top
-    # beside l1's first ops; the dead constant sits beside what runs after it
-    assert top("l2/read") < top("l2/Cast") < top("l2/MatMul")
-    assert top("l2/read") > top("l1/MatMul")
-    assert top("l2/Cast") == top("l1/Relu")
+    # l2's weight read and its cast are laid right above l2's MatMul, below all of l1
+    # (not at the top beside l1's first ops); the dead constant sits beside what runs
+    # after it; the two layers' boxes do not overlap
+    assert top("l1/Relu") < top("l2/read") < top("l2/Cast") < top("l2/MatMul")
     assert top("l2/dead") == top("l2/Cast")
     assert top("l1/read") < top("l1/MatMul")
+    l1, l2 = (layout.group_rects[layout.group_scopes.index((s,))] for s in ("l1", "l2"))
+    assert l1[1] + l1[3] <= l2[1]
+
+
+def test_sibling_scope_boxes_of_a_keras_like_graph_do_not_overlap():
+    g = Graph("deep", "tensorflow")
+    g.add_node("x", kind="input", op="Placeholder")
+    previous = "x"
+    for i in range(6):
+        scope = ("model", f"dense_{i}")
+        g.add_node(f"w{i}", kind="param", op="Placeholder", scope=scope)
+        for op in ("read", "MatMul", "bread", "BiasAdd", "Relu"):
+            g.add_node(f"{op}{i}", kind="op", op=op, scope=scope)
+        g.add_node(f"b{i}", kind="param", op="Placeholder", scope=scope)
+        for s, d in (
+            (f"w{i}", f"read{i}"),
+            (previous, f"MatMul{i}"),
+            (f"read{i}", f"MatMul{i}"),
+            (f"b{i}", f"bread{i}"),
+            (f"MatMul{i}", f"BiasAdd{i}"),
+            (f"bread{i}", f"BiasAdd{i}"),
+            (f"BiasAdd{i}", f"Relu{i}"),
+        ):
+            g.add_edge(s, d)
+        previous = f"Relu{i}"
+    g.add_node("y", kind="output", op="output")
+    g.add_edge(previous, "y")
+    # TensorFlow runs every weight read first
+    reads = [n for i in range(6) for n in (f"w{i}", f"read{i}", f"b{i}", f"bread{i}")]
+    rest = [n for i in range(6) for n in (f"MatMul{i}", f"BiasAdd{i}", f"Relu{i}")]
+    g.order = ["x", *reads, *rest, "y"]
+    layout = layout_graph(g)
+    _no_overlap_within_layers(layout)
+    rects = [
+        layout.group_rects[layout.group_scopes.index(("model", f"dense_{i}"))] for i in range(6)
+    ]
+    for upper, lower in itertools.pairwise(rects):
+        assert upper[1] + upper[3] <= lower[1]
