@@ -8,8 +8,10 @@ Our own vectorised Sugiyama, because no library is fast enough on wide graphs:
    consumers) are drawn once per consumer as small stubs right above it, so they
    make no long edges.
 2. *Layers*: longest path in execution order (edges that run against it, possible
-   once scopes are collapsed, are reversed), sources pulled down next to their
-   first consumer; long edges get one dummy node per layer crossed.
+   once scopes are collapsed, are reversed); what depends on no model input (weight
+   reads, constant reshapes) pulled down next to its first consumer, but below what
+   feeds its scope from outside, so sibling scope boxes stack without overlapping;
+   long edges get one dummy node per layer crossed.
 3. *Order*: barycenter sweeps over all layers at once (even layers, then odd, each
    from both neighbours), nodes of one scope kept together; the ordering with the
    fewest crossings wins.
