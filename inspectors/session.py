@@ -29,7 +29,14 @@ from inspectors import events as ev
 from inspectors.breakpoints import BreakpointError, Breakpoints
 from inspectors.graph import Graph
 from inspectors.stepping import GradientResult, Interrupt, NodeError, Stepper
-from inspectors.tensors import DEFAULT_BUDGET, TensorSummary, ValueStore, summarize
+from inspectors.tensors import (
+    BATCH_MAX,
+    DEFAULT_BUDGET,
+    TensorSummary,
+    ValueStore,
+    summarize,
+    summarize_batch,
+)
 
 Listener = Callable[[ev.Event], None]
 
@@ -73,6 +80,10 @@ class RunState:
     outputs: Any = None
 
 
+#: Nodes summarised together during a continue (and the most a listener waits for).
+_BATCH_NODES = 256
+
+
 class Session:
     """Step a captured model like a debugger. Thread-safe commands, events out."""
 
@@ -104,6 +115,9 @@ class Session:
         self.last_pause: ev.Paused | None = None
         self.keep_values = True
         self._share_values = bool(getattr(self.stepper, "immutable_values", False))
+        # during a plain continue, small outputs are summarised (and their events sent)
+        # in batches: (node id, position, scope, kept values, overridden)
+        self._deferred: list[tuple[str, int, tuple[str, ...], tuple[Any, ...], bool]] = []
 
         self._listeners: list[Listener] = [listener] if listener else []
         self._commands: queue.Queue[_Command] = queue.Queue()
@@ -254,6 +268,7 @@ class Session:
     _handled = 0
 
     def _pause(self, reason: str, node_id: str | None, **kw: Any) -> None:
+        self._flush()
         self._pause_asked = False
         self.last_pause = ev.Paused(
             reason,
@@ -368,14 +383,17 @@ class Session:
         try:
             outputs = self.stepper.run(self, self._inputs)
         except _Unwind as unwind:
+            self._flush()
             return unwind.pending
         except NodeError as exc:
+            self._flush()
             self.run.failed = exc.node_id
             text = "".join(traceback.format_exception(exc.original))
             self._emit(ev.Failed(exc.node_id, str(exc), text))
             self._pause(ev.EXCEPTION, exc.node_id, message=str(exc))
             return None
         except Exception as exc:
+            self._flush()
             self.run.failed = self.run.current or "?"
             text = "".join(traceback.format_exception(exc))
             message = f"{type(exc).__name__}: {exc}"
@@ -390,6 +408,7 @@ class Session:
     # --------------------------------------------------------- the stepper's hook
 
     def node_added(self, node_id: str) -> None:
+        self._flush()  # the nodes that ran before it are reported first
         graph = self.graph
         attrs = dict(graph.node(node_id))
         edges = tuple((s, d, dict(a)) for s, d, a in graph.nx.in_edges(node_id, data=True))
@@ -412,14 +431,31 @@ class Session:
         override = self.overrides.get(node_id)
         if override:
             values = tuple(override.get(i, v) for i, v in enumerate(values))
-        if len(values) == 1:
-            summaries: tuple[TensorSummary, ...] = (summarize(values[0]),)
-        else:
-            summaries = tuple(map(summarize, values))
         run = self.run
         run.executed.append(node_id)
         run.scopes[node_id] = scope
         run.current = node_id
+        if (
+            self._mode == _CONTINUE
+            and not self._pause_asked
+            and not len(self.breakpoints)
+            and all(type(v) is not np.ndarray or v.size <= BATCH_MAX for v in values)
+        ):
+            # nothing can pause here: summarise later, with the next ones, in one batch
+            kept = self._keep(node_id, values)
+            self._deferred.append((node_id, len(run.executed), scope, kept, bool(override)))
+            if len(self._deferred) >= _BATCH_NODES:
+                self._flush()
+            if self._sent > self._handled:  # a command came meanwhile (no lock on this test)
+                self._flush()
+                self._poll_commands(node_id)
+            final = self.overrides.get(node_id)
+            return {i: a for i, a in final.items() if i < len(values)} if final else None
+        self._flush()
+        if len(values) == 1:
+            summaries: tuple[TensorSummary, ...] = (summarize(values[0]),)
+        else:
+            summaries = tuple(map(summarize, values))
         self.summaries[node_id] = summaries
         if self.keep_values:
             put = self.store.put
@@ -433,7 +469,7 @@ class Session:
 
         previous, self._prev_scope = self._prev_scope, scope
         if self._mode == _CONTINUE and not self._pause_asked and not len(self.breakpoints):
-            reason: str | None = None  # the common case of a continue, decided at once
+            reason: str | None = None  # a continue with nothing to check
         else:
             reason, bp_id, message = self._should_pause(node_id, scope, previous, summaries, values)
         if reason is not None:
@@ -446,6 +482,39 @@ class Session:
         if not final:
             return None
         return {i: a for i, a in final.items() if i < len(values)}
+
+    def _keep(self, node_id: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The values as they are now (a copy unless they can never change), stored
+        within the budget; their summaries come later, in `_flush`."""
+        share = self._share_values
+        store = self.store if self.keep_values else None
+        kept = []
+        for i, v in enumerate(values):
+            if type(v) is np.ndarray:
+                if not (share and not v.flags.writeable):
+                    v = v.copy()  # a later in-place op must not change what is reported
+                if store is not None:
+                    store.put(node_id, i, v, False)
+            kept.append(v)
+        return tuple(kept)
+
+    def _flush(self) -> None:
+        """Summarise the deferred nodes in one batch and send their events, in order."""
+        deferred = self._deferred
+        if not deferred:
+            return
+        self._deferred = []
+        summaries = summarize_batch([v for entry in deferred for v in entry[3]])
+        start = 0
+        table = self.summaries
+        emit = self._emit
+        for node_id, position, scope, values, overridden in deferred:
+            end = start + len(values)
+            mine = tuple(summaries[start:end])
+            start = end
+            table[node_id] = mine
+            emit(ev.NodeStepped(node_id, position, scope, mine, overridden))
+        self._prev_scope = deferred[-1][2]
 
     def _should_pause(
         self,

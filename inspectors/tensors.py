@@ -316,6 +316,132 @@ def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
     return tuple(scaled_counts.tolist())
 
 
+#: Largest array `summarize_batch` takes in its vectorised pass (others one by one).
+BATCH_MAX = 4096
+
+
+def summarize_batch(arrays: list[Any], device: str = "cpu") -> list[TensorSummary]:
+    """`[summarize(a) for a in arrays]`, with small finite float32/float64 arrays done
+    together: one numpy call per statistic for the whole batch instead of about ten per
+    array, which is what a continue over thousands of small nodes spends its time on.
+
+    Same fields and values as `summarize` (the histogram with the same arithmetic in
+    the array's dtype); mean and std are taken in float64, so they can differ from the
+    one-by-one path in the last digits.
+    """
+    out: list[TensorSummary | None] = [None] * len(arrays)
+    groups: dict[np.dtype, list[int]] = {}
+    for i, a in enumerate(arrays):
+        if (
+            type(a) is np.ndarray
+            and 0 < a.size <= BATCH_MAX
+            and (a.dtype == np.float32 or a.dtype == np.float64)
+        ):
+            groups.setdefault(a.dtype, []).append(i)
+        else:
+            out[i] = summarize(a, device)
+    for dtype, members in groups.items():
+        if len(members) < 4:
+            for i in members:
+                out[i] = summarize(arrays[i], device)
+            continue
+        for i, summary in zip(
+            members, _summarize_same_dtype([arrays[i] for i in members], dtype, device), strict=True
+        ):
+            out[i] = summary if summary is not None else summarize(arrays[i], device)
+    return out  # type: ignore[return-value]
+
+
+def _summarize_same_dtype(
+    arrays: list[np.ndarray], dtype: np.dtype, device: str
+) -> list[TensorSummary | None]:
+    """Summaries of finite float arrays of one dtype, vectorised over segments; None for
+    an array with a NaN or an infinity, or a range the histogram cannot scale."""
+    sizes = np.fromiter((a.size for a in arrays), np.int64, len(arrays))
+    starts = np.zeros(len(arrays), np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    flat = np.concatenate([a.reshape(-1) for a in arrays])
+    lo = np.minimum.reduceat(flat, starts)
+    hi = np.maximum.reduceat(flat, starts)
+    wide = flat.astype(np.float64)
+    total = np.add.reduceat(wide, starts)
+    finite = np.isfinite(total) & np.isfinite(lo) & np.isfinite(hi)
+    mean = total / sizes
+    centred = wide - np.repeat(np.where(finite, mean, 0.0), sizes)
+    var = np.add.reduceat(centred * centred, starts) / sizes
+    negative = np.add.reduceat((flat < 0).view(np.int8), starts, dtype=np.int64)
+    zero = np.add.reduceat((flat == 0).view(np.int8), starts, dtype=np.int64)
+    lo64, hi64 = lo.astype(np.float64), hi.astype(np.float64)
+    span = hi64 - lo64
+    scalable = (span == 0) | (dtype == np.float64) | ((span > 1e-30) & (span < 1e38))
+    ok = finite & scalable
+    # the histogram's bin of each value, computed as `_histogram` does: in the dtype
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        scale = np.where(span > 0, HISTOGRAM_BINS / np.where(span > 0, span, 1.0), 0.0)
+        idx = ((flat - np.repeat(lo, sizes)) * np.repeat(scale.astype(dtype), sizes)).astype(
+            np.intp
+        )
+    np.clip(idx, 0, HISTOGRAM_BINS - 1, out=idx)  # hi, and what rounds up to it: last bin
+    segment = np.repeat(np.arange(len(arrays)), sizes)
+    counts = np.bincount(segment * HISTOGRAM_BINS + idx, minlength=len(arrays) * HISTOGRAM_BINS)
+    counts = counts.reshape(len(arrays), HISTOGRAM_BINS)
+    name = _DTYPE_NAMES.get(dtype) or _DTYPE_NAMES.setdefault(dtype, str(dtype))
+    middle = [0] * HISTOGRAM_BINS
+    result: list[TensorSummary | None] = []
+    new, fill = _new, _FIELDS
+    for a, good, n, low, high, m, sd, neg, zer, row in zip(
+        arrays,
+        ok.tolist(),
+        sizes.tolist(),
+        lo64.tolist(),
+        hi64.tolist(),
+        mean.tolist(),
+        np.sqrt(np.maximum(var, 0.0)).tolist(),
+        negative.tolist(),
+        zero.tolist(),
+        counts.tolist(),
+        strict=True,
+    ):
+        if not good:
+            result.append(None)
+            continue
+        if high == low:
+            row = list(middle)
+            row[HISTOGRAM_BINS // 2] = n
+        summary = new(TensorSummary)
+        summary.__dict__.update(
+            zip(
+                fill,
+                (
+                    a.shape,
+                    name,
+                    device,
+                    "tensor",
+                    "",
+                    n,
+                    a.nbytes,
+                    low,
+                    high,
+                    m,
+                    sd,
+                    max(-low, high, low, -high),
+                    neg,
+                    zer,
+                    n - neg - zer,
+                    0,
+                    0,
+                    0,
+                    tuple(row),
+                    (low, high),
+                    {},
+                ),  # fmt: skip
+                strict=True,
+            )
+        )
+        result.append(summary)
+    return result
+
+
 class ValueStore:
     """Full values by (node, output index) within a byte budget; oldest dropped first.
 

@@ -114,3 +114,44 @@ def test_small_and_large_arrays_count_alike(size):
     a[4] = np.nan  # not finite: the general path counts it
     s = summarize(a)
     assert s.nan == 1 and s.negative + s.zero + s.positive == size - 1
+
+
+def test_a_batch_of_summaries_equals_one_by_one():
+    from inspectors.tensors import summarize_batch
+
+    rng = np.random.default_rng(1)
+    arrays: list = []
+    for i in range(300):
+        shape = tuple(int(d) for d in rng.integers(1, 7, size=int(rng.integers(1, 4))))
+        dtype = np.float32 if i % 3 else np.float64
+        kind = i % 7
+        if kind == 0:
+            a = rng.normal(size=shape)
+        elif kind == 1:
+            a = np.maximum(rng.normal(size=shape), 0.0)  # zeros and positives
+        elif kind == 2:
+            a = np.full(shape, -3.5)  # one value: the middle bin
+        elif kind == 3:
+            a = rng.normal(size=shape) * 1e3 + 1e6  # spread tiny next to the mean
+        elif kind == 4:
+            a = rng.normal(size=(40, 50))  # the general path one by one
+        elif kind == 5:
+            a = rng.normal(size=shape)
+            a.flat[-1] = np.nan  # not finite: done one by one
+        else:
+            a = rng.integers(-3, 3, size=shape)  # integers: done one by one
+        arrays.append(a.astype(dtype) if kind != 6 else a)
+    arrays += [None, (1, 2), np.zeros(0, np.float32), np.float32(2.0)]
+    for a, got in zip(arrays, summarize_batch(arrays), strict=True):
+        want = summarize(a)
+        exact = ("shape", "dtype", "kind", "text", "size", "nbytes", "min", "max", "abs_max")
+        for name in (*exact, "negative", "zero", "positive", "nan", "hist_counts", "hist_range"):
+            g, w = getattr(got, name), getattr(want, name)
+            assert g == w or (isinstance(w, float) and math.isnan(w) and math.isnan(g)), (name, a)
+        for name in ("mean", "std"):
+            w = getattr(want, name)
+            if math.isnan(w):
+                assert math.isnan(getattr(got, name))
+            else:
+                scale = max(abs(want.mean), want.std, 1e-30)
+                assert getattr(got, name) == pytest.approx(w, rel=1e-5, abs=1e-6 * scale), name

@@ -238,6 +238,50 @@ def test_a_node_modified_in_place_later_gets_a_reason_not_a_wrong_gradient():
         close(session)
 
 
+@pytest.mark.parametrize("strategy", ["fx", "eager"])
+def test_a_continue_reports_what_stepping_node_by_node_reports(strategy):
+    # a continue summarises small outputs in batches; an in-place op later in the
+    # graph must not change what was reported (or kept) for the node before it
+    class Chain(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList(nn.Linear(6, 6) for _ in range(40))
+
+        def forward(self, x):
+            for layer in self.layers:
+                y = layer(x)
+                x = torch.tanh(y)
+                y.mul_(-3.0)  # in place, after tanh has read it
+            return x
+
+    torch.manual_seed(0)
+    target = ModelTarget("chain", "chain", "torch", Chain(), (torch.randn(3, 6),))
+    captured = capture(target, strategy)
+    stepped, continued = open_session(captured), open_session(captured)
+    try:
+        to_end(continued)
+        while stepped.run.finished is False:
+            stepped.step()
+            assert stepped.wait().reason in (ev.STEP, ev.FINISHED)
+        assert continued.run.executed == stepped.run.executed
+        assert len(continued.run.executed) > 80
+        for node in stepped.run.executed:
+            (want,), (got,) = stepped.summaries[node], continued.summaries[node]
+            assert (got.min, got.max, got.negative, got.hist_counts) == (
+                want.min,
+                want.max,
+                want.negative,
+                want.hist_counts,
+            ), node
+            assert got.mean == pytest.approx(want.mean, rel=1e-5, abs=1e-6), node
+            np.testing.assert_array_equal(continued.value(node), stepped.value(node))
+        linear = node_where(stepped.graph, "linear")
+        assert stepped.summaries[linear][0].min >= -1.5  # before the in-place * -3
+    finally:
+        close(stepped)
+        close(continued)
+
+
 # ------------------------------------------------------------------ set_value
 
 
