@@ -820,24 +820,7 @@ def _grouped_forward(t, rank, base, floats, ls, ld, unit_loc, anc) -> np.ndarray
         if first:
             eff_l[u] = min(eff_l[v] for v in first) - step
     visit = np.argsort(np.asarray(eff_l), kind="stable").tolist()
-    entry = [-1] * anc.shape[0]
-    layer = base.tolist()
-    stub = base.tolist()
-    preds, pb = t.preds, t.pred_bounds
-    for u in visit:
-        lo, hi = pb[u], pb[u + 1]
-        if lo != hi:
-            best = max([layer[p] for p in preds[lo:hi]]) + 1
-            if best > layer[u]:
-                layer[u] = best
-        if u in groups_of:
-            start = max([entry[g] for g in groups_of[u]], default=-1)
-            if start >= 0 and start + 1 + stub[u] > layer[u]:
-                layer[u] = start + 1 + stub[u]  # its stub goes in the layer above it
-        for g in enters.get(u, ()):
-            if layer[u] > entry[g]:
-                entry[g] = layer[u]
-    return np.asarray(layer, np.int64)
+    return _forward(t, visit, base, groups_of, enters, anc.shape[0])
 
 
 class _EdgeTables:
@@ -854,9 +837,22 @@ class _EdgeTables:
         self.indeg = np.bincount(ld, minlength=n_units)
 
 
-def _forward(t: _EdgeTables, order: list[int], floor: np.ndarray) -> np.ndarray:
-    """Longest path in execution order, each box at least at its `floor`."""
+def _forward(
+    t: _EdgeTables,
+    order: list[int],
+    floor: np.ndarray,
+    groups_of: dict[int, list[int]] | None = None,
+    enters: dict[int, list[int]] | None = None,
+    n_scopes: int = 0,
+) -> np.ndarray:
+    """Longest path in `order`, each box at least at its `floor`; a box in `groups_of`
+    also below the last box seen entering any of its groups (`enters`: box -> the
+    groups it feeds from outside)."""
     layer = floor.tolist()
+    stub = layer[:] if groups_of else layer
+    groups_of = groups_of or {}
+    enters = enters or {}
+    entry = [-1] * n_scopes
     preds, bounds = t.preds, t.pred_bounds
     for u in order:
         a, b = bounds[u], bounds[u + 1]
@@ -864,6 +860,13 @@ def _forward(t: _EdgeTables, order: list[int], floor: np.ndarray) -> np.ndarray:
             best = max([layer[p] for p in preds[a:b]]) + 1
             if best > layer[u]:
                 layer[u] = best
+        if u in groups_of:
+            start = max([entry[g] for g in groups_of[u]], default=-1)
+            if start >= 0 and start + 1 + stub[u] > layer[u]:
+                layer[u] = start + 1 + stub[u]  # its stub goes in the layer above it
+        for g in enters.get(u, ()):
+            if layer[u] > entry[g]:
+                entry[g] = layer[u]
     return np.asarray(layer, np.int64)
 
 
