@@ -192,6 +192,11 @@ class ModelLoader(QObject):
             self._emit(self._job_stage, job, f"Capturing ({strategy})…")
             captured = capture(target, strategy)
             graph = captured.graph
+            if graph.meta.get("forward_error"):
+                notes.append(
+                    f"{graph.meta['forward_error']}. The graph is loaded: continue (F5) "
+                    "to pause on the node that fails."
+                )
             result = LoadResult(
                 spec=spec,
                 name=target.name,

@@ -35,13 +35,21 @@ def capture(target: ModelTarget, strategy: str = "auto") -> Captured:
             f"Capture strategy {strategy!r} does not apply to a {target.framework} model; "
             f"use one of: auto, {', '.join(allowed)}."
         )
-    if target.framework == "torch":
-        from inspectors.torch_inspector.capture import capture_torch
+    forward_error = target.extra.get("forward_error")
+    try:
+        if target.framework == "torch":
+            from inspectors.torch_inspector.capture import capture_torch
 
-        captured = capture_torch(target, strategy)
-    else:
-        from inspectors.tf_inspector.capture import capture_tf
+            captured = capture_torch(target, strategy)
+        else:
+            from inspectors.tf_inspector.capture import capture_tf
 
-        captured = capture_tf(target, strategy)
+            captured = capture_tf(target, strategy)
+    except TargetError as exc:
+        if forward_error:  # the model's own failure is the cause to name
+            raise TargetError(forward_error) from exc
+        raise
     captured.graph.meta.setdefault("model", target.spec)
+    if forward_error:
+        captured.graph.meta["forward_error"] = forward_error
     return captured

@@ -340,6 +340,8 @@ class Graph:
         )
         for fail in self.meta.get("failures", []):
             text += f"; {fail['strategy']} failed: {fail['reason']}"
+        if self.meta.get("forward_error"):
+            text += f"; {self.meta['forward_error']}"
         return text
 
 

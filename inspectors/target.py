@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -225,9 +226,12 @@ def _exec_module(run: Callable[[Any], None], module: Any, where: str) -> None:
 
 
 def _exc_line(exc: BaseException) -> str:
-    """`ValueError: message (file.py:12)` for the innermost frame in user code."""
+    """`ValueError: message (file.py:12)` for the innermost frame in user code (the
+    innermost frame of all when none is the user's)."""
     tb = traceback.extract_tb(exc.__traceback__)
-    where = f" ({Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+    user = [f for f in tb if _is_user_frame(f.filename)]
+    frame = (user or tb)[-1] if tb else None
+    where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {message}{where}"
 
@@ -385,7 +389,9 @@ def _inputs_from_signature(model: Any, framework: str) -> tuple[Any, ...] | None
 
 
 def check_inputs(target: ModelTarget) -> None:
-    """Run the model once on its example inputs; a rejection names the framework's message."""
+    """Run the model once on its example inputs. A model that raises is still loaded:
+    finding where it fails is what the debugger is for. The framework's message goes
+    in `target.extra["forward_error"]`; a capture that cannot get past it raises it."""
     try:
         target.call()
     except Exception as exc:
@@ -395,9 +401,21 @@ def check_inputs(target: ModelTarget) -> None:
             else "[" + ", ".join(map(_shape_of, t)) + "]"
             for t in target.example_inputs
         )
-        raise TargetError(
-            f"The model rejected its example inputs ({shapes}): {_exc_line(exc)}"
-        ) from exc
+        target.extra["forward_error"] = (
+            f"The model raised on its example inputs ({shapes}): {_exc_line(exc)}"
+        )
+
+
+_NOT_USER = ("site-packages", "dist-packages", "<frozen", "<string>")
+
+
+def _is_user_frame(filename: str) -> bool:
+    """A frame of the user's code: not a library's, Python's own, or Graphstep's."""
+    if any(marker in filename for marker in _NOT_USER):
+        return False
+    here = str(Path(__file__).resolve().parent)
+    stdlib = str(Path(os.__file__).resolve().parent)
+    return not filename.startswith((here, stdlib))
 
 
 def _shape_of(t: Any) -> str:

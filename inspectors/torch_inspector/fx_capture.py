@@ -9,6 +9,8 @@ inputs to put real shapes and dtypes on every node.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from typing import Any
 
@@ -57,10 +59,32 @@ def trace(model: torch.nn.Module) -> torch.fx.GraphModule:
     return torch.fx.GraphModule(tracer.root, fx_graph, name)
 
 
-def propagate_shapes(module: torch.fx.GraphModule, inputs: tuple[Any, ...]) -> None:
-    """Run the graph once (no autograd) so every node's meta holds its `tensor_meta`."""
-    with torch.no_grad():
-        ShapeProp(module).propagate(*inputs)
+def propagate_shapes(module: torch.fx.GraphModule, inputs: tuple[Any, ...]) -> str | None:
+    """Run the graph once (no autograd) so every node's meta holds its `tensor_meta`.
+
+    A model that raises on its inputs keeps the shapes of the nodes before the failing
+    one (the rest have none): the graph is still worth stepping to the failure. Returns
+    the failing node's name and the error, or None.
+    """
+    prop = ShapeProp(module)
+    with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # it prints tracebacks
+        try:
+            prop.propagate(*inputs)
+        except Exception as error:
+            exc = error.__cause__ or error  # ShapeProp wraps the node's own exception
+            failed = next(
+                (
+                    n.name
+                    for n in module.graph.nodes
+                    if n.op != "placeholder"
+                    and "tensor_meta" not in n.meta
+                    and "type" not in n.meta
+                ),
+                "?",
+            )
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return f"{failed}: {type(exc).__name__}: {first}"
+    return None
 
 
 def capture_fx(
@@ -74,9 +98,11 @@ def capture_fx(
     t0 = time.perf_counter()
     module = trace(model)
     t1 = time.perf_counter()
-    propagate_shapes(module, inputs)
+    shape_error = propagate_shapes(module, inputs)
     t2 = time.perf_counter()
     to_graph(module.graph, _Describer(module), graph)
+    if shape_error:
+        graph.meta["shapes_stop_at"] = shape_error
     t3 = time.perf_counter()
     timing = {"trace": t1 - t0, "shapes": t2 - t1, "convert": t3 - t2}
     return module, fx_nodes(module.graph), timing

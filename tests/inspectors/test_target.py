@@ -95,12 +95,6 @@ def test_samples_are_listed_without_importing_frameworks():
             "",
             "no `example_inputs()`",
         ),
-        (
-            "import torch\ndef build():\n    return torch.nn.Linear(2, 2)\n"
-            "def example_inputs():\n    return torch.ones(3, 7)\n",
-            "",
-            "rejected its example inputs ([3, 7] float32)",
-        ),
         ("raise RuntimeError('boom at import')\n", "", "RuntimeError: boom at import"),
         ("def build():\n    raise ValueError('no weights')\n", "", "ValueError: no weights"),
     ],
@@ -125,8 +119,13 @@ def test_rejected_inputs_show_the_framework_message(tmp_path):
         "import torch\ndef build():\n    return torch.nn.Linear(2, 2)\n"
         "def example_inputs():\n    return torch.ones(3, 7)\n",
     )
+    from inspectors.capture import capture
+
+    target = load_target(str(path))  # loads: stepping shows where it fails
+    assert "mat1 and mat2 shapes cannot be multiplied" in target.extra["forward_error"]
     with pytest.raises(TargetError) as info:
-        load_target(str(path))
+        capture(target, "export")  # fake tensors cannot get past it: the model's error
+    assert "raised on its example inputs ([3, 7] float32)" in str(info.value)
     assert "mat1 and mat2 shapes cannot be multiplied" in str(info.value)
 
 
@@ -151,3 +150,74 @@ def test_missing_framework_names_the_package(tmp_path):
     assert out.returncode == 2
     assert "needs torch" in out.stderr and "pip install torch" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+FAILS_MID_WAY = """
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.fc2 = nn.Linear(6, 2)  # takes 6 features, gets 8
+
+    def forward(self, x):
+        h = torch.relu(self.fc1(x))
+        return self.fc2(h)
+
+def build():
+    return Net()
+
+def example_inputs():
+    return (torch.randn(3, 4),)
+"""
+
+
+def test_a_model_that_raises_on_its_inputs_loads_and_pauses_on_the_failing_node(tmp_path):
+    # finding where a model fails is what the debugger is for: it still loads
+    from inspectors import events as ev
+    from inspectors.capture import capture
+    from inspectors.session import Session
+
+    target = load_target(str(write(tmp_path, FAILS_MID_WAY)))
+    message = target.extra["forward_error"]
+    assert "raised on its example inputs ([3, 4] float32)" in message
+    assert "mat1 and mat2 shapes cannot be multiplied" in message
+    assert "model.py:" in message  # the user's line, not torch's
+    captured = capture(target)
+    graph = captured.graph
+    assert captured.strategy == "fx" and graph.meta["forward_error"] == message
+    assert graph.node("relu")["outputs"][0][0] == (3, 8)  # shapes up to the failure
+    assert graph.meta["shapes_stop_at"].startswith("fc2: RuntimeError")
+    session = Session(captured)
+    session.start()
+    try:
+        session.wait()
+        session.continue_()
+        pause = session.wait()
+        assert (pause.reason, pause.node_id) == (ev.EXCEPTION, "fc2")
+        assert session.run.executed == ["x", "fc1", "relu"]
+    finally:
+        session.stop()
+        session.join()
+
+
+def test_a_model_that_raises_and_cannot_be_captured_names_its_own_error(tmp_path):
+    source = (
+        "import torch\n"
+        "class Net(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        if x.sum() > 0:\n"  # fx and export cannot follow this branch
+        "            raise ValueError('negative inputs only')\n"
+        "        return x\n"
+        "def build():\n    return Net()\n"
+        "def example_inputs():\n    return (torch.ones(2),)\n"
+    )
+    from inspectors.capture import capture
+
+    target = load_target(str(write(tmp_path, source)))
+    with pytest.raises(TargetError) as info:
+        capture(target)
+    assert "raised on its example inputs ([2] float32)" in str(info.value)
+    assert "ValueError: negative inputs only (model.py:5)" in str(info.value)
