@@ -97,10 +97,7 @@ class DebugController(QObject):
         self.breakpoints_dock = window.add_panel("Breakpoints", self.breakpoints_panel, bottom)
         self.watch_dock = window.add_panel("Watch", self.watch_panel, bottom)
         self.inputs_dock = window.add_panel("Inputs", self.inputs_panel, bottom)
-        window.tabifyDockWidget(window.log_dock, self.breakpoints_dock)
-        window.tabifyDockWidget(self.breakpoints_dock, self.watch_dock)
-        window.tabifyDockWidget(self.watch_dock, self.inputs_dock)
-        window.log_dock.raise_()
+        window.log_dock.raise_()  # add_panel tabified them with the Log
 
         self._build_actions()
         self._build_toolbar()

@@ -12,7 +12,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QStackedWidget,
+    QTabBar,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -784,7 +785,37 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(existing[-1], dock)
         self.panels[name] = dock
         self.panels_menu.addAction(dock.toggleViewAction())
+        if self.isVisible():
+            QTimer.singleShot(0, self.hide_stray_tab_bars)
         return dock
+
+    def hide_stray_tab_bars(self) -> None:
+        """Hide dock tab bars the layout no longer places.
+
+        Tabifying docks in a second dock area (and restoring a saved state) leaves
+        extra tab bars behind in Qt 6: visible, stale, painted over the panels. The
+        layout moves every tab bar it owns, so a bar it leaves where it was parked
+        is one of those and is hidden.
+        """
+        if not self.isVisible():
+            return
+        parked = QRect(-10_000, -10_000, 1, 1)
+        bars = [
+            bar
+            for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)
+            if bar.isVisible()
+        ]
+        if not bars:
+            return
+        kept = {bar: bar.geometry() for bar in bars}
+        for bar in bars:
+            bar.setGeometry(parked)
+        layout = self.layout()
+        layout.setGeometry(layout.geometry())
+        for bar in bars:
+            if bar.geometry() == parked:
+                bar.setGeometry(kept[bar])
+                bar.hide()
 
     # -- opening models -----------------------------------------------------------
 
@@ -1255,6 +1286,11 @@ class MainWindow(QMainWindow):
         state = self.settings.window_state()
         if state is not None:
             self.restoreState(state)
+            QTimer.singleShot(0, self.hide_stray_tab_bars)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        QTimer.singleShot(0, self.hide_stray_tab_bars)
 
     def save_window(self) -> None:
         self.settings.save_window(self.saveGeometry(), self.saveState())

@@ -40,9 +40,7 @@ class ExplainController(QObject):
         self.window = window
         self.panel = ExplainPanel()
         self.dock = window.add_panel("Explain", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        with contextlib.suppress(Exception):
-            window.tabifyDockWidget(window.node_dock, self.dock)
-        window.node_dock.raise_()
+        window.node_dock.raise_()  # add_panel tabified it with the Node panel
         self.engine: Any = None
         self.summaries: dict[str, tuple[Any, ...]] = {}
         self._job = 0

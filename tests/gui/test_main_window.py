@@ -394,3 +394,41 @@ def test_panels_are_dockable_and_listed(window: MainWindow):
     dock = window.add_panel("Watch", QLabel("watch"), Qt.DockWidgetArea.RightDockWidgetArea)
     assert "Watch" in [a.text() for a in window.panels_menu.actions()]
     assert dock.features() & dock.DockWidgetFeature.DockWidgetClosable
+
+
+def visible_tab_bars_over_docks(window: MainWindow) -> list[str]:
+    """Tab bars drawn over a panel or the graph (a stray bar left by tabifying)."""
+    from PySide6.QtWidgets import QTabBar
+
+    docks = [d for d in window.panels.values() if d.isVisible() and not d.isFloating()]
+    docks.append(window.centralWidget())
+    found = []
+    for bar in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+        if not bar.isVisible():
+            continue
+        for dock in docks:
+            if bar.geometry().intersects(dock.geometry()):
+                tabs = [bar.tabText(i) for i in range(bar.count())]
+                found.append(f"{' | '.join(tabs)} over {dock.windowTitle()}")
+    return found
+
+
+def test_no_tab_bar_is_painted_over_the_panels(qtbot, settings_file):
+    win = MainWindow(Settings(settings_file))
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    QApplication.processEvents()  # once: the layout settles, nothing deleted yet
+    assert not visible_tab_bars_over_docks(win)
+    win.resize(900, 650)
+    qtbot.waitUntil(lambda: not visible_tab_bars_over_docks(win), timeout=5_000)
+    win.close()
+
+    again = MainWindow(Settings(settings_file))  # the saved dock layout, restored
+    qtbot.addWidget(again)
+    again.show()
+    QApplication.processEvents()
+    assert not visible_tab_bars_over_docks(again)
+    again.resize(1300, 850)
+    qtbot.waitUntil(lambda: not visible_tab_bars_over_docks(again), timeout=5_000)
+    again.close()
