@@ -39,6 +39,7 @@ class Breakpoint:
     enabled: bool = True
     hits: int = 0
     id: int = field(default_factory=lambda: next(_ids))
+    fired: bool = field(default=False, compare=False)  # in this run (see `first_only`)
 
     def __post_init__(self) -> None:
         if self.condition is not None and self.condition not in CONDITIONS:
@@ -49,6 +50,17 @@ class Breakpoint:
             compile(self.expression, "<breakpoint>", "eval")  # a SyntaxError names the problem
         if self.scope is not None:
             self.scope = tuple(self.scope)
+
+    @property
+    def first_only(self) -> bool:
+        """ "Stop at the first NaN anywhere": a health condition on every node stops once
+        per run, on the node that first shows it (the nodes after only carry it on)."""
+        return (
+            self.node is None
+            and self.op is None
+            and self.scope is None
+            and self.condition in ("nan", "inf", "nonfinite")
+        )
 
     def describe(self) -> str:
         """`on fc1`, `on every Conv2D`, `entering encoder/layer0`, then ` if any NaN`."""
@@ -174,7 +186,9 @@ class Breakpoints:
     ) -> Breakpoint | None:
         """The first enabled breakpoint hit by this node, counting the hit."""
         for bp in list(self._items.values()):
-            if not bp.enabled or not bp.located(node_id, attrs, previous):
+            if not bp.enabled or (bp.fired and bp.first_only):
+                continue
+            if not bp.located(node_id, attrs, previous):
                 continue
             try:
                 met = bp.condition_met(summaries, arrays)
@@ -184,8 +198,14 @@ class Breakpoints:
                 raise BreakpointError(bp, exc) from exc
             if met:
                 bp.hits += 1
+                bp.fired = True
                 return bp
         return None
+
+    def new_run(self) -> None:
+        """A run starts from the first node: first-only breakpoints can stop again."""
+        for bp in self._items.values():
+            bp.fired = False
 
     def to_list(self) -> list[dict[str, Any]]:
         """Plain data, for saving with the model in the settings."""

@@ -305,6 +305,7 @@ class Session:
         """Handle a restart / rerun decided while unwinding a run."""
         if action.action == "restart":
             self._reset(action.inputs, clear_overrides=True)  # a new run starts clean
+            self.breakpoints.new_run()
             self._emit(
                 ev.Restarted(
                     action.inputs is not None,

@@ -73,8 +73,9 @@ class _QuietExport:
         for handler in self._handlers:
             handler.removeFilter(self)
         self._redirect.__exit__(*exc_info)
-        if exc_info[0] is None and self.text():  # a success: nothing is hidden
-            print(self.text(), file=sys.stderr)
+        printed = self._buffer.getvalue().strip()
+        if exc_info[0] is None and printed:  # a success: what was printed still shows
+            print(printed, file=sys.stderr)
 
 
 def capture_export(

@@ -157,6 +157,16 @@ def test_stop_at_first_nan_stops_on_the_producing_node():
     assert (pause.reason, pause.node_id) == (ev.BREAKPOINT, "log")
     assert session.summaries["log"][0].nan == 1
     assert session.summaries["shift"][0].nan == 0
+    # the nodes after it only carry the NaN on: the run goes to the end
+    session.continue_()
+    pause = session.wait()
+    assert pause.reason == ev.FINISHED
+    assert session.summaries["square"][0].nan == 1  # ran after it, NaN and all
+    # a new run stops at the first NaN again
+    session.restart()
+    session.wait()
+    session.continue_()
+    assert session.wait().node_id == "log"
     session.stop()
 
 
