@@ -18,6 +18,17 @@ from pathlib import Path
 CAPTURES = ("auto", "fx", "export", "eager", "function")
 EXIT_BAD_INPUT = 2
 
+#: What SPEC may be, for every command's help.
+SPEC_HELP = (
+    "a model file (build() and example_inputs()), file.py:NAME, package.module:NAME, "
+    "a sample name (graphstep samples), a .pt2 or .keras file or a SavedModel folder; "
+    "SPEC@NAME runs it on what the file's NAME() returns"
+)
+CAPTURE_HELP = (
+    "how to capture the graph: auto tries fx, export, then eager for PyTorch; "
+    "function is TensorFlow's concrete graph (default: auto)"
+)
+
 
 def _quiet_frameworks() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,19 +39,26 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="graphstep",
         description="Step through a PyTorch or TensorFlow model's computation graph.",
+        epilog="`graphstep SPEC` (no command) opens SPEC in the desktop app; "
+        "`graphstep` alone opens the app.",
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("samples", help="list the sample models")
 
     trace = sub.add_parser("trace", help="capture a model's graph and write it out")
-    trace.add_argument("spec", help="model file, file.py:NAME, module:NAME, sample, .pt2, .keras")
-    trace.add_argument("--capture", default="auto", choices=CAPTURES)
-    trace.add_argument("--format", default="json", choices=("json", "graphml", "dot"))
+    trace.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    trace.add_argument("--capture", default="auto", choices=CAPTURES, help=CAPTURE_HELP)
+    trace.add_argument(
+        "--format",
+        default="json",
+        choices=("json", "graphml", "dot"),
+        help="json (node-link, reads back), graphml or dot (default: json)",
+    )
     trace.add_argument("-o", "--output", help="file to write (default: standard output)")
 
     open_ = sub.add_parser("open", help="open the desktop app (the default)")
-    open_.add_argument("spec", nargs="?")
-    open_.add_argument("--capture", default="auto", choices=CAPTURES)
+    open_.add_argument("spec", metavar="SPEC", nargs="?", help=SPEC_HELP)
+    open_.add_argument("--capture", default="auto", choices=CAPTURES, help=CAPTURE_HELP)
 
     from inspectors import diff_command, run_command
 

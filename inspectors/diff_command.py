@@ -20,8 +20,10 @@ SHOWN = 20
 
 def add_parser(sub: Any) -> None:
     diff = sub.add_parser("diff", help="compare the graphs of two models or two inputs")
-    diff.add_argument("spec_a", metavar="SPEC_A", help="model spec; SPEC@NAME uses NAME() inputs")
-    diff.add_argument("spec_b", metavar="SPEC_B", help="model spec; SPEC@NAME uses NAME() inputs")
+    from inspectors.cli import SPEC_HELP
+
+    diff.add_argument("spec_a", metavar="SPEC_A", help=SPEC_HELP)
+    diff.add_argument("spec_b", metavar="SPEC_B", help="the same kinds as SPEC_A")
     diff.add_argument(
         "--capture",
         default="auto",

@@ -22,12 +22,22 @@ EXIT_FINISHED, EXIT_ERROR, EXIT_BREAK = 0, 2, 3
 
 def add_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="step a model headless to the end or the first break")
-    run.add_argument("spec", help="model file, file.py:NAME, module:NAME, sample, .pt2, .keras")
+    from inspectors.cli import CAPTURE_HELP, CAPTURES, SPEC_HELP
+
+    run.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    run.add_argument("--capture", default="auto", choices=CAPTURES, help=CAPTURE_HELP)
     run.add_argument(
-        "--capture", default="auto", choices=("auto", "fx", "export", "eager", "function")
+        "--break-at",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="stop after this node runs (a node id as `trace` prints it; repeatable)",
     )
-    run.add_argument("--break-at", action="append", default=[], metavar="NODE")
-    run.add_argument("--break-on", choices=("nan", "inf", "nonfinite"))
+    run.add_argument(
+        "--break-on",
+        choices=("nan", "inf", "nonfinite"),
+        help="stop at the first node whose output holds a NaN, an Inf, or either",
+    )
     run.add_argument("--grad", action="store_true", help="compute gradients after the run")
     run.add_argument("--json", action="store_true", help="one JSON object per event per line")
 
@@ -159,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     if args.break_on:
         session.breakpoints.add(condition=args.break_on)
     if not args.json:
-        print(f"# {captured.graph.summary()}", file=sys.stderr)
+        print(captured.graph.summary(), file=sys.stderr)
     session.start()
     try:
         session.wait(None)
