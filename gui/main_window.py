@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QTabBar,
@@ -78,6 +79,9 @@ OVERLAYS = {
 }
 #: Overlays whose numbers come from a run (`MainWindow.overlay_source`), not the graph.
 RUN_OVERLAYS = ("absmax", "mean", "std", "nan", "gradnorm")
+#: The smallest a side panel gets narrow and a bottom panel low; the rest scrolls.
+PANEL_MIN_WIDTH = 220
+PANEL_MIN_HEIGHT = 80
 
 
 # ----------------------------------------------------------------------- overlays
@@ -193,7 +197,7 @@ class FindBar(QFrame):
         self.field = QLineEdit()
         self.field.setPlaceholderText("Find nodes by name, op or id")
         self.field.setClearButtonEnabled(True)
-        self.field.setMinimumWidth(260)
+        self.field.setMinimumWidth(140)
         self.field.textChanged.connect(self.search_changed)
         self.field.installEventFilter(self)
         self.count_label = QLabel()
@@ -271,6 +275,7 @@ class WelcomePage(QWidget):
             "Drop a .py, .pt2 or .keras file or a SavedModel folder anywhere on this window."
         )
         subtitle.setObjectName("welcomeSubtitle")
+        subtitle.setWordWrap(True)
         open_button = QPushButton("Open model…")
         open_button.setDefault(True)
         open_button.clicked.connect(self.open_requested)
@@ -400,6 +405,7 @@ class MainWindow(QMainWindow):
         self.result: LoadResult | None = None
         self.captured: Any = None  # the core's capture object, for the debugger engine
         self._pending_spec: str | None = None
+        self._dock_sizes_pending = True  # default dock sizes, set when first shown
         #: mode -> {node id: number} for the run overlays; set by the debugger.
         self.overlay_source: Any = None
         self._capture_failures: list[dict[str, str]] = []
@@ -439,8 +445,6 @@ class MainWindow(QMainWindow):
         self.log_dock = self.add_panel(
             "Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.resizeDocks([self.node_dock], [340], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
         self._build_status_bar()
         self._connect_view()
 
@@ -476,7 +480,11 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.find_bar)
         layout.addWidget(self.view, 1)
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.welcome)
+        welcome_page = QScrollArea()  # a small window scrolls the welcome page
+        welcome_page.setWidgetResizable(True)
+        welcome_page.setFrameShape(QFrame.Shape.NoFrame)
+        welcome_page.setWidget(self.welcome)
+        self.stack.addWidget(welcome_page)
         self.stack.addWidget(graph_page)
         self.setCentralWidget(self.stack)
 
@@ -770,10 +778,23 @@ class MainWindow(QMainWindow):
         widget: QWidget,
         area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
     ) -> QDockWidget:
-        """Dock `widget` as a movable, closable panel listed in View > Panels."""
+        """Dock `widget` as a movable, closable panel listed in View > Panels.
+
+        The panel sits in a scroll area, so a small window shrinks the dock and
+        scrolls the panel rather than refusing to get smaller.
+        """
         dock = QDockWidget(name, self)
         dock.setObjectName(f"{name.replace(' ', '')}Dock")
-        dock.setWidget(widget)
+        scroll = QScrollArea()
+        scroll.setObjectName("panelScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        if area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea):
+            scroll.setMinimumWidth(PANEL_MIN_WIDTH)
+        else:
+            scroll.setMinimumHeight(PANEL_MIN_HEIGHT)
+        dock.setWidget(scroll)
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -1285,12 +1306,26 @@ class MainWindow(QMainWindow):
             self.resize(1280, 820)
         state = self.settings.window_state()
         if state is not None:
-            self.restoreState(state)
+            self._dock_sizes_pending = not self.restoreState(state)
             QTimer.singleShot(0, self.hide_stray_tab_bars)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        QTimer.singleShot(0, self.hide_stray_tab_bars)
+        QTimer.singleShot(0, self._after_show)
+
+    def _after_show(self) -> None:
+        self.hide_stray_tab_bars()
+        if self._dock_sizes_pending:
+            self._dock_sizes_pending = False
+            self.apply_default_dock_sizes()
+
+    def apply_default_dock_sizes(self) -> None:
+        """Most of the window to the graph, a wide side panel, a low bottom panel."""
+        width, height = self.width(), self.height()
+        side = max(PANEL_MIN_WIDTH, min(420, int(width * 0.28)))
+        bottom = max(PANEL_MIN_HEIGHT + 40, min(200, int(height * 0.18)))
+        self.resizeDocks([self.node_dock], [side], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [bottom], Qt.Orientation.Vertical)
 
     def save_window(self) -> None:
         self.settings.save_window(self.saveGeometry(), self.saveState())

@@ -129,7 +129,7 @@ def test_samples_menu_groups_by_framework(window: MainWindow):
     tips = {a.text(): a.statusTip() for a in window.samples_menu.actions()}
     assert "feed-forward" in tips["feedforward_torch"].lower()
     assert window.welcome.samples.count() >= 3
-    assert window.stack.currentWidget() is window.welcome
+    assert window.welcome.isVisible() and not window.view.isVisible()
 
 
 # ------------------------------------------------------------------------ PyTorch
@@ -432,3 +432,15 @@ def test_no_tab_bar_is_painted_over_the_panels(qtbot, settings_file):
     again.resize(1300, 850)
     qtbot.waitUntil(lambda: not visible_tab_bars_over_docks(again), timeout=5_000)
     again.close()
+
+
+def test_the_window_fits_a_small_screen(qtbot, window: MainWindow):
+    open_model(qtbot, window, "cnn_torch")
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1000 and hint.height() <= 700, hint
+    window.resize(900, 600)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (900, 600), timeout=5_000)
+    for name in ("Tensor", "Breakpoints", "Watch", "Inputs", "Training"):
+        window.panels[name].raise_()
+        assert window.minimumSizeHint().height() <= 600, name
+    assert window.view.width() >= 300 and window.view.height() >= 200
