@@ -9,6 +9,7 @@ Graph under `Graph.subgraphs`, as deep as the nesting goes.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ class GraphConverter:
         self.graphs: dict[str, Graph] = {}
         self.functions: dict[str, TFFunction] = {}
         self._busy: set[str] = set()
+        self._captures: dict[int, tuple[Any, dict[int, Any]]] = {}
 
     # -- public -----------------------------------------------------------------
 
@@ -75,7 +77,7 @@ class GraphConverter:
         taken = {op.name for op in ops}
         ids: dict[str, str] = {}
         arguments = {id(t.op): i for i, t in enumerate(func_graph.inputs)}
-        external = {id(internal): ext for ext, internal in func_graph.captures}
+        external = self._captures_of(func_graph)
         for op in ops:
             node_id = self._add_op_node(
                 graph, fn, op, taken, arguments, external, is_main, argument_variables or {}
@@ -103,11 +105,11 @@ class GraphConverter:
         is_main: bool,
         argument_variables: dict[int, Any],
     ) -> str:
-        node_id = op.name
-        parts = op.name.split("/")
-        kind, label, scope = _kind(op.type), parts[-1], parts[:-1]
+        node_id, op_type = op.name, op.type
+        parts = node_id.split("/")
+        kind, label, scope = _kind(op_type), parts[-1], parts[:-1]
         extra: dict[str, Any] = {}
-        if op.type == "Placeholder":
+        if op_type == "Placeholder":
             position = arguments.get(id(op))
             tensor = op.outputs[0]
             var = self._variable_of(tensor)
@@ -126,12 +128,13 @@ class GraphConverter:
                 fn.captured[node_id] = outside
             else:
                 kind = "input"
-        if op.type in HIDDEN_OPS:
+        if op_type in HIDDEN_OPS:
             extra["hidden"] = True
-        if op.control_inputs:
+        control_inputs = op.control_inputs
+        if control_inputs:
             # Kept as an attribute, not as edges: edges are data slots everywhere else.
-            extra["control_inputs"] = [c.name for c in op.control_inputs]
-        roles = {} if op.type in _NO_FUNCTIONS else function_roles(op)
+            extra["control_inputs"] = [c.name for c in control_inputs]
+        roles = {} if op_type in _NO_FUNCTIONS else function_roles(op)
         subgraph = None
         if roles:
             self._convert_callees(graph, op, roles)
@@ -142,7 +145,7 @@ class GraphConverter:
         graph.add_node(
             node_id,
             kind=kind,
-            op=op.type,
+            op=op_type,
             label=label,
             scope=scope,
             outputs=[_output_spec(t) for t in op.outputs],
@@ -162,11 +165,19 @@ class GraphConverter:
             graph = getattr(tensor, "graph", None) if tf.is_symbolic_tensor(tensor) else None
             if graph is None:
                 return None
-            outer = {id(internal): ext for ext, internal in graph.captures}.get(id(tensor))
+            outer = self._captures_of(graph).get(id(tensor))
             if outer is None:
                 return None
             tensor = outer
         return None
+
+    def _captures_of(self, graph: Any) -> dict[int, Any]:
+        """id of each tensor `graph` captured -> the outer tensor, read once per graph."""
+        known = self._captures.get(id(graph))
+        if known is None:  # keeping `graph` here keeps its id from being reused
+            known = (graph, {id(internal): ext for ext, internal in graph.captures})
+            self._captures[id(graph)] = known
+        return known[1]
 
     def _convert_callees(self, graph: Graph, op: Any, roles: dict[str, str]) -> None:
         offset = 1 if op.type in _SELECTOR_OPS else 0
@@ -244,8 +255,9 @@ class GraphConverter:
 def function_roles(op: Any) -> dict[str, str]:
     """Function-valued attributes of `op`: role -> function name (`Case` gives `branches_0`...)."""
     roles: dict[str, str] = {}
-    for key in sorted(op.node_def.attr):
-        value = op.node_def.attr[key]
+    attrs = op.node_def.attr  # each `node_def` read parses the whole NodeDef again
+    for key in sorted(attrs):
+        value = attrs[key]
         if value.HasField("func"):
             roles[key] = value.func.name
         elif value.HasField("list"):
@@ -280,22 +292,38 @@ def find_function(name: str, graph: Any) -> Any:
 def execution_order(ops: Sequence[Any]) -> list[Any]:
     """`ops` in an order that runs every op after its inputs (and control inputs).
 
-    `get_operations()` is creation order, which is topological for traced graphs; a
-    graph rebuilt from a FunctionDef may not be, so it is sorted when needed.
+    `get_operations()` is creation order, which is topological for most traced graphs
+    (a Keras graph adds a control input to its output afterwards; a graph rebuilt from
+    a FunctionDef may be in any order), so it is sorted when needed, keeping creation
+    order wherever the dependencies allow.
     """
     position = {op.name: i for i, op in enumerate(ops)}
-
-    def before(op: Any) -> list[str]:
+    earlier: list[set[int]] = []
+    in_order = True
+    for i, op in enumerate(ops):
         names = [t.op.name for t in op.inputs] + [c.name for c in op.control_inputs]
-        return [n for n in names if n in position]
-
-    if all(position[n] < position[op.name] for op in ops for n in before(op)):
+        before = {position[n] for n in names if n in position}
+        in_order = in_order and all(j < i for j in before)
+        earlier.append(before)
+    if in_order:
         return list(ops)
-    dag = nx.DiGraph()
-    dag.add_nodes_from(position)
-    dag.add_edges_from((n, op.name) for op in ops for n in before(op))
-    by_name = {op.name: op for op in ops}
-    return [by_name[n] for n in nx.lexicographical_topological_sort(dag, key=position.get)]
+    waiting = [len(before) for before in earlier]
+    later: list[list[int]] = [[] for _ in ops]
+    for i, before in enumerate(earlier):
+        for j in before:
+            later[j].append(i)
+    ready = [i for i, n in enumerate(waiting) if n == 0]  # ascending: already a heap
+    order: list[Any] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(ops[i])
+        for k in later[i]:
+            waiting[k] -= 1
+            if waiting[k] == 0:
+                heapq.heappush(ready, k)
+    if len(order) != len(ops):
+        raise nx.NetworkXUnfeasible("the graph's ops depend on each other in a cycle")
+    return order
 
 
 def _kind(op_type: str) -> str:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import re
+from types import SimpleNamespace
+
+import networkx as nx
 import numpy as np
 import pytest
 
@@ -9,8 +14,15 @@ tf = pytest.importorskip("tensorflow")
 
 from inspectors.capture import capture  # noqa: E402
 from inspectors.graph import NODE_KEYS, Graph  # noqa: E402
-from inspectors.target import ModelTarget, TargetError, list_samples, load_target  # noqa: E402
+from inspectors.target import (  # noqa: E402
+    SAMPLES_DIR,
+    ModelTarget,
+    TargetError,
+    list_samples,
+    load_target,
+)
 from inspectors.tf_inspector.capture import capture_tf  # noqa: E402
+from inspectors.tf_inspector.function_graph import execution_order  # noqa: E402
 from inspectors.tf_inspector.native import TFCapture  # noqa: E402
 
 pytestmark = pytest.mark.tf
@@ -241,6 +253,81 @@ def test_json_round_trip_keeps_subgraphs(captured):
     assert loop["subgraphs"]["body"] in again.subgraphs
     assert again.node("recurrence/w")["kind"] == "param"
     assert again.node("x")["outputs"] == graph.node("x")["outputs"]
+
+
+# ------------------------------------------------------------- sources and order
+
+#: Samples whose ops are made by code in the sample file (Keras ones run Keras's code).
+WITH_SOURCES = ("while_tf", "branch_tf", "rnn_varlen_tf", "nan_tf")
+
+
+def sample_source(op) -> str | None:
+    """`file:line` of the innermost frame of `op`'s traceback in a sample file."""
+    stack = op.traceback
+    for frame in reversed(list(stack.get_user_frames()) if stack else []):
+        if frame.filename.startswith(str(SAMPLES_DIR)):
+            return f"{frame.filename}:{frame.lineno}"
+    return None
+
+
+def sources_of(result) -> list[tuple[object, str | None]]:
+    """(tf.Operation, its node's `source`) for every op node, nested functions included."""
+    graphs = {result.native.main.name: result.graph, **dict(result.graph.all_subgraphs())}
+    functions = [result.native.main, *result.native.functions.values()]
+    return [
+        (op, graphs[fn.name].node(node_id)["source"])
+        for fn in functions
+        for node_id, op in fn.ops.items()
+    ]
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_source_is_the_innermost_line_of_the_sample_file(captured, name):
+    pairs = sources_of(captured[name])
+    assert pairs
+    for op, source in pairs:
+        assert source == sample_source(op), op.name
+    if name in WITH_SOURCES:
+        assert any(source for _, source in pairs)
+
+
+def test_sources_are_the_same_when_read_frame_by_frame(captured, monkeypatch):
+    """Should TensorFlow's trace text change form, sources are read from the frames."""
+    from inspectors.tf_inspector import source
+
+    monkeypatch.setattr(source, "_FRAME_LINE", re.compile("(?!)"))  # matches nothing
+    monkeypatch.setattr(source, "_VERDICTS", {})
+    monkeypatch.setattr(source, "_ANSWERS", {})
+    again = sources_of(capture(load_target("while_tf")))
+    expected = sources_of(captured["while_tf"])
+    assert [s for _, s in again] == [s for _, s in expected]
+
+
+def fake_ops(deps: dict[int, list[int]], created: list[int]) -> list[SimpleNamespace]:
+    """Ops named by number, made in `created` order, each reading the ops in `deps`."""
+    ops = {i: SimpleNamespace(name=str(i), inputs=[], control_inputs=[]) for i in created}
+    for i, before in deps.items():
+        ops[i].inputs = [SimpleNamespace(op=ops[j]) for j in before[::2]]
+        ops[i].control_inputs = [ops[j] for j in before[1::2]]
+    return [ops[i] for i in created]
+
+
+def test_execution_order_keeps_creation_order_where_inputs_allow():
+    rng = random.Random(0)
+    deps = {i: rng.sample(range(i), min(i, rng.randint(0, 3))) for i in range(80)}
+    in_order = fake_ops(deps, list(range(80)))
+    assert execution_order(in_order) == in_order
+    created = list(range(80))
+    rng.shuffle(created)
+    ops = fake_ops(deps, created)
+    position = {op.name: i for i, op in enumerate(ops)}
+    dag = nx.DiGraph()
+    dag.add_nodes_from(position)
+    dag.add_edges_from((str(j), str(i)) for i, before in deps.items() for j in before)
+    expected = list(nx.lexicographical_topological_sort(dag, key=position.get))
+    assert [op.name for op in execution_order(ops)] == expected
+    with pytest.raises(nx.NetworkXUnfeasible):
+        execution_order(fake_ops({0: [1], 1: [0]}, [0, 1]))
 
 
 # ----------------------------------------------------------------------- errors
