@@ -134,7 +134,7 @@ class TensorPanel(QWidget):
         self._last_dir = ""
         self.grid: ChannelGrid | None = None
         self.slice_spins: list[QSpinBox] = []
-        self.setMinimumWidth(240)
+        self.setMinimumWidth(200)
         self._build()
         self.clear()
 
@@ -218,7 +218,7 @@ class TensorPanel(QWidget):
         layout.addWidget(self.message_label)
 
         self.summary_view = SummaryView()
-        self.summary_view.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.summary_view.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         layout.addWidget(self.summary_view)
 
         self.dropped_note = QFrame()
@@ -247,7 +247,6 @@ class TensorPanel(QWidget):
         self.line_plot.setMinimumHeight(120)
         self.view_tabs.addTab(self.line_plot, "Line")
         self.view_tabs.addTab(self._build_table_page(), "Table")
-        self.view_tabs.setCornerWidget(self.heatmap_options, Qt.Corner.TopRightCorner)
         self.view_tabs.currentChanged.connect(lambda _i: self._sync_heatmap_options())
         self.splitter.addWidget(self.view_tabs)
         self.splitter.setStretchFactor(0, 0)
@@ -283,8 +282,7 @@ class TensorPanel(QWidget):
         self.spin_row.setSpacing(4)
         self.slice_bar.addLayout(self.spin_row)
         self.slice_bar.addStretch(1)
-        layout.addLayout(self.slice_bar)
-        # 4-D options sit beside the tabs, where a narrow dock still has room.
+        # 4-D options get a row of their own, so the view tabs stay readable.
         self.heatmap_options = QWidget()
         options = QHBoxLayout(self.heatmap_options)
         options.setContentsMargins(0, 0, 2, 0)
@@ -300,6 +298,9 @@ class TensorPanel(QWidget):
         )
         self.grid_check.toggled.connect(lambda _on: self._render_data(keep_view=False))
         options.addWidget(self.grid_check)
+        options.addStretch(1)
+        layout.addWidget(self.heatmap_options)
+        layout.addLayout(self.slice_bar)
         self.heatmap_plot = HeatmapPlot()
         self.heatmap_plot.setMinimumHeight(150)
         self.heatmap_plot.pixel_hovered.connect(self._on_pixel_hovered)

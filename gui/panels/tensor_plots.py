@@ -65,6 +65,8 @@ class HistogramPlot(pg.PlotWidget):
         if not counts or len(edges) != len(counts) + 1:
             self.bars.setOpts(x0=[], x1=[], height=[], brushes=None)
             self.zero_line.setVisible(False)
+            self.setXRange(-1, 1, padding=0.02)  # not the range of the tensor shown before
+            self.setYRange(0, 1, padding=0.05)
             return
         x0 = np.asarray(edges[:-1], dtype=np.float64)
         x1 = np.asarray(edges[1:], dtype=np.float64)

@@ -207,27 +207,32 @@ class SummaryView(QWidget):
             f"<span style='color:{TEXT}'>{html.escape(s.dtype)}</span>",
         ]
         soft = [html.escape(_short_device(s.device))]
-        if s.size:
-            soft.append(f"{format_count(s.size)} values")
-            soft.append(format_bytes(s.nbytes))
+        if s.size:  # a number and its unit never part at a line break
+            soft.append(f"{format_count(s.size)} values".replace(" ", "&nbsp;"))
+            soft.append(format_bytes(s.nbytes).replace(" ", "&nbsp;"))
         return " ".join(parts) + f" <span style='color:{TEXT_SOFT}'>· {' · '.join(soft)}</span>"
 
     def _stats_html(self, s: TensorSummary) -> str:
-        cells = [
-            ("min", s.min),
-            ("max", s.max),
-            ("mean", s.mean),
-            ("std", s.std),
-            ("|max|", s.abs_max),
-        ]
+        """Two rows of three cells, so a narrow dock shows every statistic."""
+        rows = (
+            (("min", s.min), ("max", s.max), ("mean", s.mean)),
+            (("std", s.std), ("|max|", s.abs_max)),
+        )
         return (
-            "<table cellspacing='0' cellpadding='0'><tr>"
+            "<table cellspacing='0' cellpadding='0'>"
             + "".join(
-                f"<td style='padding-right:10px'><span style='color:{TEXT_SOFT}'>{k}</span>"
-                f"<br><span style='font-family:monospace; color:{TEXT}'>{format_number(v)}</span></td>"
-                for k, v in cells
+                "<tr>"
+                + "".join(
+                    f"<td style='padding-right:12px; padding-bottom:2px'>"
+                    f"<span style='color:{TEXT_SOFT}'>{k}</span><br>"
+                    f"<span style='font-family:monospace; color:{TEXT}'>"
+                    f"{format_number(v)}</span></td>"
+                    for k, v in row
+                )
+                + "</tr>"
+                for row in rows
             )
-            + "</tr></table>"
+            + "</table>"
         )
 
 

@@ -144,6 +144,33 @@ def test_nan_count_is_highlighted(panel: TensorPanel) -> None:
     assert "NaN 2" in panel.heatmap_info.text()
 
 
+def test_an_all_nan_tensor_drops_the_previous_histogram_range(panel: TensorPanel) -> None:
+    show(panel, activation((8, 8)) * 100)
+    show(panel, np.full((3, 4), np.nan, dtype=np.float32))
+    (x_lo, x_hi), _ = panel.histogram_plot.viewRange()
+    assert len(panel.histogram_plot.bars.opts["height"]) == 0
+    assert -2 < x_lo < x_hi < 2
+
+
+def test_a_narrow_panel_shows_every_statistic_and_chip(panel: TensorPanel, qtbot) -> None:
+    from PySide6.QtWidgets import QTabBar
+
+    panel.resize(240, 760)
+    x = activation((2, 8, 6, 6))
+    x[0, 0, 0, :3] = np.nan
+    show(panel, x)
+    view = panel.summary_view
+    qtbot.waitUntil(lambda: view.stats_label.width() <= 240)
+    assert view.stats_label.sizeHint().width() <= view.width()  # |max| is not cut off
+    chips = [view.health_labels[name] for name in ("negative", "nan")]
+    assert chips[0].geometry().bottom() < chips[1].geometry().top()  # rows do not overlap
+    assert chips[1].geometry().bottom() <= view.height()
+    assert "576&nbsp;values" in view.header_label.text()  # number and unit stay together
+    bar = panel.view_tabs.findChild(QTabBar)
+    assert bar.tabRect(bar.count() - 1).right() <= bar.width()  # no tab behind scroll arrows
+    assert panel.layout_combo.isVisible()
+
+
 def test_clean_tensor_has_no_alerts(panel: TensorPanel) -> None:
     show(panel, activation((3, 4)))
     chips = panel.summary_view.health_labels
