@@ -179,10 +179,10 @@ class DebugController(QObject):
             "Toggle breakpoint", self.toggle_breakpoint, "F9", "Break after the selected node runs"
         )
         self.act_break_nan = act(
-            "Stop at first NaN/Inf",
+            "Stop at first NaN",
             self.toggle_nan_breakpoint,
             "Ctrl+F9",
-            "Break on the first node whose output has NaN or Inf",
+            "Break on the first node whose output has a NaN (the Breakpoints panel's switch)",
         )
         self.act_break_nan.setCheckable(True)
         self.act_backward = act(
@@ -354,22 +354,18 @@ class DebugController(QObject):
         self.breakpoints_panel.toggle_node(node)
 
     def toggle_nan_breakpoint(self) -> None:
+        """Switch the "Stop at first NaN" breakpoint, the one the Breakpoints panel shows."""
         if self.engine is None:
+            self._sync_nan_action()
             return
-        bps = self.engine.session.breakpoints
-        existing = [
-            bp
-            for bp in bps
-            if bp.condition == "nonfinite"
-            and bp.node is None
-            and bp.op is None
-            and bp.scope is None
-        ]
-        if existing:
-            for bp in existing:
-                self.breakpoints_panel.remove(bp.id)
-        else:
-            self.breakpoints_panel.add_breakpoint(condition="nonfinite")
+        switch = self.breakpoints_panel.stop_at_nan
+        switch.setChecked(not switch.isChecked())  # adds or removes the breakpoint
+
+    def _sync_nan_action(self) -> None:
+        """The toolbar's NaN stop is checked exactly when the panel's switch is."""
+        self.act_break_nan.blockSignals(True)
+        self.act_break_nan.setChecked(self.breakpoints_panel.stop_at_nan.isChecked())
+        self.act_break_nan.blockSignals(False)
 
     def ask_value_budget(self) -> None:
         """Ask for the memory budget of full values (MiB); kept in the settings."""
@@ -465,6 +461,7 @@ class DebugController(QObject):
         self.engine = engine
         self._load_model_state(session)
         self.breakpoints_panel.set_breakpoints(session.breakpoints)
+        self._sync_nan_action()
         graph = result.graph
         self.breakpoints_panel.set_known_ops(
             sorted({str(graph.node(n).get("op")) for n in graph.nodes})
@@ -779,17 +776,7 @@ class DebugController(QObject):
             return
         bps = self.engine.session.breakpoints
         self.view.set_breakpoints(bps.on_nodes())
-        self.act_break_nan.blockSignals(True)
-        self.act_break_nan.setChecked(
-            any(
-                bp.condition == "nonfinite"
-                and bp.node is None
-                and bp.op is None
-                and bp.scope is None
-                for bp in bps
-            )
-        )
-        self.act_break_nan.blockSignals(False)
+        self._sync_nan_action()
         self._save_model_state()
 
     # ------------------------------------------------------------------ overlays
@@ -830,9 +817,6 @@ class DebugController(QObject):
             self.watch_panel.remove_watch(node)
         for node in state.get("watches", []):
             self.watch_panel.add_watch(str(node))
-        self.act_break_nan.setChecked(
-            any(bp.condition == "nonfinite" and bp.node is None for bp in session.breakpoints)
-        )
 
     def _save_model_state(self) -> None:
         if self.engine is None or not self.spec:

@@ -94,7 +94,19 @@ def test_breakpoint_with_f9_then_continue_with_f5(qtbot, window):
 def test_stop_at_first_nan_marks_the_node(qtbot, window):
     ready(qtbot, window, "nan_torch")
     QTest.keyClick(window, Qt.Key.Key_F9, Qt.KeyboardModifier.ControlModifier)
-    assert window.debugger.act_break_nan.isChecked()
+    d = window.debugger
+    switch = d.breakpoints_panel.stop_at_nan
+    assert d.act_break_nan.isChecked() and switch.isChecked()  # one breakpoint, two views
+    QTest.keyClick(window, Qt.Key.Key_F9, Qt.KeyboardModifier.ControlModifier)
+    assert not d.act_break_nan.isChecked() and not switch.isChecked()
+    assert len(d.engine.session.breakpoints) == 0
+    switch.setChecked(True)  # the panel's switch checks the toolbar's action
+    assert d.act_break_nan.isChecked()
+    switch.setChecked(False)
+    assert not d.act_break_nan.isChecked()
+    QTest.keyClick(window, Qt.Key.Key_F9, Qt.KeyboardModifier.ControlModifier)
+    assert [bp.condition for bp in d.engine.session.breakpoints] == ["nan"]
+    assert switch.isChecked()
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert (pause.reason, pause.node_id) == (ev.BREAKPOINT, "log")
     assert "log" in window.debugger.marks.flagged
