@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QInputDialog, QLabel, QToolBar
 
 from inspectors import events as ev
@@ -29,6 +29,9 @@ from .panels.breakpoints_panel import BreakpointsPanel
 from .panels.inputs_panel import InputsPanel
 from .panels.tensor_panel import TensorPanel
 from .panels.watch_panel import WatchPanel
+
+BACKWARD_TIP = "Backward pass: gradient of the loss at every node and parameter"
+NO_GRADIENTS_YET = "Gradients need a finished run: continue to the end (F5) first."
 
 #: While a model runs, the graph's node states refresh at most this often.
 VIEW_REFRESH_S = 0.2
@@ -185,12 +188,11 @@ class DebugController(QObject):
             "Break on the first node whose output has a NaN (the Breakpoints panel's switch)",
         )
         self.act_break_nan.setCheckable(True)
-        self.act_backward = act(
-            "Gradients",
-            self.backward,
-            "Ctrl+G",
-            "Backward pass: gradient of the loss at every node and parameter",
-        )
+        self.act_backward = act("Gradients", self.backward, "Ctrl+G", BACKWARD_TIP)
+        # The action's shortcut is off while it is disabled; this one then says why.
+        self._backward_refused = QShortcut(QKeySequence("Ctrl+G"), self.window)
+        self._backward_refused.setContext(Qt.ShortcutContext.WindowShortcut)
+        self._backward_refused.activated.connect(self._refuse_backward)
         self.act_grad_step = act(
             "Step back (gradients)",
             self.grad_step,
@@ -288,7 +290,12 @@ class DebugController(QObject):
             ev.FINISHED,
             ev.GRADIENT,
         )
-        self.act_backward.setEnabled(has and not running and finished)
+        can_backward = has and not running and finished
+        self.act_backward.setEnabled(can_backward)
+        self.act_backward.setToolTip(
+            f"{BACKWARD_TIP} (Ctrl+G)" if can_backward else f"Disabled: {self.why_no_gradients()}"
+        )
+        self._backward_refused.setEnabled(not can_backward)
         self.act_grad_step.setEnabled(has and not running and bool(self.grad_summaries))
 
     # ------------------------------------------------------------------ commands
@@ -342,6 +349,20 @@ class DebugController(QObject):
 
     def backward(self) -> None:
         self._command("backward")
+
+    def why_no_gradients(self) -> str:
+        """Why Gradients cannot run now."""
+        if self.engine is None:
+            return "Gradients need a model: open one first."
+        if self.engine.running:
+            return "Gradients need a finished run: wait for this one to end."
+        return NO_GRADIENTS_YET
+
+    def _refuse_backward(self) -> None:
+        """Ctrl+G while Gradients is disabled: say why instead of doing nothing."""
+        reason = self.why_no_gradients()
+        self.window.statusBar().showMessage(reason, 6000)
+        self.window.log_panel.info(reason)
 
     def grad_step(self) -> None:
         self._command("grad_step")

@@ -949,8 +949,11 @@ class MainWindow(QMainWindow):
                 f"Capture with {fail.get('strategy')} failed: {fail.get('reason')}",
                 str(fail.get("error") or ""),
             )
-        if self.overlay_mode() != "none":
-            self.set_overlay(self.overlay_mode())
+        mode = self.overlay_mode()
+        if mode in RUN_OVERLAYS:  # the new graph has not run: back to the op categories
+            self.set_overlay("none")
+        elif mode != "none":
+            self.set_overlay(mode)
         if self.find_bar.isVisible() and self.find_bar.field.text():
             self.find(self.find_bar.field.text())
         self._update_actions()

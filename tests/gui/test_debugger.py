@@ -116,6 +116,37 @@ def test_stop_at_first_nan_marks_the_node(qtbot, window):
     assert panel.summary_view.health_labels["nan"].property("alert") == "nan"
 
 
+def test_gradients_before_the_run_ends_say_why_they_are_off(qtbot, window):
+    ready(qtbot, window, "feedforward_torch")
+    d = window.debugger
+    press(qtbot, window, Qt.Key.Key_F11)  # paused, not finished
+    assert not d.act_backward.isEnabled()
+    assert "continue to the end (F5)" in d.act_backward.toolTip()
+    QTest.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    expected = "Gradients need a finished run: continue to the end (F5) first."
+    assert window.statusBar().currentMessage() == expected
+    press(qtbot, window, Qt.Key.Key_F5)
+    assert d.act_backward.isEnabled() and "Disabled" not in d.act_backward.toolTip()
+    with qtbot.waitSignal(d.engine.gradients_ready, timeout=RUN_TIMEOUT):
+        QTest.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_a_run_colouring_does_not_carry_over_to_the_next_model(qtbot, window):
+    ready(qtbot, window, "feedforward_torch")
+    press(qtbot, window, Qt.Key.Key_F5)
+    with qtbot.waitSignal(window.debugger.engine.gradients_ready, timeout=RUN_TIMEOUT):
+        QTest.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    window.set_overlay("gradnorm")
+    assert window.view._overlay is not None
+    ready(qtbot, window, "nan_torch")
+    assert window.overlay_combo.currentData() == "none"
+    assert window.view._overlay is None
+    window.set_overlay("params")  # a colouring the graph itself gives stays
+    ready(qtbot, window, "feedforward_torch")
+    assert window.overlay_combo.currentData() == "params"
+    assert window.view._overlay is not None
+
+
 def test_gradients_after_backward_match_autograd(qtbot, window):
     import torch
 
