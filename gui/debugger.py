@@ -28,6 +28,7 @@ from .live_graph import RunMarks, add_recorded_nodes, empty_live_graph
 from .panels.breakpoints_panel import BreakpointsPanel
 from .panels.inputs_panel import InputsPanel
 from .panels.tensor_panel import TensorPanel
+from .panels.tensor_summary import format_bytes
 from .panels.watch_panel import WatchPanel
 
 BACKWARD_TIP = "Backward pass: gradient of the loss at every node and parameter"
@@ -48,11 +49,8 @@ PAUSE_WORDS = {
 
 
 def human_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
+    """Bytes in binary units, as the Tensor panel writes them (KiB, MiB, GiB)."""
+    return format_bytes(n)
 
 
 def gradient_norm(summary: TensorSummary | None) -> float:
