@@ -34,6 +34,9 @@ from .panels.watch_panel import WatchPanel
 BACKWARD_TIP = "Backward pass: gradient of the loss at every node and parameter"
 NO_GRADIENTS_YET = "Gradients need a finished run: continue to the end (F5) first."
 
+#: Ops whose bodies are alternatives: finishing one does not run every body.
+BRANCH_OPS = {"If", "StatelessIf", "Case", "StatelessCase"}
+
 #: While a model runs, the graph's node states refresh at most this often.
 VIEW_REFRESH_S = 0.2
 
@@ -686,8 +689,19 @@ class DebugController(QObject):
         def shown(node_id: str) -> str:
             return self._shown_as(node_id, parents)
 
-        states = self.marks.states(graph.nodes, shown)
+        ran = graph.nodes if self._body_ran_whole(parents) else ()
+        states = self.marks.states(graph.nodes, shown, ran)
         self.view.set_node_states(states)
+
+    def _body_ran_whole(self, parents: set[str]) -> bool:
+        """Whether the body on screen belongs to a loop or call that has finished: a run
+        that steps over it names none of its nodes, yet every one of them ran."""
+        root = self.window.result.graph if self.window.result is not None else None
+        if root is None:
+            return False
+        return any(
+            p in self.marks.executed and root.node(p).get("op") not in BRANCH_OPS for p in parents
+        )
 
     @staticmethod
     def _shown_as(node_id: str, parents: set[str]) -> str:

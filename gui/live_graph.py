@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 
 from inspectors import events as ev
 from inspectors.graph import Graph
@@ -94,12 +95,19 @@ class RunMarks:
         self.current = pause.node_id if pause.reason != ev.READY else None
 
     def states(
-        self, nodes: Iterable[str], shown: Callable[[str], str] = lambda n: n
+        self,
+        nodes: Iterable[str],
+        shown: Callable[[str], str] = lambda n: n,
+        ran: Iterable[str] = (),
     ) -> dict[str, str]:
-        """`node_states` for the graph on screen; `shown` maps a run's id to its id there."""
+        """`node_states` for the graph on screen; `shown` maps a run's id to its id there.
+
+        `ran` are nodes on screen known to have run though no event named them: the
+        body of a loop or call that ran whole.
+        """
         return node_states(
             nodes,
-            (shown(n) for n in self.executed),
+            chain(ran, (shown(n) for n in self.executed)),
             started=bool(self.executed or self.error_node),
             flagged=(shown(n) for n in self.flagged),
             current=shown(self.current) if self.current else None,

@@ -276,6 +276,30 @@ def test_tensorflow_steps_into_a_while_and_finishes_exactly(qtbot, window):
     np.testing.assert_allclose(d.engine.session.run.outputs[0], target.call().numpy(), rtol=1e-5)
 
 
+def test_a_loop_body_shows_executed_once_the_loop_has_run(qtbot, window):
+    ready(qtbot, window, "while_tf")
+    order = window.view.graph().order
+    window.view.select(order[order.index("while") - 1])
+    press(qtbot, window, Qt.Key.Key_F10, Qt.KeyboardModifier.ControlModifier)
+    assert window.open_subgraph("while")  # the body, opened by hand before the loop runs
+    qtbot.waitUntil(lambda: not window.view.is_busy(), timeout=RUN_TIMEOUT)
+    body = window.view.graph()
+    pause = press(qtbot, window, Qt.Key.Key_F11)
+    while not pause.node_id.startswith("while/body[0]/"):
+        pause = press(qtbot, window, Qt.Key.Key_F11)
+    assert "pending" in states(window).values()  # inside the first iteration: not all run yet
+    while pause.node_id.startswith("while/"):
+        pause = press(qtbot, window, Qt.Key.Key_F11, Qt.KeyboardModifier.ShiftModifier)
+    assert window.view.graph() is body
+    assert set(states(window)) == set(body.nodes)
+    assert set(states(window).values()) == {"executed"}
+    pause = press(qtbot, window, Qt.Key.Key_F5)
+    assert pause.reason == ev.FINISHED
+    assert set(states(window).values()) == {"executed"}
+    press(qtbot, window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)  # stop: pending again
+    assert set(states(window).values()) <= {"pending"}
+
+
 def test_keras_value_override_and_gradients(qtbot, window):
     import tensorflow as tf
 
