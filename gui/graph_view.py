@@ -171,6 +171,10 @@ class GraphView(QGraphicsView):
         self._minimap.jumped.connect(self.centerOn)
         self._minimap.hide()
         self._minimap_wanted = True
+        self._minimap_fits = True
+        self._fitted: tuple[float, QPointF] | None = None  # scale and centre of the last fit
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.horizontalScrollBar().valueChanged.connect(self._sync_minimap)
         self.verticalScrollBar().valueChanged.connect(self._sync_minimap)
 
@@ -665,17 +669,50 @@ class GraphView(QGraphicsView):
     # -- zoom ----------------------------------------------------------------------------------
 
     def zoom_to_fit(self) -> None:
+        """Show the whole graph, clear of the legend (beside or below it, whichever is
+        larger); a tiny graph stops at a readable 1.5x."""
         lay = self._layout
         if lay is None or len(lay) == 0:
             return
-        self.resetTransform()
         rect = QRectF(0, 0, lay.width, lay.height)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.transform().m11() > 1.5:  # a tiny graph: readable, not huge
-            self.resetTransform()
-            self.scale(1.5, 1.5)
-            self.centerOn(rect.center())
+        vw, vh = self.viewport().width(), self.viewport().height()
+        pad = 8.0
+        legend = self.legend_rect()
+        areas = [QRectF(pad, pad, vw - 2 * pad, vh - 2 * pad)]
+        if not legend.isEmpty():
+            areas = [
+                QRectF(pad, legend.bottom() + pad, vw - 2 * pad, vh - legend.bottom() - 2 * pad),
+                QRectF(legend.right() + pad, pad, vw - legend.right() - 2 * pad, vh - 2 * pad),
+            ]
+
+        def scale_in(area: QRectF) -> float:
+            w, h = max(area.width(), 1.0), max(area.height(), 1.0)
+            return min(w / max(rect.width(), 1.0), h / max(rect.height(), 1.0))
+
+        area = max(areas, key=scale_in)
+        scale = min(1.5, max(0.002, scale_in(area)))
+        self.resetTransform()
+        self.scale(scale, scale)
+        # The scene point to put at the viewport's centre so the graph sits in `area`.
+        shift = area.center() - QPointF(vw / 2, vh / 2)
+        center = rect.center() - shift / scale
+        shown = QRectF(0, 0, vw / scale, vh / scale)
+        shown.moveCenter(center)
+        self._scene.setSceneRect(self._scene.sceneRect().united(shown))
+        self.centerOn(center)
+        self._fitted = (scale, self.mapToScene(self.viewport().rect().center()))
         self._sync_minimap()
+
+    def legend_rect(self) -> QRectF:
+        """Where the legend (or an overlay's colour bar) is drawn, in viewport pixels."""
+        lay = self._layout
+        if lay is None or len(lay) == 0:
+            return QRectF()
+        if self._overlay is not None:
+            return QRectF(10, 10, 190, 52)
+        if not self.show_legend:
+            return QRectF()
+        return QRectF(10, 10, 150, 10 + 17 * len(np.unique(lay.cats)))
 
     def _zoom(self, factor: float, anchor: QGraphicsView.ViewportAnchor | None = None) -> None:
         current = self.transform().m11()
@@ -873,18 +910,44 @@ class GraphView(QGraphicsView):
     # -- overlays drawn on the viewport ----------------------------------------------------------
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        old = event.oldSize()
+        fitted = old.isValid() and self._is_fitted(QRectF(0, 0, old.width(), old.height()))
         super().resizeEvent(event)
+        if fitted:
+            self.zoom_to_fit()  # a view left as fitted stays fitted as the window changes
         self._place_minimap()
         self._sync_minimap()
 
+    def _is_fitted(self, port: QRectF | None = None) -> bool:
+        """Whether the view is as the last zoom-to-fit left it (not zoomed or panned since);
+        `port` is the viewport's rect when it is being resized."""
+        if self._fitted is None:
+            return False
+        scale, center = self._fitted
+        port = port if port is not None else QRectF(self.viewport().rect())
+        now = self.mapToScene(port.center().toPoint())
+        tolerance = 2.0 / scale
+        return (
+            abs(self.transform().m11() - scale) < 1e-9
+            and abs(now.x() - center.x()) <= tolerance
+            and abs(now.y() - center.y()) <= tolerance
+        )
+
     def _place_minimap(self) -> None:
+        """A quarter of the view at most (4:3, up to 200 x 150), in its bottom-right corner;
+        none in a view too small to spare the room."""
         m = self._minimap
-        m.move(self.width() - m.width() - 12, self.height() - m.height() - 12)
+        port = self.viewport().geometry()
+        w = int(min(200, port.width() / 4, port.height() / 4 * 4 / 3))
+        self._minimap_fits = w >= 80
+        if self._minimap_fits:
+            m.set_size(w, w * 3 // 4)
+        m.move(port.right() - m.width() - 8, port.bottom() - m.height() - 8)
 
     def _sync_minimap(self, *_: object) -> None:
         """Show the minimap only when part of the graph is out of view."""
         lay = self._layout
-        if lay is None or len(lay) == 0 or not self._minimap_wanted:
+        if lay is None or len(lay) == 0 or not self._minimap_wanted or not self._minimap_fits:
             self._minimap.hide()
             return
         visible = self.mapToScene(self.viewport().rect()).boundingRect()
@@ -917,10 +980,11 @@ class GraphView(QGraphicsView):
     def _draw_legend(self, painter: QPainter, lay: Layout) -> None:
         cats = np.unique(lay.cats).tolist()
         row = 17
-        w, h = 150, 10 + row * len(cats)
+        box = self.legend_rect()
+        w = box.width()
         painter.setPen(QPen(QColor("#d5dce5"), 1))
         painter.setBrush(QColor(255, 255, 255, 230))
-        painter.drawRoundedRect(QRectF(10, 10, w, h), 6, 6)
+        painter.drawRoundedRect(box, 6, 6)
         for i, c in enumerate(cats):
             name, fill, border = CATEGORIES[c]
             y = 15 + i * row
@@ -934,7 +998,8 @@ class GraphView(QGraphicsView):
         assert self._overlay is not None
         _, title, log = self._overlay
         lo, hi = self._overlay_range
-        x, y, w, h = 10, 10, 190, 52
+        box = self.legend_rect()
+        x, y, w, h = box.x(), box.y(), box.width(), box.height()
         painter.setPen(QPen(QColor("#d5dce5"), 1))
         painter.setBrush(QColor(255, 255, 255, 235))
         painter.drawRoundedRect(QRectF(x, y, w, h), 6, 6)

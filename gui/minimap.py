@@ -30,9 +30,18 @@ class Minimap(QWidget):
         self._scene = QRectF()
         self._visible = QRectF()
         self.visible_rect_of: Callable[[], QRectF] | None = None
+        self._layout: Layout | None = None
+
+    def set_size(self, width: int, height: int) -> None:
+        """Resize, drawing the overview again at the new size."""
+        if (width, height) == (self.width(), self.height()):
+            return
+        self.setFixedSize(width, height)
+        self.set_layout(self._layout)
 
     def set_layout(self, layout: Layout | None) -> None:
         self._image = None
+        self._layout = layout
         if layout is None or len(layout) == 0:
             self.update()
             return

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
@@ -250,3 +250,48 @@ def test_panning_reuses_the_picture(qtbot, view):
     item.invalidate()
     d = _difference(view.grab().toImage(), selected)
     assert d.mean() < 1.0 and (d > 32).mean() < 0.005
+
+
+def _graph_on_screen(view):
+    lay = view.current_layout()
+    return view.mapFromScene(QRectF(0, 0, lay.width, lay.height)).boundingRect()
+
+
+@pytest.mark.parametrize("graph", [transformer_graph(layers=1), layered_graph(60, width=30)])
+def test_fit_shows_the_whole_graph_clear_of_the_legend(qtbot, view, graph):
+    _show(qtbot, view, graph)  # a tall graph, then a wide one
+    for size in ((900, 700), (520, 380)):
+        view.resize(*size)
+        QTest.keyClick(view, Qt.Key.Key_0)
+        shown = QRectF(_graph_on_screen(view))
+        assert QRectF(view.viewport().rect()).contains(shown)
+        assert not shown.intersects(view.legend_rect())
+        assert not view._minimap.isVisible()  # nothing out of view: no minimap over it
+
+
+def test_a_fitted_view_stays_fitted_as_it_is_resized(qtbot, view):
+    _show(qtbot, view, layered_graph(60, width=30))
+    view.resize(500, 360)
+    qtbot.waitUntil(lambda: view.viewport().width() < 500)
+    shown = QRectF(_graph_on_screen(view))
+    assert QRectF(view.viewport().rect()).contains(shown)
+    assert not shown.intersects(view.legend_rect())
+    view.zoom_in()  # zoomed by hand: a resize leaves the zoom alone
+    scale = view.transform().m11()
+    view.resize(700, 500)
+    qtbot.waitUntil(lambda: view.viewport().width() > 500)
+    assert view.transform().m11() == scale
+
+
+def test_the_minimap_shrinks_with_the_view_and_hides_when_it_is_small(qtbot, view):
+    _show(qtbot, view, layered_graph(300, width=20))
+    view.zoom_in()
+    view.zoom_in()
+    assert view._minimap.isVisible() and view._minimap.width() == 200
+    view.resize(480, 360)
+    qtbot.waitUntil(lambda: view._minimap.width() < 200)
+    port = view.viewport().geometry()
+    assert view._minimap.width() <= port.width() / 4
+    assert port.contains(view._minimap.geometry())
+    view.resize(260, 200)
+    qtbot.waitUntil(lambda: not view._minimap.isVisible())

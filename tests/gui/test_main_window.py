@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -259,6 +259,7 @@ def test_open_while_body_and_go_back_up(qtbot, window: MainWindow):
     graph = window.result.graph
     loop = first_node(graph, lambda a: a["subgraph"] is not None and "while" in a["op"].lower())
     assert not window.breadcrumbs.isVisible()
+    assert_fitted_clear_of_the_legend(window)
 
     window.select_node(loop)
     assert "Open" in window.node_panel.text()  # the subgraph link
@@ -268,11 +269,22 @@ def test_open_while_body_and_go_back_up(qtbot, window: MainWindow):
     body = window.view.graph()
     assert body is not graph and len(body) > 0
     assert any(body.node(n)["op"] == "Tanh" for n in body.nodes)
+    qtbot.waitUntil(lambda: not window.view.is_busy(), timeout=LOAD_TIMEOUT)
+    assert_fitted_clear_of_the_legend(window)
 
     window.breadcrumbs.up_button.click()
     qtbot.waitUntil(lambda: len(window.breadcrumbs.path()) == 1, timeout=LOAD_TIMEOUT)
     assert window.view.graph() is graph
     assert not window.breadcrumbs.isVisible()
+
+
+def assert_fitted_clear_of_the_legend(window: MainWindow) -> None:
+    """The whole graph is on screen and none of it under the legend."""
+    view = window.view
+    lay = view.current_layout()
+    shown = QRectF(view.mapFromScene(QRectF(0, 0, lay.width, lay.height)).boundingRect())
+    assert QRectF(view.viewport().rect()).contains(shown)
+    assert not shown.intersects(view.legend_rect())
 
 
 # ------------------------------------------------------------------------ exports
