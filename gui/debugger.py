@@ -246,7 +246,7 @@ class DebugController(QObject):
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         for a, text in (
             (self.act_continue, "▶ Continue"),
-            (self.act_pause, "⏸ Pause"),
+            (self.act_pause, "‖ Pause"),
             (self.act_step_over, "↷ Over"),
             (self.act_step_into, "↓ Into"),
             (self.act_step_out, "↑ Out"),

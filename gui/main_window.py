@@ -258,6 +258,28 @@ class FindBar(QFrame):
         return super().eventFilter(obj, event)
 
 
+class _WrappingList(QListWidget):
+    """A list whose item widgets wrap their text: each row is as tall as its text at the
+    list's current width."""
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.fit_rows()
+
+    def fit_rows(self) -> None:
+        width = self.viewport().width()
+        for row in range(self.count()):
+            item = self.item(row)
+            widget = self.itemWidget(item)
+            if widget is not None:
+                height = widget.heightForWidth(width) if widget.hasHeightForWidth() else -1
+                if height < 0:
+                    height = widget.sizeHint().height()
+                hint = QSize(width, height)
+                if item.sizeHint() != hint:
+                    item.setSizeHint(hint)
+
+
 class WelcomePage(QWidget):
     """What the window shows before a model is open: ways to open one."""
 
@@ -286,23 +308,24 @@ class WelcomePage(QWidget):
         buttons.addWidget(folder_button)
         buttons.addStretch(1)
 
-        self.samples = QListWidget()
-        self.samples.setObjectName("welcomeList")
+        self.samples = _WrappingList()
+        self.samples.setObjectName("welcomeSamples")
         self.recent = QListWidget()
         self.recent.setObjectName("welcomeList")
         for widget in (self.samples, self.recent):
+            widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             widget.itemActivated.connect(self._activated)
             widget.itemClicked.connect(self._activated)
             widget.setFrameShape(QFrame.Shape.NoFrame)
         lists = QHBoxLayout()
         lists.setSpacing(24)
-        for heading, widget in (("Samples", self.samples), ("Recent", self.recent)):
+        for heading, widget, stretch in (("Samples", self.samples, 3), ("Recent", self.recent, 2)):
             column = QVBoxLayout()
             label = QLabel(heading)
             label.setObjectName("welcomeHeading")
             column.addWidget(label)
             column.addWidget(widget)
-            lists.addLayout(column, 1)
+            lists.addLayout(column, stretch)
 
         inner = QVBoxLayout()
         inner.setSpacing(10)
@@ -329,16 +352,16 @@ class WelcomePage(QWidget):
             item.setToolTip(sample.description)
             item.setData(Qt.ItemDataRole.UserRole, sample.name)
             label = QLabel(
-                f"<b>{html.escape(sample.name)}</b>&nbsp;&nbsp;"
+                f"<b>{html.escape(sample.name)}</b>&nbsp; "
                 f"<span style='color:{_muted(self)}'>{framework}</span><br>"
                 f"<span style='color:{_muted(self)}'>{html.escape(sample.description)}</span>"
             )
             label.setWordWrap(True)
-            label.setContentsMargins(4, 6, 4, 6)
+            label.setContentsMargins(6, 8, 6, 8)
             label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            item.setSizeHint(label.sizeHint() + QSize(0, 4))
             self.samples.addItem(item)
             self.samples.setItemWidget(item, label)
+        self.samples.fit_rows()
 
     def set_recent(self, recent: list[str]) -> None:
         self.recent.clear()
@@ -370,8 +393,20 @@ STYLE_SHEET = """
 #welcomeSubtitle { color: palette(placeholder-text); font-size: 11pt; }
 #welcomeHeading { font-size: 9pt; font-weight: bold; color: palette(placeholder-text);
                   text-transform: uppercase; letter-spacing: 1px; }
-#welcomeList { background: transparent; font-size: 11pt; }
+#welcomeList, #welcomeSamples { background: transparent; font-size: 11pt; }
 #welcomeList::item { padding: 5px 2px; }
+#welcomeList QScrollBar:vertical, #welcomeSamples QScrollBar:vertical
+    { background: transparent; width: 10px; margin: 0; }
+#welcomeList QScrollBar::handle:vertical, #welcomeSamples QScrollBar::handle:vertical
+    { background: palette(mid); border-radius: 4px; min-height: 24px; margin: 0 1px; }
+#welcomeList QScrollBar::handle:vertical:hover, #welcomeSamples QScrollBar::handle:vertical:hover
+    { background: palette(dark); }
+#welcomeList QScrollBar::add-line:vertical, #welcomeList QScrollBar::sub-line:vertical,
+#welcomeSamples QScrollBar::add-line:vertical, #welcomeSamples QScrollBar::sub-line:vertical
+    { height: 0; }
+#welcomeList QScrollBar::add-page:vertical, #welcomeList QScrollBar::sub-page:vertical,
+#welcomeSamples QScrollBar::add-page:vertical, #welcomeSamples QScrollBar::sub-page:vertical
+    { background: none; }
 #statusModel { font-weight: bold; }
 #statusBusy { color: palette(placeholder-text); }
 """

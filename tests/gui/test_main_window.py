@@ -12,9 +12,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, QRectF, Qt, QUrl
+from PySide6.QtGui import QColor, QDropEvent, QFontMetrics, QImage
+from PySide6.QtWidgets import QApplication, QToolBar
 
 from gui.main_window import MainWindow, output_sizes, parameter_counts, spec_from_mime
 from gui.settings import Settings
@@ -456,3 +456,38 @@ def test_the_window_fits_a_small_screen(qtbot, window: MainWindow):
         window.panels[name].raise_()
         assert window.minimumSizeHint().height() <= 600, name
     assert window.view.width() >= 300 and window.view.height() >= 200
+
+
+def test_welcome_samples_show_their_whole_description(qtbot, window: MainWindow):
+    samples = window.welcome.samples
+    assert samples.count() > 3
+    for size in ((1200, 800), (900, 620)):
+        window.resize(*size)
+        qtbot.waitUntil(lambda s=size: (window.width(), window.height()) == s, timeout=5_000)
+        QApplication.processEvents()
+        for row in range(samples.count()):
+            item = samples.item(row)
+            label = samples.itemWidget(item)
+            assert label.height() >= label.heightForWidth(label.width()), item.toolTip()
+    # the scroll bar is drawn in the window's colours: no solid black handle
+    bar = samples.verticalScrollBar()
+    assert bar.isVisible()
+    area = QRect(bar.mapTo(window, QPoint(0, 0)), bar.size())
+    image = window.grab(area).toImage().convertToFormat(QImage.Format.Format_RGB32)
+    darkest = min(
+        QColor(image.pixel(x, y)).value()
+        for x in range(image.width())
+        for y in range(image.height())
+    )
+    assert darkest > 80
+
+
+def test_toolbar_glyphs_are_in_the_toolbar_font(window: MainWindow):
+    for bar in window.findChildren(QToolBar):
+        for action in bar.actions():
+            button = bar.widgetForAction(action)
+            if button is None or not action.iconText():
+                continue
+            metrics = QFontMetrics(button.font())
+            missing = [c for c in action.iconText() if not metrics.inFontUcs4(ord(c))]
+            assert not missing, (action.iconText(), missing)
