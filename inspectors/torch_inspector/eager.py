@@ -4,7 +4,11 @@ A TorchFunctionMode sees every torch function and tensor method the model calls
 (with the mode switched off inside its own handler, so an op's internals stay one
 node); module forward pre/post hooks keep the stack of module paths that becomes
 each node's scope. Edges follow tensor identity: every tensor an op produced is
-kept alive for the run in a dict keyed by `id()`, so ids are never reused.
+kept alive for the run and found by its `id()`, so ids are never reused.
+
+It runs once per torch call, so it keeps the per-call work small: op names,
+output specs and source lines are cached, and nodes go straight into the
+networkx graph in the form `Graph.add_node` would give them.
 
 The recorder is built for stepping, not only capture: `on_node_added(node_id)` fires
 as the graph grows, and `on_node(node_id, outputs)` fires right after each op ran;
@@ -20,13 +24,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
 import torch
 from torch.overrides import TorchFunctionMode
 
 from inspectors.graph import Graph
 from inspectors.torch_inspector.names import op_name, scope_of
 from inspectors.torch_inspector.source import caller_source
-from inspectors.torch_inspector.values import flatten, rebuild, spec_of, tensor_leaves
+from inspectors.torch_inspector.values import (
+    OutputSpec,
+    flatten,
+    rebuild,
+    spec_of,
+    tensor_leaves,
+)
 
 #: `on_node(node_id, outputs)`: outputs is the op's result flattened (tensors and
 #: Python values, in the order of the node's `outputs` list). Return None to keep
@@ -39,6 +50,13 @@ OnNodeAdded = Callable[[str], None]
 _SKIPPED = frozenset({"data", "grad", "_base", "_grad", "__get__"})
 #: In-place methods that return None: their first argument is what they produce.
 _RETURNS_NONE_INPLACE = frozenset({"setitem"})
+#: Containers whose tensors are an op's inputs too (`torch.cat([a, b])`).
+_CONTAINERS = (tuple, list, dict)
+
+#: Types of results that hold no tensor, so the call makes no node.
+_PLAIN_VALUES = frozenset({int, float, bool, str, torch.Size, torch.dtype, torch.device})
+
+_Tensor = torch.Tensor
 
 
 @dataclass
@@ -122,13 +140,21 @@ class EagerRecorder:
         self._add_output(output)
         recording = Recording(self.graph, output, inputs, self._values)
         self._produced.clear()  # the graph is done: stop keeping the tensors alive
+        self._alive.clear()
         return recording
 
     def _reset(self, graph: Graph) -> None:
         self.graph = graph
         self.current_scope = ()
         self._scopes: list[tuple[str, ...]] = []
-        self._produced: dict[int, tuple[str, int, Any]] = {}
+        #: id(tensor) -> (node, output slot, that slot's spec) for every tensor made so far
+        self._produced: dict[int, tuple[str, int, OutputSpec]] = {}
+        #: the tensors of `_produced`, kept alive for the run so their ids stay unique
+        self._alive: list[Any] = []
+        #: torch function -> op name, or None for bookkeeping calls that are not recorded
+        self._names: dict[Any, str | None] = {}
+        #: (shape, dtype) -> the `outputs` of a node producing one such tensor
+        self._single_outputs: dict[tuple[Any, Any], tuple[OutputSpec, ...]] = {}
         self._counter = 0
         self._const_counter = 0
         self._values: dict[str, tuple[Any, ...]] = {}
@@ -160,18 +186,32 @@ class EagerRecorder:
 
     def on_call(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> Any:
         """Record one torch call that already ran; returns what the model should see."""
-        name = op_name(func)
-        if name in _SKIPPED:
+        try:
+            name = self._names[func]
+        except KeyError:
+            name = self._names[func] = _recorded_name(func)
+        except TypeError:  # an unhashable callable
+            name = _recorded_name(func)
+        if name is None:
             return result
-        produced = [args[0]] if name in _RETURNS_NONE_INPLACE and args else flatten(result)
-        if not any(isinstance(v, torch.Tensor) for v in produced):
+        if isinstance(result, _Tensor) and name not in _RETURNS_NONE_INPLACE:
+            produced = [result]
+            outputs = self._single_output(result)
+        elif type(result) in _PLAIN_VALUES:  # `x.shape`, `x.dim()`: no tensor made
             return result
-        node_id = self._add_op(name, args, kwargs, produced, caller_source(sys._getframe(1)))
+        else:
+            produced = [args[0]] if name in _RETURNS_NONE_INPLACE and args else flatten(result)
+            if not any(isinstance(v, _Tensor) for v in produced):
+                return result
+            outputs = self._outputs(produced)
+        # Frame 1 is the mode's handler, frame 2 the code that made the torch call.
+        source = caller_source(sys._getframe(2))
+        node_id = self._add_op(name, args, kwargs, outputs, source)
         if self.on_node is not None:
             replacement = self.on_node(node_id, tuple(produced))
             if replacement is not None:
                 produced, result = _replace(result, produced, replacement, name)
-        self._keep(node_id, produced)
+        self._keep(node_id, produced, outputs)
         return result
 
     def _add_op(
@@ -179,32 +219,68 @@ class EagerRecorder:
         name: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        produced: list[Any],
+        outputs: tuple[OutputSpec, ...],
         source: str | None,
     ) -> str:
         """Add an op node with edges from its tensor arguments; returns its id."""
-        arg_edges = []
+        in_edges: list[tuple[str, dict[str, Any]]] = []
         for position, arg in enumerate((*args, *kwargs.values()) if kwargs else args):
-            if isinstance(arg, torch.Tensor):
-                arg_edges.append((*self._producer(arg), position))
-            elif isinstance(arg, tuple | list | dict):
-                arg_edges.extend((*self._producer(t), position) for t in tensor_leaves(arg))
+            if isinstance(arg, _Tensor):
+                in_edges.append(self._edge_from(arg, position))
+            elif isinstance(arg, _CONTAINERS):
+                in_edges.extend(self._edge_from(t, position) for t in tensor_leaves(arg))
         node_id = f"op_{self._counter:04d}"
         self._counter += 1
-        self.graph.add_node(
-            node_id,
-            kind="op",
-            op=name,
-            label=name,
-            scope=self.current_scope,
-            outputs=[spec_of(v) for v in produced],
-            source=source,
-        )
-        for src, src_index, dst_index in arg_edges:
-            self.graph.add_edge(src, node_id, src_index=src_index, dst_index=dst_index)
+        self._insert(node_id, "op", name, self.current_scope, outputs, source, in_edges)
         if self.on_node_added is not None:
             self.on_node_added(node_id)
         return node_id
+
+    def _insert(
+        self,
+        node_id: str,
+        kind: str,
+        op: str,
+        scope: tuple[str, ...],
+        outputs: tuple[OutputSpec, ...],
+        source: str | None = None,
+        in_edges: list[tuple[str, dict[str, Any]]] | None = None,
+    ) -> None:
+        """Add a node (and edges into it) with the attributes `Graph.add_node` and
+        `Graph.add_edge` write, from values already in their normal form: a scope of
+        strings, outputs as a tuple of `(shape, dtype)`."""
+        graph = self.graph
+        attrs = {
+            "label": op if kind == "op" else node_id,
+            "kind": kind,
+            "op": op,
+            "scope": scope,
+            "outputs": outputs,
+            "source": source,
+            "framework": graph.framework,
+            "subgraph": None,
+        }
+        _add_nx_node(graph.nx, node_id, attrs, in_edges or [])
+        graph.order.append(node_id)
+
+    def _outputs(self, produced: list[Any]) -> tuple[OutputSpec, ...]:
+        """The node's `outputs`: one `(shape, dtype)` per produced value."""
+        if len(produced) == 1:
+            return self._single_output(produced[0])
+        return tuple(self._single_output(v)[0] for v in produced)
+
+    def _single_output(self, value: Any) -> tuple[OutputSpec, ...]:
+        """`(spec_of(value),)`, one tuple shared by the tensors of a shape and dtype."""
+        if not isinstance(value, _Tensor):
+            return (spec_of(value),)
+        try:
+            key = (value.shape, value.dtype)
+            known = self._single_outputs.get(key)
+        except TypeError:  # symbolic dims do not hash
+            return (spec_of(value),)
+        if known is None:
+            known = self._single_outputs[key] = (spec_of(value),)
+        return known
 
     def on_failure(
         self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception
@@ -224,21 +300,30 @@ class EagerRecorder:
         if failed is None or not _caused_by(exc, failed.exc):
             return None
         self.current_scope = failed.scope
-        return self._add_op(op_name(failed.func), failed.args, failed.kwargs, [], failed.source)
+        return self._add_op(op_name(failed.func), failed.args, failed.kwargs, (), failed.source)
 
-    def _keep(self, node_id: str, produced: list[Any]) -> None:
+    def _keep(self, node_id: str, produced: list[Any], outputs: tuple[OutputSpec, ...]) -> None:
+        """Note which node made each produced tensor, and the spec of its output slot."""
         for i, value in enumerate(produced):
-            if isinstance(value, torch.Tensor):
-                self._produced[id(value)] = (node_id, i, value)
+            if isinstance(value, _Tensor):
+                self._produced[id(value)] = (node_id, i, outputs[i])
+                self._alive.append(value)
         if self.keep_values:
             self._values[node_id] = tuple(produced)
 
-    def _producer(self, tensor: torch.Tensor) -> tuple[str, int]:
-        """The node (and output slot) that made `tensor`; params and constants on first use."""
-        known = self._produced.get(id(tensor))
-        if known is not None:
-            return known[0], known[1]
+    def _edge_from(self, tensor: torch.Tensor, position: int) -> tuple[str, dict[str, Any]]:
+        """The producer of `tensor` and the attributes Graph.add_edge gives its edge into
+        input slot `position`."""
+        src, src_index, (shape, dtype) = self._produced.get(id(tensor)) or self._producer(tensor)
+        return src, {"src_index": src_index, "dst_index": position, "shape": shape, "dtype": dtype}
+
+    def _producer(self, tensor: torch.Tensor) -> tuple[str, int, OutputSpec]:
+        """The node, output slot and its spec that made `tensor`; params and constants
+        on first use."""
         key = id(tensor)
+        known = self._produced.get(key)
+        if known is not None:
+            return known
         if key in self._param_names:
             node_id, kind = self._param_names[key], "param"
         elif key in self._buffer_names:
@@ -246,24 +331,21 @@ class EagerRecorder:
         else:
             node_id, kind = f"const_{self._const_counter:04d}", "const"
             self._const_counter += 1
-        self._add_leaf(node_id, kind, tensor)
-        return node_id, 0
+        return self._add_leaf(node_id, kind, tensor)
 
-    def _add_leaf(self, node_id: str, kind: str, tensor: torch.Tensor, label: str = "") -> None:
+    def _add_leaf(
+        self, node_id: str, kind: str, tensor: torch.Tensor
+    ) -> tuple[str, int, OutputSpec]:
+        """Add an input, param or const node; returns it as `_producer` does."""
         node_id = self._unique(node_id)
         scope = scope_of(node_id.rpartition(".")[0]) if kind == "param" else self.current_scope
-        self.graph.add_node(
-            node_id,
-            kind=kind,
-            op=kind,
-            label=label or node_id,
-            scope=scope,
-            outputs=[spec_of(tensor)],
-        )
-        self._keep(node_id, [tensor])
+        outputs = self._outputs([tensor])
+        self._insert(node_id, kind, kind, scope, outputs)
+        self._keep(node_id, [tensor], outputs)
         self.leaf_value = tensor
         if self.on_node_added is not None:
             self.on_node_added(node_id)
+        return node_id, 0, outputs[0]
 
     def _add_input(self, name: str, value: Any) -> None:
         leaves = tensor_leaves(value)
@@ -276,7 +358,8 @@ class EagerRecorder:
         sources: list[tuple[int, str, int]] = []
         for position, value in enumerate(leaves):
             if isinstance(value, torch.Tensor):
-                sources.append((position, *self._producer(value)))
+                src, src_index, _spec = self._producer(value)
+                sources.append((position, src, src_index))
         node_id = self._unique("output")
         self.graph.add_node(
             node_id,
@@ -322,6 +405,36 @@ class _RecordingMode(TorchFunctionMode):
         return self.recorder.on_call(func, args, kwargs, result)
 
 
+def _add_nx_node(
+    nx_graph: nx.MultiDiGraph,
+    node_id: str,
+    attrs: dict[str, Any],
+    in_edges: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """`add_node(node_id, **attrs)`, then `add_edge(src, node_id, **edge)` for each in-edge.
+
+    The eager capture adds thousands of nodes while the model runs, so rather than
+    pay networkx's per-call overhead it writes the MultiDiGraph's dicts the way those
+    methods do: the same graph, with edge keys 0, 1, ... per `src -> node_id` pair.
+    """
+    if node_id in nx_graph._node:
+        raise ValueError(f"node {node_id!r} already exists")
+    succ = nx_graph._succ
+    succ[node_id] = {}
+    pred: dict[str, dict[int, dict[str, Any]]] = {}
+    nx_graph._pred[node_id] = pred
+    nx_graph._node[node_id] = attrs
+    for src, edge in in_edges:
+        keyed = pred.get(src)
+        if keyed is None:
+            succ[src][node_id] = pred[src] = {0: edge}
+        else:
+            keyed[len(keyed)] = edge
+    cache = getattr(nx_graph, "__networkx_cache__", None)
+    if cache:  # what networkx cached about the graph (converted copies) is stale now
+        cache.clear()
+
+
 def _replace(
     result: Any, produced: list[Any], replacement: Any, name: str
 ) -> tuple[list[Any], Any]:
@@ -364,3 +477,9 @@ def _input_names(model: Any, count: int) -> list[str]:
     if len(params) >= count:
         return params[:count]
     return [f"input_{i}" for i in range(count)]
+
+
+def _recorded_name(func: Any) -> str | None:
+    """The op name a call is recorded under, or None for a call that is not recorded."""
+    name = op_name(func)
+    return None if name in _SKIPPED else name

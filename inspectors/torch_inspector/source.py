@@ -13,7 +13,7 @@ import re
 import sys
 import sysconfig
 import traceback
-from types import FrameType, TracebackType
+from types import CodeType, FrameType, TracebackType
 
 import torch
 
@@ -63,15 +63,43 @@ def caller_source(frame: FrameType | None = None) -> str | None:
     left_graphstep = False
     while f is not None:
         name = f.f_code.co_filename
-        if _is_graphstep(name):
+        kind = _file_kinds.get(name) or _file_kind(name)
+        if kind == _GRAPHSTEP:
             if left_graphstep:
                 return None
         else:
             left_graphstep = True
-            if is_user_file(name):
-                return location(name, f.f_lineno)
+            if kind == _USER:
+                return _frame_location(f)
         f = f.f_back
     return None
+
+
+_GRAPHSTEP, _USER, _OTHER = "graphstep", "user", "other"
+#: filename -> which of the three its frames are; the eager capture walks the stack per op
+_file_kinds: dict[str, str] = {}
+
+
+#: (code, instruction offset) -> `file:line`; finding a frame's line scans its code's table
+_locations: dict[tuple[CodeType, int], str] = {}
+_MAX_LOCATIONS = 1 << 16
+
+
+def _frame_location(frame: FrameType) -> str:
+    key = (frame.f_code, frame.f_lasti)
+    found = _locations.get(key)
+    if found is None:
+        if len(_locations) >= _MAX_LOCATIONS:
+            _locations.clear()
+        found = _locations[key] = location(frame.f_code.co_filename, frame.f_lineno)
+    return found
+
+
+def _file_kind(filename: str) -> str:
+    user = is_user_file(filename)
+    kind = _GRAPHSTEP if _is_graphstep(filename) else _USER if user else _OTHER
+    _file_kinds[filename] = kind
+    return kind
 
 
 def _is_graphstep(filename: str) -> bool:

@@ -15,6 +15,9 @@ import torch
 
 OutputSpec = tuple[tuple[int | None, ...] | None, str | None]
 
+#: Types whose values are leaves without a closer look (an indexing op's slices, scalars).
+_ATOMS = frozenset({int, float, bool, str, slice, type(None), type(Ellipsis)})
+
 
 def dtype_name(dtype: torch.dtype) -> str:
     """`float32` rather than `torch.float32`: the GUI shows it next to shapes."""
@@ -34,7 +37,7 @@ def shape_of(tensor: Any) -> tuple[int | None, ...]:
 
 def flatten(value: Any) -> list[Any]:
     """The leaves of a nested output: tuples, lists, dicts and dataclasses opened."""
-    if isinstance(value, torch.Tensor):
+    if isinstance(value, torch.Tensor) or type(value) in _ATOMS:
         return [value]
     if isinstance(value, tuple | list):
         out: list[Any] = []

@@ -231,3 +231,52 @@ def test_capture_from_a_pt2_file(tmp_path, targets):
 def test_unknown_strategy_is_refused(targets):
     with pytest.raises(TargetError, match="does not apply"):
         capture(targets["feedforward_torch"], "function")
+
+
+class _Reuse(torch.nn.Module):
+    """One tensor feeding an op twice, a parameter, a list argument and two outputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.full((3,), 2.0))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        square = x * x
+        both = torch.cat([square, square * self.scale], dim=0)
+        values, indices = both.max(dim=0)
+        return values, indices
+
+
+def test_eager_graph_is_what_the_graph_api_builds():
+    """The recorder writes nodes and edges in bulk; the result must be the graph that
+    `Graph.add_node` and `Graph.add_edge` give for the same nodes and edges."""
+    graph = EagerRecorder(_Reuse()).record(torch.arange(3.0)).graph
+    rebuilt = Graph(graph.name, graph.framework)
+    for node_id in graph.order:
+        data = graph.node(node_id)
+        rebuilt.add_node(
+            node_id,
+            kind=data["kind"],
+            op=data["op"],
+            label=data["label"],
+            scope=data["scope"],
+            outputs=data["outputs"],
+            source=data["source"],
+        )
+        for src, _, edge in sorted(graph.nx.in_edges(node_id, data=True), key=_slot):
+            rebuilt.add_edge(src, node_id, src_index=edge["src_index"], dst_index=edge["dst_index"])
+    assert graph.to_json() == rebuilt.to_json()
+    for node_id in graph.order:
+        assert list(graph.nx.in_edges(node_id, keys=True, data=True)) == list(
+            rebuilt.nx.in_edges(node_id, keys=True, data=True)
+        )
+        assert list(graph.nx.out_edges(node_id, keys=True, data=True)) == list(
+            rebuilt.nx.out_edges(node_id, keys=True, data=True)
+        )
+    square = graph.order[graph.order.index("x") + 1]
+    assert graph.nx.number_of_edges("x", square) == 2
+    assert graph.validate() == []
+
+
+def _slot(edge: tuple[str, str, dict]) -> int:
+    return edge[2]["dst_index"]
