@@ -737,6 +737,13 @@ class DebugController(QObject):
         pause = self.last_pause
         k = sum(1 for n in self.marks.executed if split_node_path(n)[1] is None)
         inside = len(self.marks.executed) - k  # nodes run inside loop bodies and calls
+        failed = self.marks.error_node
+        if pause and pause.reason == ev.EXCEPTION and failed and failed not in self.marks.executed:
+            # the run stands at the node that raised, as the Node panel's order counts it
+            if split_node_path(failed)[1] is None:
+                k += 1
+            else:
+                inside += 1
         n = len(self.view.graph() or []) if self.eager else session.total()
         reason = (
             "running…"

@@ -50,6 +50,9 @@ from .minimap import Minimap
 #: Search jumps zoom in to at least this scale, where labels are drawn.
 READABLE_SCALE = 0.5
 
+#: The minimap's colour for a box the value overlay has no number for.
+NO_VALUE_RGB = (214, 218, 224)
+
 #: Above this many boxes a graph opens collapsed to the deepest level that fits.
 DRAWABLE_BOXES = 3000
 
@@ -586,6 +589,7 @@ class GraphView(QGraphicsView):
         if self._overlay is None:
             self._item.overlay = None
             self._item.overlay_has = np.zeros(len(lay), bool)
+            self._minimap.set_colours(None)
             return
         values, _, log = self._overlay
         vals = np.full(len(lay), np.nan)
@@ -606,6 +610,9 @@ class GraphView(QGraphicsView):
         t = (vals - lo) / (hi - lo) if hi > lo else np.full(len(vals), 0.5)
         self._item.overlay = colormap(t)
         self._item.overlay_has = has
+        shown = self._item.overlay.copy()
+        shown[~has] = NO_VALUE_RGB  # the minimap in the overlay's colours too
+        self._minimap.set_colours(shown)
 
     # -- geometry -----------------------------------------------------------------------------
 

@@ -31,12 +31,18 @@ class Minimap(QWidget):
         self._visible = QRectF()
         self.visible_rect_of: Callable[[], QRectF] | None = None
         self._layout: Layout | None = None
+        self._colours: np.ndarray | None = None  # (n, 3) uint8 per box, or category colours
 
     def set_size(self, width: int, height: int) -> None:
         """Resize, drawing the overview again at the new size."""
         if (width, height) == (self.width(), self.height()):
             return
         self.setFixedSize(width, height)
+        self.set_layout(self._layout)
+
+    def set_colours(self, colours: np.ndarray | None) -> None:
+        """Colour each box by a row of RGB (a value overlay), or by category with None."""
+        self._colours = colours
         self.set_layout(self._layout)
 
     def set_layout(self, layout: Layout | None) -> None:
@@ -66,9 +72,18 @@ class Minimap(QWidget):
         r = layout.rects.copy()
         # boxes at least a pixel high, so a huge graph still shows its shape
         r[:, 2:] = np.maximum(r[:, 2:], 1.2 / max(scale, 1e-6))
-        for c in np.unique(layout.cats).tolist():
-            p.setBrush(_BORDERS[c])
-            p.drawRects([QRectF(*row) for row in r[layout.cats == c].tolist()])
+        colours = self._colours
+        if colours is not None and len(colours) == len(layout):
+            # a few dozen shades at most: one brush per shade
+            shades, which = np.unique(colours // 8 * 8, axis=0, return_inverse=True)
+            which = which.reshape(-1)
+            for i, shade in enumerate(shades.tolist()):
+                p.setBrush(QColor(*shade))
+                p.drawRects([QRectF(*row) for row in r[which == i].tolist()])
+        else:
+            for c in np.unique(layout.cats).tolist():
+                p.setBrush(_BORDERS[c])
+                p.drawRects([QRectF(*row) for row in r[layout.cats == c].tolist()])
         p.end()
         self._image = img
         self.update()

@@ -102,6 +102,8 @@ class TrainingCompare(QWidget):
 
         self.step_button.clicked.connect(lambda: self.run_iterations(1))
         self.run_button.clicked.connect(lambda: self.run_iterations(self.run_count.value()))
+        for panel in self.panels:  # each side's count (and progress) follows the shared one
+            self.run_count.valueChanged.connect(panel.run_count.setValue)
         self.stop_button.clicked.connect(self.stop)
         self.reset_button.clicked.connect(self.reset)
         self.rule_combo.textActivated.connect(self.set_rule)

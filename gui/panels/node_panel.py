@@ -203,17 +203,23 @@ class NodePanel(QWidget):
                 if len(users) > 8:
                     links += f" <span style='color:{muted}'>+{len(users) - 8} more</span>"
                 count = element_count(shape)
-                size = f"<span style='color:{muted}'>{human_count(count)}</span>" if count else ""
+                size = (
+                    f"<span style='color:{muted}'>{human_count(count)}&nbsp;"
+                    f"value{'' if count == 1 else 's'}</span>"
+                    if count
+                    else ""
+                )
                 table.append(
                     (
                         f"<span style='color:{muted}'>{i}</span>",
                         f"<span class='mono'>{esc(_shape(shape))}</span>",
                         esc(str(dtype or "")),
                         size,
-                        ("→ " + links) if links else "",
                     )
                 )
-            parts.append(self._table(table))
+                if links:  # the consumers on a line of their own, so a narrow panel keeps them
+                    table.append(("", f"→ {links}"))
+            parts.append(self._table(table, nowrap=(1, 2, 3)))
         else:
             parts.append(f"<p style='color:{muted}'>none</p>")
 
@@ -290,13 +296,21 @@ class NodePanel(QWidget):
             f" color:{self._muted()}'>{html.escape(title.upper())}</p>"
         )
 
-    def _table(self, rows: list[tuple[str, ...]], key_class: bool = False) -> str:
+    def _table(
+        self, rows: list[tuple[str, ...]], key_class: bool = False, nowrap: tuple[int, ...] = ()
+    ) -> str:
+        """Rows of cells; the columns in `nowrap` keep their text on one line."""
         out = ["<table cellspacing='0' cellpadding='1'>"]
+        width = max((len(row) for row in rows), default=0)
         for row in rows:
             cells = []
             for i, cell in enumerate(row):
                 cls = " class='k'" if key_class and i == 0 else ""
-                cells.append(f"<td{cls}>{cell}</td>")
+                style = " style='white-space:nowrap'" if i in nowrap and len(row) > 2 else ""
+                span = ""
+                if i == len(row) - 1 and len(row) < width:  # a short row: its last cell spans
+                    span = f" colspan='{width - len(row) + 1}'"
+                cells.append(f"<td{cls}{style}{span}>{cell}</td>")
             out.append("<tr>" + "".join(cells) + "</tr>")
         out.append("</table>")
         return "".join(out)

@@ -162,6 +162,7 @@ class TensorPanel(QWidget):
         header.setSpacing(6)
         self.title_label = QLabel()
         self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title_label.setWordWrap(True)  # a narrow panel wraps it rather than cut it
         header.addWidget(self.title_label, 1)
         self.value_button = self._segment("Value", "left")
         self.gradient_button = self._segment("Gradient", "right")
@@ -602,9 +603,9 @@ class TensorPanel(QWidget):
         gradient = self._mode == GRADIENT
         title = f"<b>{html.escape(self._label)}</b>"
         if len(self._summaries) > 1:
-            title += f" <span style='color:{TEXT_SOFT}'>· output {self._output}</span>"
+            title += f" <span style='color:{TEXT_SOFT}'>·&nbsp;output&nbsp;{self._output}</span>"
         if gradient:
-            title += f" <span style='color:{TEXT_SOFT}'>· gradient</span>"
+            title += f" <span style='color:{TEXT_SOFT}'>·&nbsp;gradient</span>"
         self.title_label.setText(title)
         self.title_label.setToolTip(f"{self._label} ({self._node_id})")
         self.summary_view.set_summary(summary, "gradient" if gradient else "value")

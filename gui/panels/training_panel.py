@@ -397,6 +397,7 @@ class TrainingPanel(QWidget):
 
         self.step_button.clicked.connect(lambda: self.run_iterations(1))
         self.run_button.clicked.connect(lambda: self.run_iterations(self.run_count.value()))
+        self.run_count.valueChanged.connect(lambda _n: self._show_next_run())
         self.stop_button.clicked.connect(self.stop)
         self.reset_button.clicked.connect(lambda: self.reset())
         self.forward_button.clicked.connect(self.worker.capture_forward)
@@ -491,10 +492,15 @@ class TrainingPanel(QWidget):
             + (f" · learning rate {lr:g}" if isinstance(lr, int | float) else "")
             + " · iteration 0: press Step iteration or Run."
         )
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self._show_next_run()
         self._update_buttons()
         self.was_reset.emit()
+
+    def _show_next_run(self) -> None:
+        """Between runs the progress bar reads 0 of the iterations Run will make."""
+        if not self.running:
+            self.progress.setRange(0, self.run_count.value())
+            self.progress.setValue(0)
 
     def _on_unavailable(self, text: str) -> None:
         self.info = {}

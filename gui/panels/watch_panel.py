@@ -174,6 +174,11 @@ class WatchPanel(QWidget):
         item.setLabel("bottom", "run", color=text_pen.color().name())
         self.plot_title = QLabel()
         self.plot_title.setObjectName("plotTitle")
+        self.plot_empty = QLabel()  # instead of empty axes until a watch has a finished run
+        self.plot_empty.setObjectName("plotTitle")
+        self.plot_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.plot_empty.setWordWrap(True)
+        self.plot_empty.setMinimumHeight(40)
 
         plot_box = QWidget()
         plot_layout = QVBoxLayout(plot_box)
@@ -181,6 +186,7 @@ class WatchPanel(QWidget):
         plot_layout.setSpacing(0)
         plot_layout.addWidget(self.plot_title)
         plot_layout.addWidget(self.plot)
+        plot_layout.addWidget(self.plot_empty)
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.tree)
@@ -382,6 +388,15 @@ class WatchPanel(QWidget):
             )
             curve.setZValue(1 if node_id == selected else 0)
         label = STATISTICS[self._statistic]
+        has_data = any(watch.runs for watch in self._watches.values())
+        self.plot.setVisible(has_data)
+        self.plot_title.setVisible(has_data)
+        self.plot_empty.setVisible(not has_data)
+        self.plot_empty.setText(
+            f"Finish a run to plot each watched node's {label}, one point per run."
+            if self._watches
+            else "Watched nodes are plotted here, one point per finished run."
+        )
         if selected is None:
             self.plot_title.setText(f"{label} per run")
         else:

@@ -438,3 +438,14 @@ def test_removing_the_selected_watch_of_several_redraws_cleanly(qtbot):
     assert panel.watched() == ["fc1", "relu"]
     panel.clear()
     assert panel.watched() == []
+
+
+def test_the_plot_waits_for_a_finished_run(watch_panel) -> None:
+    assert not watch_panel.plot.isVisible() and watch_panel.plot_empty.isVisible()
+    watch_panel.add_watch("fc1")
+    watch_panel.update_summary("fc1", summarize(np.ones(3, np.float32)))
+    assert not watch_panel.plot.isVisible()  # no finished run: no axes to read
+    watch_panel.run_finished()
+    assert watch_panel.plot.isVisible() and not watch_panel.plot_empty.isVisible()
+    watch_panel.remove_watch("fc1")
+    assert not watch_panel.plot.isVisible()

@@ -229,6 +229,12 @@ def test_exception_turns_the_node_red_and_restart_works(qtbot, window, tmp_path)
     qtbot.waitUntil(lambda: d.last_pause is not None and d.last_pause.reason == ev.EXCEPTION)
     node = failed.args[0].node_id
     assert node == "reshape" and states(window)[node] == "error"
+    # the status line and the Node panel count the failing node alike
+    window.select_node(node)
+    order = window.view.graph().order
+    k = order.index(node) + 1
+    assert f"order {k} of {len(order)}" in " ".join(window.node_panel.text().split())
+    assert f"node {k} of {len(order)} · exception at {node}" in d.position_label.text()
     assert any("reshape" in e.message and e.details for e in window.log_panel.entries())
     with qtbot.waitSignal(d.engine.paused, timeout=RUN_TIMEOUT) as restarted:
         d.restart_with_inputs((np.ones((6, 10), dtype=np.float32),))

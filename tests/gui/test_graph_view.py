@@ -7,6 +7,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
 from bench.synthetic import layered_graph, subgraph_graph, transformer_graph
+from gui.graph_item import colormap
 from gui.graph_view import GraphView
 
 
@@ -164,6 +165,24 @@ def test_overlay_changes_the_picture(qtbot, view):
     assert before != after
     view.set_overlay(None)
     assert view.grab().toImage() == before
+
+
+def test_the_minimap_takes_the_overlay_colours(qtbot, view):
+    g = transformer_graph(layers=1)
+    _show(qtbot, view, g)
+    minimap = view._minimap
+
+    def colours() -> set[tuple[int, int, int]]:
+        image = minimap._image.convertToFormat(QImage.Format.Format_RGB32)
+        pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1, 4)
+        return {tuple(int(c) for c in p[2::-1]) for p in pixels.reshape(-1, 4)}
+
+    before = colours()
+    view.set_overlay(dict.fromkeys(g.nodes, 1.0), "same everywhere")  # one mid colour
+    shade = tuple(int(c) // 8 * 8 for c in colormap(np.array([0.5]))[0])
+    assert shade in colours() and shade not in before
+    view.set_overlay(None)
+    assert colours() == before
 
 
 def test_states_breakpoints_and_highlight(qtbot, view):

@@ -153,6 +153,7 @@ def test_open_torch_sample_and_inspect_a_node(qtbot, window: MainWindow):
     text = window.node_panel.text()
     assert graph.node(fc1)["op"] in text
     assert "[4, 20]" in text  # fc1 maps 4 rows of 10 to 4 rows of 20
+    assert "[4, 20] float32 80 values" in " ".join(text.split())  # the size says what it counts
     assert "float32" in text
     if graph.node(fc1).get("params"):
         assert "weight" in text and "220" in text  # 20x10 weights + 20 biases

@@ -171,6 +171,25 @@ def test_a_narrow_panel_shows_every_statistic_and_chip(panel: TensorPanel, qtbot
     assert panel.layout_combo.isVisible()
 
 
+def test_a_narrow_panel_shows_the_whole_title(panel: TensorPanel, qtbot) -> None:
+    from PySide6.QtGui import QTextDocument
+
+    x = activation()
+    show(panel, x, grad_summaries=(summarize(x),), grads=[x])
+    panel.set_mode("gradient")
+    panel.resize(240, 760)
+    label = panel.title_label
+    qtbot.waitUntil(lambda: label.width() < 120)
+    doc = QTextDocument()
+    doc.setDefaultFont(label.font())
+    doc.setDocumentMargin(0)
+    doc.setHtml(label.text())
+    doc.setTextWidth(label.contentsRect().width())
+    assert doc.toPlainText().replace("\xa0", " ") == "conv1 · gradient"
+    assert doc.idealWidth() <= label.contentsRect().width()  # wrapped, not cut
+    assert doc.size().height() <= label.contentsRect().height() + 1
+
+
 def test_clean_tensor_has_no_alerts(panel: TensorPanel) -> None:
     show(panel, activation((3, 4)))
     chips = panel.summary_view.health_labels

@@ -51,6 +51,10 @@ def test_run_twenty_iterations_of_the_torch_fit(qtbot, panel):
         "SGD with momentum",
     ]
     assert panel.run_count.value() == 20
+    assert (panel.progress.value(), panel.progress.maximum()) == (0, 20)  # "0 / 20"
+    panel.run_count.setValue(7)
+    assert panel.progress.maximum() == 7
+    panel.run_count.setValue(20)
     with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT) as done:
         panel.run_button.click()
         assert panel.stop_button.isEnabled() and not panel.step_button.isEnabled()
