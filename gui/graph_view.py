@@ -113,6 +113,12 @@ def _auto_collapse(graph: Graph) -> tuple[set[Scope], str]:
     )
 
 
+#: Below this zoom a fit leaves labels too small to read: the first view zooms in.
+READABLE_FIT = 0.5
+#: The zoom of a first view that does not fit (labels and shapes drawn in full).
+READABLE_SCALE = 0.8
+
+
 class GraphView(QGraphicsView):
     """Pan, zoom, collapse, search and select over a laid-out Graph."""
 
@@ -271,7 +277,7 @@ class GraphView(QGraphicsView):
                 self.scale(level.scale, level.scale)
                 self.centerOn(level.center)
             else:
-                self.zoom_to_fit()
+                self.first_view()
         else:
             self.centerOn(old_center)
         if self._pending_center:
@@ -708,6 +714,34 @@ class GraphView(QGraphicsView):
         self._scene.setSceneRect(self._scene.sceneRect().united(shown))
         self.centerOn(center)
         self._fitted = (scale, self.mapToScene(self.viewport().rect().center()))
+        self._sync_minimap()
+
+    def first_view(self) -> None:
+        """A graph's first view: the whole of it when its labels can still be read so;
+        else readable (the zoom of `READABLE_SCALE`) at its top, where execution
+        starts, the first node clear of the legend; the minimap shows the rest."""
+        self.zoom_to_fit()
+        lay = self._layout
+        if self._fitted is None or self._fitted[0] >= READABLE_FIT or lay is None:
+            return
+        scale = READABLE_SCALE
+        self.resetTransform()
+        self.scale(scale, scale)
+        rects = lay.rects
+        first = int(np.lexsort((rects[:, 0], rects[:, 1]))[0])  # topmost, then leftmost
+        x, y, w, _h = (float(v) for v in rects[first])
+        port_w, port_h = self.viewport().width(), self.viewport().height()
+        vw, vh = port_w / scale, port_h / scale
+        legend = self.legend_rect()
+        # the node sits centred near the top; lower when that would be under the legend
+        under_legend = (port_w - w * scale) / 2 < legend.right() + 8
+        margin = (legend.bottom() + 16.0) if under_legend else 24.0
+        center = QPointF(x + w / 2, y - margin / scale + vh / 2)
+        shown = QRectF(0, 0, vw, vh)
+        shown.moveCenter(center)
+        self._scene.setSceneRect(self._scene.sceneRect().united(shown))
+        self.centerOn(center)
+        self._fitted = None
         self._sync_minimap()
 
     def legend_rect(self) -> QRectF:

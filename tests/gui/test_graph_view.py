@@ -203,6 +203,7 @@ def test_states_breakpoints_and_highlight(qtbot, view):
 
 def test_zoom_controls(qtbot, view):
     _show(qtbot, view, transformer_graph(layers=2))
+    QTest.keyClick(view, Qt.Key.Key_0)
     s0 = view.transform().m11()
     view.zoom_in()
     assert view.transform().m11() > s0
@@ -290,6 +291,7 @@ def test_fit_shows_the_whole_graph_clear_of_the_legend(qtbot, view, graph):
 
 def test_a_fitted_view_stays_fitted_as_it_is_resized(qtbot, view):
     _show(qtbot, view, layered_graph(60, width=30))
+    QTest.keyClick(view, Qt.Key.Key_0)
     view.resize(500, 360)
     qtbot.waitUntil(lambda: view.viewport().width() < 500)
     shown = QRectF(_graph_on_screen(view))
@@ -314,3 +316,21 @@ def test_the_minimap_shrinks_with_the_view_and_hides_when_it_is_small(qtbot, vie
     assert port.contains(view._minimap.geometry())
     view.resize(260, 200)
     qtbot.waitUntil(lambda: not view._minimap.isVisible())
+
+
+def test_a_big_graph_opens_readable_at_its_top_and_fit_shows_it_all(qtbot, view):
+    from gui.graph_view import READABLE_FIT, READABLE_SCALE
+
+    view.resize(900, 700)
+    _show(qtbot, view, layered_graph(400, width=30))
+    lay = view.current_layout()
+    assert view.transform().m11() == READABLE_SCALE  # a fit would be too small to read
+    top = int(np.lexsort((lay.rects[:, 0], lay.rects[:, 1]))[0])
+    x, y, w, h = (float(v) for v in lay.rects[top])
+    first = QRectF(view.mapFromScene(QRectF(x, y, w, h)).boundingRect())
+    assert QRectF(view.viewport().rect()).contains(first)
+    assert not first.intersects(view.legend_rect())
+    assert view._minimap.isVisible()  # where the rest is
+    QTest.keyClick(view, Qt.Key.Key_0)
+    assert view.transform().m11() < READABLE_FIT
+    assert QRectF(view.viewport().rect()).contains(QRectF(_graph_on_screen(view)))
