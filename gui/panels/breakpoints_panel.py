@@ -7,7 +7,7 @@ assignment: an edit builds a whole new `Breakpoint` (same id) and swaps it in.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.panels.bp_editor import BreakpointEditor
+from gui.panels.delete_keys import DeleteKeys
 from inspectors.breakpoints import Breakpoint, Breakpoints
 
 ENABLED_COLUMN, DESCRIPTION_COLUMN, HITS_COLUMN = range(3)
@@ -101,7 +102,7 @@ class BreakpointsPanel(QWidget):
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
-        self.tree.installEventFilter(self)
+        DeleteKeys(self.tree, self.delete_selected)
 
         self.add_button = self._button("Add…", "Add a breakpoint: a node, an op type or a scope")
         self.add_button.clicked.connect(lambda: self.open_editor())
@@ -407,13 +408,3 @@ class BreakpointsPanel(QWidget):
             menu.addSeparator()
         menu.addAction("Add…", lambda: self.open_editor())
         menu.exec(self.tree.viewport().mapToGlobal(pos))
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if (
-            watched is self.tree
-            and event.type() == QEvent.Type.KeyPress
-            and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
-        ):
-            self.delete_selected()
-            return True
-        return super().eventFilter(watched, event)

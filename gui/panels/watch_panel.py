@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.panels.delete_keys import DeleteKeys
 from inspectors.tensors import TensorSummary
 
 #: Statistics the history can follow: name -> text in the combo.
@@ -131,7 +132,7 @@ class WatchPanel(QWidget):
         self.tree.currentItemChanged.connect(lambda *_: self._redraw_plot())
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
-        self.tree.installEventFilter(self)
+        DeleteKeys(self.tree, self.remove_selected)
 
         self.statistic_combo = QComboBox()
         for name, text in STATISTICS.items():
@@ -407,16 +408,6 @@ class WatchPanel(QWidget):
             )
         self.plot.getPlotItem().setXRange(0.5, max(self._run - 0.5, 1.5), padding=0)
         self.plot.getPlotItem().enableAutoRange(axis="y")
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if (
-            watched is self.tree
-            and event.type() == QEvent.Type.KeyPress
-            and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
-        ):
-            self.remove_selected()
-            return True
-        return super().eventFilter(watched, event)
 
     def _context_menu(self, pos) -> None:  # noqa: ANN001 - QPoint
         item = self.tree.itemAt(pos)

@@ -317,6 +317,14 @@ def test_watch_double_click_activates_node(watch_panel, qtbot) -> None:
     assert blocker.args == ["fc1"]
 
 
+def test_backspace_removes_the_selected_watch(watch_panel, qtbot) -> None:
+    watch_panel.add_watch("fc1")
+    watch_panel.add_watch("fc2")
+    watch_panel.tree.topLevelItem(0).setSelected(True)
+    qtbot.keyClick(watch_panel.tree, Qt.Key.Key_Backspace)
+    assert watch_panel.watched() == ["fc2"]
+
+
 # -- inputs ---------------------------------------------------------------------------------
 
 
