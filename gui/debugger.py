@@ -153,17 +153,28 @@ class DebugController(QObject):
             "Step over",
             self.step_over,
             "F10",
-            "Run the next node; nested scopes and loops run whole",
+            "Run the next node at this level; a module, loop or call met there runs whole",
         )
         self.act_step_into = act(
             "Step into",
             self.step_into,
             "F11",
-            "Run exactly one node, entering scopes and loop bodies",
+            "Run exactly one node, into modules, loop bodies and calls",
         )
         self.act_step_out = act(
-            "Step out", self.step_out, "Shift+F11", "Run until the current scope is left"
+            "Step out",
+            self.step_out,
+            "Shift+F11",
+            "Finish the enclosing module, loop or call: pause on its last node",
         )
+        self.act_step_plumbing = QAction("Step into plumbing", self.window)
+        self.act_step_plumbing.setCheckable(True)
+        self.act_step_plumbing.setChecked(self.window.settings.step_plumbing())
+        self.act_step_plumbing.setStatusTip(
+            "Also pause on nodes that only move a value: parameters, constants, Identity, "
+            "ReadVariableOp, a loop's counter and test"
+        )
+        self.act_step_plumbing.toggled.connect(self.set_step_plumbing)
         self.act_run_to = act(
             "Run to selected",
             self.run_to_selected,
@@ -217,6 +228,7 @@ class DebugController(QObject):
             self.act_run_to,
         ):
             menu.addAction(a)
+        menu.addAction(self.act_step_plumbing)
         menu.addSeparator()
         for a in (self.act_restart, self.act_stop):
             menu.addAction(a)
@@ -327,6 +339,12 @@ class DebugController(QObject):
 
     def step_out(self) -> None:
         self._command("step_out")
+
+    def set_step_plumbing(self, show: bool) -> None:
+        """Kept in the settings; sent to the engine now and to every engine started later."""
+        self.window.settings.set_step_plumbing(show)
+        if self.engine is not None:
+            self.engine.set_step_plumbing(show)
 
     def run_to_selected(self) -> None:
         node = self.view.selected()
@@ -481,6 +499,7 @@ class DebugController(QObject):
         engine.value_ready.connect(self._on_value_ready)
         engine.running_changed.connect(lambda _r: self._update_actions())
         self.engine = engine
+        engine.set_step_plumbing(self.act_step_plumbing.isChecked())
         self._load_model_state(session)
         self.breakpoints_panel.set_breakpoints(session.breakpoints)
         self._sync_nan_action()

@@ -77,6 +77,9 @@ class Engine(QObject):
     def pause(self) -> None:
         self.session.pause()
 
+    def set_step_plumbing(self, show: bool) -> None:
+        self.session.set_step_plumbing(show)
+
     def set_value(self, node_id: str, array: Any, index: int = 0) -> None:
         self.session.set_value(node_id, array, index)
 

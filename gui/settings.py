@@ -72,6 +72,13 @@ class Settings:
     def set_value_budget(self, nbytes: int) -> None:
         self.qsettings.setValue("debug/value_budget", int(nbytes))
 
+    def step_plumbing(self) -> bool:
+        """Whether stepping pauses on plumbing (Identity, ReadVariableOp, ...) too."""
+        return str(self.qsettings.value("debug/step_plumbing", "false")).lower() == "true"
+
+    def set_step_plumbing(self, show: bool) -> None:
+        self.qsettings.setValue("debug/step_plumbing", "true" if show else "false")
+
     # -- per model: breakpoints and watches -----------------------------------------
 
     def model_state(self, spec: str) -> dict:

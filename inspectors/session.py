@@ -28,6 +28,7 @@ import numpy as np
 from inspectors import events as ev
 from inspectors.breakpoints import BreakpointError, Breakpoints
 from inspectors.graph import Graph
+from inspectors.step_levels import frame_of, is_plumbing, is_within, node_attrs
 from inspectors.stepping import GradientResult, Interrupt, NodeError, Stepper
 from inspectors.tensors import (
     BATCH_MAX,
@@ -50,6 +51,8 @@ _STEP, _OVER, _OUT, _CONTINUE, _RUN_TO, _TO_POSITION = (
     "to_position",
 )
 _RUN_MODES = {_STEP, _OVER, _OUT, _CONTINUE, _RUN_TO}
+_STEP_MODES = frozenset({_STEP, _OVER, _OUT})
+_CALL_MODES = frozenset({_OVER, _OUT})
 
 
 @dataclass
@@ -134,6 +137,11 @@ class Session:
         self._pause_asked = False
         self._prev_scope: tuple[str, ...] = ()
         self._stopped = False
+        #: Step into / over / out also pause on plumbing (nodes that only move a value).
+        self.step_plumbing = False
+        self._frame: tuple[str, ...] = ()  # the frame execution stands in (step_levels)
+        self._since = 0  # nodes (not plumbing) run since the last run command
+        self._unwinding = False
 
     # ------------------------------------------------------------------ public API
 
@@ -152,16 +160,21 @@ class Session:
         self._thread.start()
 
     def step(self) -> None:
-        """Run the next node (into subgraphs) and pause."""
+        """Step into: run exactly one node (into loop bodies, branches and calls) and pause."""
         self._send(_STEP)
 
     def step_over(self) -> None:
-        """Run until the next node at this scope depth or shallower (nested scopes run whole)."""
+        """Run the next node of the current frame; a call met there (a module, a loop, a
+        function call) runs whole and counts as one step (see `inspectors.step_levels`)."""
         self._send(_OVER)
 
     def step_out(self) -> None:
-        """Run until the current scope is left."""
+        """Finish the enclosing call: pause on its last node (as step over at its end)."""
         self._send(_OUT)
+
+    def set_step_plumbing(self, show: bool) -> None:
+        """Whether stepping pauses on plumbing too (`Identity`, `ReadVariableOp`, ...)."""
+        self._send("set_step_plumbing", bool(show))
 
     def continue_(self) -> None:
         """Run until a breakpoint, an exception or the end."""
@@ -331,6 +344,9 @@ class Session:
         self.grad_summaries.clear()
         self._grad_cursor = None
         self._prev_scope = ()
+        self._frame = ()
+        self._since = 0
+        self._unwinding = False
         if inputs is not None:
             self._inputs = tuple(np.asarray(a) for a in inputs)
         if clear_overrides:
@@ -372,11 +388,13 @@ class Session:
             self._fetch_value(*cmd.args)
         elif cmd.name == "pause":
             self._pause_asked = False
+        elif cmd.name == "set_step_plumbing":
+            self.step_plumbing = cmd.args[0]
 
     def _set_mode(self, cmd: _Command) -> None:
         self._mode = cmd.name
-        current = self.run.current
-        self._mode_scope = self.run.scopes.get(current, ()) if current else ()
+        self._mode_scope = self._frame
+        self._since = 0
         self._run_to = cmd.args[0] if cmd.name == _RUN_TO else None
 
     def _execute(self) -> _Pending | None:
@@ -474,6 +492,7 @@ class Session:
         else:
             reason, bp_id, message = self._should_pause(node_id, scope, previous, summaries, values)
         if reason is not None:
+            self._frame = self._frame_of(node_id, scope)
             self._pause(reason, node_id, breakpoint_id=bp_id, message=message)
             self._wait_paused(node_id)
         elif self._sent > self._handled:  # a command came meanwhile (no lock on this test)
@@ -540,14 +559,39 @@ class Session:
         if self._pause_asked:
             return ev.PAUSED_BY_USER, None, ""
         mode = self._mode
-        if (
-            mode == _STEP
-            or (mode == _OVER and len(scope) <= len(self._mode_scope))
-            or (mode == _OUT and len(scope) < len(self._mode_scope))
-            or (mode == _RUN_TO and node_id == self._run_to)
-        ):
+        if mode == _RUN_TO:
+            return (ev.STEP if node_id == self._run_to else None), None, ""
+        if mode not in _STEP_MODES:
+            return None, None, ""
+        if not self.step_plumbing and is_plumbing(node_id, node_attrs(self.graph, node_id)):
+            return None, None, ""
+        self._since += 1
+        if mode == _STEP or self._frame_done(self._frame_of(node_id, scope)):
             return ev.STEP, None, ""
         return None, None, ""
+
+    def _frame_of(self, node_id: str, scope: tuple[str, ...]) -> tuple[str, ...]:
+        graph = self.graph
+        return frame_of(node_id, scope, node_attrs(graph, node_id), graph.framework)
+
+    def _frame_done(self, frame: tuple[str, ...]) -> bool:
+        """Whether step over / out has reached its end now that execution is in `frame`."""
+        start = self._mode_scope
+        if self._mode == _OVER:
+            return is_within(start, frame)
+        return len(frame) < len(start) and is_within(start, frame)
+
+    def scope_left(self, scope: tuple[str, ...]) -> None:
+        """A module call returned: step over / out may end here, on the node that ran last."""
+        if self._mode not in _CALL_MODES or self._unwinding:
+            return
+        self._frame = scope
+        if self._since and self._frame_done(scope) and not self._pause_asked:
+            node_id = self.run.current
+            self._flush()
+            self._pause(ev.STEP, node_id)
+            if node_id is not None:
+                self._wait_paused(node_id, between=True)
 
     def _poll_commands(self, node_id: str) -> None:
         """During a continue: act on pause / stop / restart sent meanwhile."""
@@ -557,33 +601,39 @@ class Session:
             return
         self._handled = cmd.seq
         if cmd.name == "pause":
+            self._frame = self._frame_of(node_id, self.run.scopes.get(node_id, ()))
             self._pause(ev.PAUSED_BY_USER, node_id)
             self._wait_paused(node_id)
             return
         self._paused_command(cmd, node_id)
 
-    def _wait_paused(self, node_id: str) -> None:
-        """Block on the command queue until a command resumes the run."""
+    def _wait_paused(self, node_id: str, between: bool = False) -> None:
+        """Block on the command queue until a command resumes the run.
+
+        `between`: paused after `node_id`'s hook returned (a call ended), so a new value
+        for it can no longer reach the model in this run: setting one reruns."""
         while True:
             cmd = self._next_command()
             self._handled = cmd.seq
-            if self._paused_command(cmd, node_id):
+            if self._paused_command(cmd, node_id, between):
                 return
 
-    def _paused_command(self, cmd: _Command, node_id: str) -> bool:
+    def _paused_command(self, cmd: _Command, node_id: str, between: bool = False) -> bool:
         """Handle a command while paused inside a run; True when the run goes on."""
         name = cmd.name
         if name in _RUN_MODES:
             self._set_mode(cmd)
             return True
         if name == "stop":
+            self._unwinding = True
             raise _Unwind(_Pending("stop"))
         if name == "restart":
+            self._unwinding = True
             raise _Unwind(_Pending("restart", cmd.args[0]))
         if name == "set_value":
             target, array, index = cmd.args
             self.overrides.setdefault(target, {})[index] = array
-            if target == node_id:
+            if target == node_id and not between:
                 values = list(self.summaries[node_id])
                 if index < len(values):
                     values[index] = summarize(array)
@@ -598,6 +648,7 @@ class Session:
                 self._pause(ev.STEP, node_id, message=f"{node_id} output {index} overridden")
                 return False
             if target in self.run.scopes:
+                self._unwinding = True
                 raise _Unwind(_Pending("rerun", position=self.position))
             self._emit(ev.Message("info", f"{target} output {index} will be overridden."))
             self._pause(self.last_pause.reason if self.last_pause else ev.STEP, node_id)
@@ -683,6 +734,9 @@ class Session:
 
             def enter_subgraph(self, nid: str) -> bool:
                 return True
+
+            def scope_left(self, scope: tuple[str, ...]) -> None:
+                pass
 
             def node_done(self, nid: str, scope: tuple[str, ...], values: tuple[Any, ...]) -> Any:
                 if nid == node_id:

@@ -46,6 +46,10 @@ class StepHook(Protocol):
     def enter_subgraph(self, node_id: str) -> bool:
         """Whether to step into the body of a control-flow / call node, op by op."""
 
+    def scope_left(self, scope: tuple[str, ...]) -> None:
+        """PyTorch: a module call returned, and execution is back in `scope` (called
+        between nodes, so step over and step out can pause when a call ends)."""
+
 
 @dataclass
 class GradientResult:
@@ -93,6 +97,9 @@ def zero_hook() -> StepHook:
         def enter_subgraph(self, node_id: str) -> bool:
             return False
 
+        def scope_left(self, scope: tuple[str, ...]) -> None:
+            pass
+
     return _Quiet()
 
 
@@ -126,3 +133,8 @@ def split_node_path(node_id: str) -> tuple[str, str | None, str | None]:
     rest = node_id[match.end() :]
     deeper = _FRAME.search(rest)
     return node_id[: match.start()], match.group(1), rest[: deeper.start()] if deeper else rest
+
+
+def frame_tags(node_id: str) -> list[str]:
+    """The body tags along a node's path: `while/body[2]/if/then/add` -> [`body[2]`, `then`]."""
+    return _FRAME.findall(node_id)

@@ -32,6 +32,12 @@ _SELECTOR_OPS = frozenset({"If", "StatelessIf", "Case", "StatelessCase"})
 #: Ops that carry no function attributes; skipping them avoids copying large constants.
 _NO_FUNCTIONS = frozenset({"Const", "Placeholder"})
 
+#: Ops that call one function (`f`) with their inputs as its arguments.
+CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+
+#: Attributes that ask for a function (or a call of it) to be compiled with XLA.
+XLA_MARKERS = ("_XlaMustCompile", "_XlaCompile")
+
 
 class GraphConverter:
     """Converts a FuncGraph and everything it calls, sharing each function by name."""
@@ -142,6 +148,8 @@ class GraphConverter:
             main_role = next((r for r in MAIN_ROLES if r in roles), next(iter(roles)))
             subgraph = roles[main_role] if roles[main_role] in graph.subgraphs else None
             fn.calls[node_id] = roles
+            if xla_compiled(op, roles):
+                extra["jit_compile"] = True  # stepped over as one op; see compiled.py
         graph.add_node(
             node_id,
             kind=kind,
@@ -266,19 +274,27 @@ def function_roles(op: Any) -> dict[str, str]:
     return roles
 
 
+def library_function(name: str, graph: Any) -> Any:
+    """The function object (an `AtomicFunction`) `graph` or a graph around it holds as `name`."""
+    seen = 0
+    while graph is not None and seen < 64:
+        found = graph._get_function(name)
+        if found is not None:
+            return found
+        graph = getattr(graph, "outer_graph", None)
+        seen += 1
+    return None
+
+
 def find_function(name: str, graph: Any) -> Any:
     """The FuncGraph of library function `name`, looked up from `graph` outwards.
 
     A traced function keeps its own FuncGraph (with captures and tracebacks); a loaded
     one is rebuilt from its FunctionDef. The eager context's library is the last resort.
     """
-    seen = 0
-    while graph is not None and seen < 64:
-        found = graph._get_function(name)
-        if found is not None:
-            return found.graph
-        graph = getattr(graph, "outer_graph", None)
-        seen += 1
+    found = library_function(name, graph)
+    if found is not None:
+        return found.graph
     from tensorflow.python.eager import context
     from tensorflow.python.framework import function_def_to_graph
 
@@ -287,6 +303,22 @@ def find_function(name: str, graph: Any) -> Any:
     except Exception:
         return None
     return function_def_to_graph.function_def_to_graph(fdef)
+
+
+def xla_compiled(op: Any, roles: dict[str, str]) -> bool:
+    """Whether call op `op` runs a function that must be compiled with XLA.
+
+    `tf.function(jit_compile=True)` marks its function `_XlaMustCompile` and so does
+    every call to it in a traced graph; a `jit_scope` marks ops `_XlaCompile`.
+    """
+    if op.type not in CALL_OPS or "f" not in roles:
+        return False
+    attrs = op.node_def.attr
+    if any(key in attrs and attrs[key].b for key in XLA_MARKERS):
+        return True
+    found = library_function(roles["f"], op.graph)
+    marks = getattr(found, "attributes", None) or {}
+    return any(key in marks and getattr(marks[key], "b", False) for key in XLA_MARKERS)
 
 
 def execution_order(ops: Sequence[Any]) -> list[Any]:

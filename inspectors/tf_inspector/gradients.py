@@ -90,7 +90,7 @@ def gradients(
         if grad is None:
             reasons[node_id].append(not_connected)
     nodes: dict[str, tuple[np.ndarray | None, ...]] = {}
-    absent: dict[str, str] = {}
+    absent: dict[str, str] = dict(recording.absent)  # e.g. inside an XLA-compiled call
     for node_id, grads in per_node.items():
         if any(g is not None for g in grads):
             nodes[node_id] = tuple(grads)

@@ -8,10 +8,13 @@ little more than index, execute and report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from inspectors.tf_inspector.attrs import flat_attrs
+from inspectors.tf_inspector.compiled import compiled_call, writes_state
+from inspectors.tf_inspector.function_graph import CALL_OPS, xla_compiled
 from inspectors.tf_inspector.native import TFFunction
 from inspectors.tf_inspector.op_exec import OPAQUE, TRACED, constant_of, register_functions
 
@@ -26,11 +29,11 @@ IF = 6  # `If` / `StatelessIf`: the chosen branch interpreted op by op
 CASE = 7  # `Case` / `StatelessCase`: the chosen branch interpreted op by op
 CALL = 8  # `PartitionedCall` / `StatefulPartitionedCall`: the callee interpreted op by op
 WHOLE = 9  # a function-calling op whose functions were not captured: executed as one op
+COMPILED = 10  # a call of a function compiled with XLA: run as one op, differentiable
 
 _WHILE_OPS = frozenset({"While", "StatelessWhile"})
 _IF_OPS = frozenset({"If", "StatelessIf"})
 _CASE_OPS = frozenset({"Case", "StatelessCase"})
-_CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 
 
 @dataclass(slots=True)
@@ -52,6 +55,8 @@ class Step:
     const: Any = None  # CONST: eager tensor
     const_np: Any = None  # CONST: its numpy value
     callees: tuple[str, ...] = ()  # WHILE (cond, body), IF (then, else), CASE branches, CALL (f,)
+    call: Any = None  # COMPILED: the `CompiledCall` that runs the function as a whole
+    effects: bool = False  # COMPILED: its function changes state, so it must run only once
 
 
 @dataclass
@@ -65,8 +70,8 @@ class FunctionPlan:
     slots: dict[str, int] = field(default_factory=dict)  # node id -> first output slot
 
 
-def build_plan(fn: TFFunction, known: set[str] | dict[str, Any], *, is_main: bool) -> FunctionPlan:
-    """Compile `fn`; `known` names the functions that can be interpreted op by op."""
+def build_plan(fn: TFFunction, known: Mapping[str, TFFunction], *, is_main: bool) -> FunctionPlan:
+    """Compile `fn`; `known` holds the functions that can be interpreted op by op."""
     first_slot: dict[str, int] = {}  # tf op name -> its first slot
     slots: dict[str, int] = {}
     arg_position = {node_id: i for i, node_id in enumerate(fn.arguments)}
@@ -105,6 +110,8 @@ def build_plan(fn: TFFunction, known: set[str] | dict[str, Any], *, is_main: boo
         else:
             step.attrs = flat_attrs(op)
             step.kind, step.callees = _control(op.type, roles, known)
+            if roles and xla_compiled(op, roles):
+                _compile(step, op, roles["f"], known)
             if roles and step.kind == EXEC:
                 # Executed as one op: eager gradients cannot see through it (the gradient
                 # of a While or a call needs its forward graph), so it is not recorded.
@@ -115,6 +122,16 @@ def build_plan(fn: TFFunction, known: set[str] | dict[str, Any], *, is_main: boo
         steps.append(step)
     fetches = tuple(first_slot[t.op.name] + t.value_index for t in fn.fetches)
     return FunctionPlan(fn=fn, steps=steps, n_slots=n, fetches=fetches, slots=slots)
+
+
+def _compile(step: Step, op: Any, name: str, known: Mapping[str, TFFunction]) -> None:
+    """Make `step`, a call of XLA-compiled function `name`, a COMPILED step if it can be."""
+    call = compiled_call(op, name)
+    if call is None:
+        return  # interpreted (or run as one op) like any other call
+    step.kind, step.call, step.record = COMPILED, call, False
+    step.callees = (name,) if name in known else ()  # what stepping into it runs
+    step.effects = bool(step.callees) and writes_state(name, known)
 
 
 def _control(op_type: str, roles: dict[str, str], known: Any) -> tuple[int, tuple[str, ...]]:
@@ -128,7 +145,7 @@ def _control(op_type: str, roles: dict[str, str], known: Any) -> tuple[int, tupl
     elif op_type in _CASE_OPS:
         count = sum(1 for r in roles if r.startswith("branches_"))
         kind, names = CASE, [roles.get(f"branches_{i}") for i in range(count)]
-    elif op_type in _CALL_OPS:
+    elif op_type in CALL_OPS:
         kind, names = CALL, [roles.get("f")]
     else:
         return EXEC, ()

@@ -13,6 +13,15 @@ execution is unique and readable:
     case/branch[1]/case/add         the branch a `Case` took
     call/call/dense/MatMul          the callee of a `PartitionedCall`
 
+A call of a function compiled with XLA (`tf.function(jit_compile=True)`, which Keras 3
+uses for grouped convolutions) runs as one op, the way TensorFlow runs it, and the tape
+differentiates the function as a whole (see `compiled.py`): the CPU kernels its ops would
+need one by one may not exist. Stepped into, its body also runs op by op, for the values
+the hook sees; what flows on is still the whole call's output, so those inner nodes get
+no gradient of their own (`GradientResult.absent` says why). If the hook overrides a
+value inside, or the function changes state (so must not run twice), the op-by-op run is
+the one whose outputs flow on, as for any other call.
+
 The part after the `]/` (or `then/`, `else/`, `call/`) is the node id in that function's
 Graph. Their scope is the control op's scope + (control op id, `body[2]`) + their own.
 
@@ -43,6 +52,7 @@ from inspectors.tf_inspector.plan import (
     ARG,
     CALL,
     CASE,
+    COMPILED,
     CONST,
     EXEC,
     IF,
@@ -65,6 +75,8 @@ class _Recording:
     outputs: list[Any] = field(default_factory=list)
     nodes: list[tuple[str, list[Any]]] = field(default_factory=list)
     whole: list[str] = field(default_factory=list)  # ops run as one op: no gradient through
+    absent: dict[str, str] = field(default_factory=dict)  # reported node -> why no gradient
+    overrides: int = 0  # how many outputs the hook replaced so far
 
 
 class TFStepper:
@@ -225,12 +237,13 @@ class TFStepper:
         else:
             values = tuple(host_value(t, o) for t, o in zip(outs, step.opaque, strict=True))
         replaced = hook.node_done(node_id, outer + step.scope if outer else step.scope, values)
+        assert self._recording is not None
         if replaced:
             outs = list(outs)
             for i, array in replaced.items():
                 if 0 <= i < len(outs) and not step.opaque[i]:
                     outs[i] = self._replacement(array, outs[i])
-        assert self._recording is not None
+                    self._recording.overrides += 1
         self._recording.nodes.append((node_id, outs))
         return outs
 
@@ -264,6 +277,8 @@ class TFStepper:
     ) -> list[Any]:
         """Interpret a While / If / Case / call op; inside, only a stepping-in hook reports."""
         node_id = prefix + step.node_id
+        if step.kind == COMPILED:
+            return self._compiled(step, ins, hook, node_id, outer)
         if step.kind == WHOLE:
             try:
                 outs = self._exec.execute(step.op_type, step.n_out, ins, step.attrs)
@@ -305,6 +320,42 @@ class TFStepper:
         except NodeError:
             raise
         except Exception as exc:  # e.g. a loop variable whose shape the body cannot take
+            raise NodeError(node_id, exc) from exc
+
+    def _compiled(
+        self,
+        step: Step,
+        ins: list[Any],
+        hook: StepHook | None,
+        node_id: str,
+        outer: tuple[str, ...],
+    ) -> list[Any]:
+        """A call of an XLA-compiled function: run whole; its body op by op if stepped into."""
+        recording = self._recording
+        if step.callees and hook is not None and hook.enter_subgraph(node_id):
+            base = outer + step.scope + (node_id,)
+            first = len(recording.nodes) if recording is not None else 0
+            overrides = recording.overrides if recording is not None else 0
+            try:
+                inner = self._run(
+                    self._plans[step.callees[0]], ins, hook, f"{node_id}/call/", base + ("call",)
+                )
+            except NodeError:
+                raise
+            except Exception as exc:
+                raise NodeError(node_id, exc) from exc
+            if recording is None or step.effects or recording.overrides != overrides:
+                return inner  # it must not run twice, or the user changed what flows on
+            why = (
+                f"inside {node_id}, a function compiled with XLA (jit_compile): "
+                f"its gradient is taken for the call as a whole, at {node_id}"
+            )
+            for inner_id, _ in recording.nodes[first:]:
+                recording.absent[inner_id] = why
+            del recording.nodes[first:]
+        try:
+            return step.call(ins)
+        except Exception as exc:
             raise NodeError(node_id, exc) from exc
 
     # ------------------------------------------------------------------ inputs

@@ -113,6 +113,8 @@ class EagerRecorder:
         self.model = model
         self.on_node = on_node
         self.on_node_added = on_node_added
+        #: Called with the scope execution is back in after a module call returns.
+        self.on_scope_left: Callable[[tuple[str, ...]], None] | None = None
         self.keep_values = keep_values
         self.name = name or type(model).__name__
         self.graph = Graph(self.name, "torch")
@@ -181,6 +183,8 @@ class EagerRecorder:
         if self._scopes:
             self._scopes.pop()
         self.current_scope = self._scopes[-1] if self._scopes else ()
+        if self.on_scope_left is not None:
+            self.on_scope_left(self.current_scope)
 
     # -- recording --------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class EagerStepper:
         self._recorder = EagerRecorder(
             model, on_node=self._on_node, on_node_added=self._on_node_added, name=name
         )
+        self._recorder.on_scope_left = self._on_scope_left
         self._params = dict(model.named_parameters()) if isinstance(model, torch.nn.Module) else {}
         self._inputs: tuple[Any, ...] = tuple(self.target.example_inputs)
         self._hook: StepHook = zero_hook()
@@ -123,6 +124,9 @@ class EagerStepper:
             with torch.no_grad():
                 tensor.copy_(to_tensor(replacement[0], tensor))
         self._record.keep(node_id, (tensor,))
+
+    def _on_scope_left(self, scope: tuple[str, ...]) -> None:
+        self._hook.scope_left(scope)
 
     def _on_node(self, node_id: str, outputs: tuple[Any, ...]) -> Any:
         self._last = node_id

@@ -142,9 +142,15 @@ class FxStepper:
             module = captured.native
         self._runner = _NodeRunner(module)
         scopes = {n: tuple(self.graph.node(n).get("scope") or ()) for n in self.graph.order}
-        #: (fx node, its prepared call, Graph node id, scope) in execution order.
+        #: (fx node, its prepared call, Graph node id, scope, the scope execution returns
+        #: to after it when module calls end there, else None) in execution order.
         prepared = self._runner.prepared
-        self._plan = [(n, prepared[n], n.name, scopes.get(n.name, ())) for n in module.graph.nodes]
+        nodes = list(module.graph.nodes)
+        exits = _scope_exits(self.graph, [n.name for n in nodes], scopes)
+        self._plan = [
+            (n, prepared[n], n.name, scopes.get(n.name, ()), exit_to)
+            for n, exit_to in zip(nodes, exits, strict=True)
+        ]
         self._params = _named_parameters(self.target.model, module)
         self._lifted = _lifted_arguments(self.program, self.target.model) if self.program else []
         self._buffers = dict(_module_tensors(self.target.model, "named_buffers"))
@@ -191,8 +197,9 @@ class FxStepper:
         runner.args_iter = iter(args)
         keep = self._record.keep
         node_done = hook.node_done
+        scope_left = hook.scope_left
         result: Any = None
-        for node, call, node_id, scope in self._plan:
+        for node, call, node_id, scope, exit_to in self._plan:
             try:
                 result = call(env)
             except Exception as exc:
@@ -211,6 +218,8 @@ class FxStepper:
                 result = rebuild(result, iter(leaves))
             env[node] = result
             keep(node_id, leaves)
+            if exit_to is not None:
+                scope_left(exit_to)
         return result
 
     def _model_output(self, result: Any) -> Any:
@@ -232,6 +241,25 @@ class FxStepper:
             for value, spec in zip(flat, specs, strict=False):
                 if spec.kind == OutputKind.BUFFER_MUTATION and spec.target in buffers:
                     buffers[spec.target].copy_(value)
+
+
+def _scope_exits(
+    graph: Graph, ids: list[str], scopes: dict[str, tuple[str, ...]]
+) -> list[tuple[str, ...] | None]:
+    """Per node in run order: the scope execution returns to after it when module calls
+    end there (the common part of its frame and the next node's scope), else None.
+    An fx `module` node is a whole call: after it, execution is in its parent scope."""
+    exits: list[tuple[str, ...] | None] = []
+    for i, node_id in enumerate(ids):
+        scope = scopes.get(node_id, ())
+        kind = graph.node(node_id).get("kind") if node_id in graph else None
+        after = scope[:-1] if kind == "module" else scope
+        following = scopes.get(ids[i + 1], ()) if i + 1 < len(ids) else ()
+        common = 0
+        while common < min(len(after), len(following)) and after[common] == following[common]:
+            common += 1
+        exits.append(after[:common] if common < len(after) else None)
+    return exits
 
 
 def _named_parameters(model: Any, module: torch.nn.Module) -> dict[str, torch.Tensor]:

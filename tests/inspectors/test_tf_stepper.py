@@ -307,12 +307,52 @@ def test_stepping_into_a_while_loop_runs_its_body_iteration_by_iteration(start):
         assert len(seen) < 200
     tanhs = [n for n in seen if n.endswith("/while/cell/Tanh")]
     assert tanhs == [f"while/body[{i}]/while/cell/Tanh" for i in range(3)]
-    assert seen[0] == "while/cond[0]/while/Less"
+    # one step per real op: the loop test, counters, constants, variable reads and
+    # Identity plumbing are passed over
+    body = ["cell/MatVec/ExpandDims", "cell/MatVec/MatMul", "cell/MatVec/Squeeze"]
+    body += ["cell/add", "cell/Tanh"]
+    assert seen == [f"while/body[{i}]/while/{op}" for i in range(3) for op in body] + ["while"]
     assert session.run.scopes[tanhs[1]][:2] == ("while", "body[1]")
     # the body's last value is what the loop returns
     close(session.value("while", 3), session.value(tanhs[-1]))
     (got,) = finish(session)
     close(got, load_target("while_tf").call().numpy())
+
+
+def test_stepping_plumbing_on_request_pauses_on_the_loop_test_too(start):
+    session = start(load_target("while_tf"))
+    session.set_step_plumbing(True)
+    session.run_to("recurrence/b")
+    session.wait()
+    seen = []
+    for _ in range(4):
+        session.step()
+        seen.append(session.wait().node_id)
+    assert seen == [
+        "while/cond[0]/while/Less",
+        "while/cond[0]/while/Identity",
+        "while/body[0]/while/cell/MatVec/ExpandDims/dim",
+        "while/body[0]/while/cell/MatVec/ExpandDims",
+    ]
+
+
+def test_stepping_over_inside_a_loop_body_goes_on_to_the_next_iteration(start):
+    session = start(load_target("while_tf"))
+    session.run_to("recurrence/b")
+    session.wait()
+    session.step()  # into the body
+    assert session.wait().node_id == "while/body[0]/while/cell/MatVec/ExpandDims"
+    seen = []
+    for _ in range(6):
+        session.step_over()
+        seen.append(session.wait().node_id)
+    ops = ["MatVec/MatMul", "MatVec/Squeeze", "add", "Tanh"]
+    assert seen == [f"while/body[0]/while/cell/{op}" for op in ops] + [
+        "while/body[1]/while/cell/MatVec/ExpandDims",
+        "while/body[1]/while/cell/MatVec/MatMul",
+    ]
+    session.step_out()  # finishes the loop: paused on the While
+    assert session.wait().node_id == "while"
 
 
 def test_stepping_over_a_while_loop_is_one_pause(start):

@@ -471,6 +471,12 @@ class Nested(nn.Module):
         return self.head(hidden)
 
 
+def last_in(graph, scope: tuple[str, ...]) -> str:
+    """The last node (in order) that runs inside `scope` (fx: a module node's own scope)."""
+    inside = [n for n in graph.order if tuple(graph.node(n)["scope"])[: len(scope)] == scope]
+    return inside[-1]
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_step_step_over_step_out_and_run_to_stop_where_expected(strategy):
     torch.manual_seed(0)
@@ -482,17 +488,22 @@ def test_step_step_over_step_out_and_run_to_stop_where_expected(strategy):
     output = plan.order[-1]
     session = open_session(captured)
     try:
-        session.step()
-        assert session.wait().node_id == plan.order[0]
-        session.step()
-        assert session.wait().node_id == plan.order[1]
+        session.step()  # parameters are plumbing: the first pause is on the input
+        assert session.wait().node_id == "x"
+        session.step()  # into block: its first Linear
+        assert session.wait().node_id == last_in(plan, ("block", "0"))
         session.run_to(inner_linear)
         assert session.wait().node_id == inner_linear
-        session.step_out()  # leaves block.2.0 and the whole block: the next node outside
+        session.step_out()  # finishes block.2: paused on its last node, the Tanh
+        assert session.wait().node_id == last_in(plan, ("block", "2"))
+        session.step_over()  # back in forward: the mul
         assert session.wait().node_id == mul
-        session.step_over()  # head runs whole
-        assert session.wait().node_id == output
-        assert to_end(session).reason == ev.FINISHED
+        session.step_over()  # head runs whole: paused on its last node
+        assert session.wait().node_id == last_in(plan, ("head",))
+        session.step_over()  # the output node, then the end of the run
+        assert (session.wait().node_id, session.last_pause.reason) == (output, ev.STEP)
+        session.step_over()
+        assert (session.wait().node_id, session.last_pause.reason) == (output, ev.FINISHED)
         np.testing.assert_allclose(
             session.run.outputs[0], target.call().detach().numpy(), rtol=1e-6
         )
