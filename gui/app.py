@@ -1,7 +1,8 @@
 """`graphstep [SPEC] [--capture STRATEGY]`: start the desktop app.
 
-The window appears first; the model (the one named, else the last one opened) loads
-afterwards on a worker thread, so importing a framework never delays the window.
+The window appears first; the model named loads afterwards on a worker thread, so
+importing a framework never delays the window. Without SPEC the welcome page shows,
+with the recent models one click away: nothing runs that the user did not name today.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import os
 import sys
 
-CAPTURES = ("auto", "fx", "export", "eager", "function")
+from inspectors.cli import CAPTURES, FRESH_HELP
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -24,10 +25,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="model file, file.py:NAME, module:NAME, sample name, .pt2, .keras or SavedModel",
     )
     parser.add_argument("--capture", choices=CAPTURES, default=None, help="capture strategy")
-    parser.add_argument(
-        "--fresh", action="store_true", help="do not reopen the last model when SPEC is absent"
-    )
+    parser.add_argument("--fresh", action="store_true", help=FRESH_HELP)
     return parser.parse_args(argv)
+
+
+def platform_problem() -> str | None:
+    """Why Qt could not open a window here, in words, before Qt aborts with its own
+    (misleading) message; None when nothing is known to be missing."""
+    from gui import platform_check
+
+    if not platform_check.uses_xcb():
+        return None
+    missing = platform_check.missing_libraries()
+    if not missing:
+        return None
+    message = platform_check.missing_message(missing)
+    if platform_check.wayland_session():  # Qt may use its wayland plugin: warn, go on
+        print(f"graphstep: warning: {message}", file=sys.stderr)
+        return None
+    return message
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    if QApplication.instance() is None and (problem := platform_problem()):
+        print(f"graphstep: {problem}", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setOrganizationName("Graphstep")
     app.setApplicationName("Graphstep")
@@ -50,10 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
-    spec = args.spec or (None if args.fresh else window.settings.last_model())
-    if spec:
+    if args.spec:
         # After the first paint, so the window is on screen before any import starts.
-        QTimer.singleShot(0, lambda: window.open_model(spec, args.capture))
+        QTimer.singleShot(0, lambda: window.open_model(args.spec, args.capture))
     elif args.capture:
         window.capture_combo.setCurrentIndex(window.capture_combo.findData(args.capture))
     return int(app.exec())

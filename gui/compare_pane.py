@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from inspectors import events as ev
 from inspectors.graph import Graph
+from inspectors.run_command import at_node
 
 from .compare_links import summary_line
 from .debugger import PAUSE_WORDS
@@ -443,7 +444,9 @@ class ComparePane(QFrame):
 
     def _on_failed(self, failed: ev.Failed) -> None:
         self.marks.error_node = failed.node_id
-        self.status_label.setText(f"⚠ {failed.node_id or 'the model'}: {failed.message[:120]}")
+        self.status_label.setText(
+            f"⚠ {at_node(failed.node_id or 'the model', failed.message)[:120]}"
+        )
         self._dirty = True
 
     def _on_restarted(self, _restarted: ev.Restarted) -> None:

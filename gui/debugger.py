@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QInputDialog, QLabel, QToolBar
 
 from inspectors import events as ev
 from inspectors.graph import Graph
+from inspectors.run_command import at_node
 from inspectors.stepping import split_node_path
 from inspectors.tensors import TensorSummary
 
@@ -57,10 +58,11 @@ def human_bytes(n: int) -> str:
 
 
 def gradient_norm(summary: TensorSummary | None) -> float:
-    """The L2 norm from a summary: sqrt(size * (std^2 + mean^2))."""
+    """The L2 norm from a summary: sqrt(size * (std^2 + mean^2)), without squaring
+    (tiny gradients must not read 0, huge ones must not overflow)."""
     if summary is None or not summary.is_tensor or not summary.size:
         return math.nan
-    return math.sqrt(summary.size * (summary.std**2 + summary.mean**2))
+    return math.sqrt(summary.size) * math.hypot(summary.std, summary.mean)
 
 
 class DebugController(QObject):
@@ -636,9 +638,7 @@ class DebugController(QObject):
         if failed.node_id:
             self.marks.error_node = failed.node_id
             self.errors[failed.node_id] = failed.message
-        message = failed.message
-        if failed.node_id and not message.startswith(f"{failed.node_id}:"):
-            message = f"{failed.node_id}: {message}"
+        message = at_node(failed.node_id, failed.message)
         self.window.log_panel.error(f"Exception in the model at {message}", failed.traceback)
         self.window.log_dock.show()
         self.window.log_dock.raise_()
@@ -776,7 +776,10 @@ class DebugController(QObject):
         inner = f" (+{inside} inside bodies)" if inside else ""
         text = f"node {k} of {n}{' (growing)' if self.eager else ''}{inner} · {reason}{where} · values {memory}"
         if pause and pause.reason == ev.EXCEPTION and pause.message:
-            text += f" · {pause.message[:80]}"
+            message = pause.message
+            if pause.node_id and message.startswith(f"{pause.node_id}: "):
+                message = message[len(pause.node_id) + 2 :]  # named just before
+            text += f" · {message[:80]}"
         self.position_label.setText(text)
 
     def _on_node_selected(self, node_id: str) -> None:

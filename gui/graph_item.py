@@ -52,7 +52,8 @@ ERROR = QColor("#d93025")
 GROUP_FILL = (QColor("#f3f6fa"), QColor("#eaeff6"), QColor("#e2e9f2"))
 GROUP_BORDER = QColor("#c5cfdc")
 
-STATE_CODES = {"pending": 1, "executed": 2, "current": 3, "error": 4, "nan": 5}
+#: `current_nan`: the current node, whose output holds NaN / Inf (outline and mark).
+STATE_CODES = {"pending": 1, "executed": 2, "current": 3, "error": 4, "nan": 5, "current_nan": 6}
 
 # attributes the view sets to decorate boxes: assigning one redraws the cached image
 _DECORATIONS = frozenset(
@@ -608,7 +609,7 @@ class GraphItem(QGraphicsItem):
                 for b in boxes.tolist():
                     painter.drawRoundedRect(self._qrects[b].adjusted(-pad, -pad, pad, pad), 7, 7)
         st = self.state[idx]
-        cur = idx[st == 3]
+        cur = idx[(st == 3) | (st == 6)]
         if len(cur):
             pen = QPen(QColor("#ff8f00"), 3.0)
             pen.setCosmetic(True)
@@ -622,7 +623,7 @@ class GraphItem(QGraphicsItem):
             painter.setPen(pen)
             for b in err.tolist():
                 painter.drawRoundedRect(self._qrects[b], 5, 5)
-        nan = idx[st == 5]
+        nan = idx[(st == 5) | (st == 6)]
         if len(nan):
             painter.setPen(QPen(QColor("#8a5a00"), 1.0))
             painter.setBrush(QColor("#fbbc04"))

@@ -62,7 +62,7 @@ def node_states(
         if node in states:
             states[node] = "nan"
     if current and current in states:
-        states[current] = "current"
+        states[current] = "current_nan" if states[current] == "nan" else "current"
     if error_node and error_node in states:
         states[error_node] = "error"
     return states

@@ -415,6 +415,19 @@ STYLE_SHEET = """
 # ----------------------------------------------------------------------- the window
 
 
+def distinct_keys(keys: list[Any] | tuple[Any, ...]) -> list[QKeySequence]:
+    """Key sequences for standard keys (their platform's primary binding only: the others
+    may be taken, as Ctrl+G of `FindNext` is by Gradients) and strings, each once: the
+    same keys twice (`FindNext` is F3 on Linux, and "F3") make the shortcut ambiguous,
+    and Qt then fires neither."""
+    found: list[QKeySequence] = []
+    for key in keys:
+        sequence = QKeySequence(key)
+        if not sequence.isEmpty() and all(sequence != f for f in found):
+            found.append(sequence)
+    return found
+
+
 class MainWindow(QMainWindow):
     """Graphstep's window: open a model, see its graph, inspect its nodes.
 
@@ -544,7 +557,7 @@ class MainWindow(QMainWindow):
         action = QAction(text, self)
         if shortcut is not None:
             if isinstance(shortcut, list | tuple):
-                action.setShortcuts([QKeySequence(s) for s in shortcut])
+                action.setShortcuts(distinct_keys(shortcut))
             else:
                 action.setShortcut(QKeySequence(shortcut))
         if tip:
@@ -889,9 +902,9 @@ class MainWindow(QMainWindow):
         self.loader.load(spec, strategy)
 
     def reload(self) -> None:
-        spec = self.result.spec if self.result else self.settings.last_model()
-        if spec:
-            self.open_model(spec)
+        """Load the open model again (never the last session's model unasked: its code runs)."""
+        if self.result is not None:
+            self.open_model(self.result.spec)
 
     def recapture(self, strategy: str) -> None:
         """Capture the open model again with `strategy`, without loading it again."""
@@ -1094,7 +1107,7 @@ class MainWindow(QMainWindow):
             *self.act_collapse.values(),
         ):
             act.setEnabled(has_graph)
-        self.act_reload.setEnabled(has_graph or bool(self.settings.last_model()))
+        self.act_reload.setEnabled(has_graph)
         self.act_cancel.setEnabled(self.loader.is_busy())
 
     # -- menus fed by data ------------------------------------------------------------

@@ -3,9 +3,10 @@
     graphstep samples
     graphstep trace SPEC [--capture auto|fx|export|eager] [--format json|graphml|dot] [-o FILE]
     graphstep diff SPEC_A SPEC_B [--capture ...] [--json]
-    graphstep [open] SPEC          (the GUI)
+    graphstep [open] [SPEC] [--capture ...] [--fresh]    (the GUI)
 
-Exit codes: 0 success, 2 bad input (a clear message on stderr, never a bare traceback).
+Exit codes: 0 success, 2 bad input (a clear message on stderr, never a bare traceback),
+141 when the reader of standard output went away (`graphstep run ... | head`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 CAPTURES = ("auto", "fx", "export", "eager", "function")
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE, as the shell reports a writer whose reader left
 
 #: What SPEC may be, for every command's help.
 SPEC_HELP = (
@@ -28,6 +30,23 @@ CAPTURE_HELP = (
     "how to capture the graph: auto tries fx, export, then eager for PyTorch; "
     "function is TensorFlow's concrete graph (default: auto)"
 )
+#: `graphstep [open] --fresh`: what it meant (skip reopening the last model) is now
+#: what always happens.
+FRESH_HELP = (
+    "reopen nothing from an earlier session; always so now, since the last model is "
+    "never reopened by itself (accepted so scripts that pass it keep working)"
+)
+
+
+def silence_stdout() -> None:
+    """The reader of standard output went away (`| head`): send the rest to /dev/null,
+    so neither later lines nor the interpreter's final flush raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout
+        pass
 
 
 def _quiet_frameworks() -> None:
@@ -39,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="graphstep",
         description="Step through a PyTorch or TensorFlow model's computation graph.",
-        epilog="`graphstep SPEC` (no command) opens SPEC in the desktop app; "
-        "`graphstep` alone opens the app.",
+        epilog="`graphstep [open] SPEC` opens SPEC in the desktop app; `graphstep` alone "
+        "opens the app on its welcome page (recent models listed, none reopened). "
+        f"`--fresh`: {FRESH_HELP}.",
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("samples", help="list the sample models")
@@ -58,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
     open_ = sub.add_parser("open", help="open the desktop app (the default)")
     open_.add_argument("spec", metavar="SPEC", nargs="?", help=SPEC_HELP)
-    open_.add_argument("--capture", default="auto", choices=CAPTURES, help=CAPTURE_HELP)
+    open_.add_argument("--capture", choices=CAPTURES, help=CAPTURE_HELP)
+    open_.add_argument("--fresh", action="store_true", help=FRESH_HELP)
 
     from inspectors import diff_command, run_command
 
@@ -132,13 +153,18 @@ def main(argv: list[str] | None = None) -> int:
 
             return diff_command.run(args)
         if args.command == "open":
-            rest = ([args.spec] if args.spec else []) + ["--capture", args.capture]
+            rest = [args.spec] if args.spec else []
+            rest += ["--capture", args.capture] if args.capture else []  # else the saved one
+            rest += ["--fresh"] if args.fresh else []
             return _open_gui(rest)
     except TargetError as exc:
         print(f"graphstep: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug of ours or a framework crash: say so, then show it
         import traceback
 

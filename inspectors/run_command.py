@@ -68,17 +68,58 @@ def summary_json(s: TensorSummary | None) -> dict[str, Any] | None:
     }
 
 
+def at_node(node_id: str | None, message: str) -> str:
+    """`node: message`, without naming the node twice (a NodeError's message already
+    starts with its node id)."""
+    if not node_id or message.startswith(f"{node_id}:"):
+        return message
+    return f"{node_id}: {message}"
+
+
+def captured_json(captured: Any) -> dict[str, Any]:
+    """The `captured` event: the strategy used, the node count, and why the strategies
+    tried before it failed (one line each)."""
+    graph = captured.graph
+    failed: dict[str, str] = {}
+    for fail in graph.meta.get("failures", []):
+        reason = str(fail.get("reason") or fail.get("error") or "").strip()
+        failed[str(fail["strategy"])] = reason.splitlines()[0] if reason else ""
+    return {
+        "event": "captured",
+        "strategy": captured.strategy,
+        "nodes": len(graph),
+        "failed": failed,
+    }
+
+
 class _Printer:
     """Turns session events into lines on stdout (plain or JSON)."""
 
     def __init__(self, session: Any, as_json: bool) -> None:
         self.session = session
         self.as_json = as_json
+        self.closed = False  # stdout's reader went away: print nothing more, stop the run
 
     def out(self, obj: dict[str, Any]) -> None:
         print(json.dumps(obj), flush=True)
 
+    def reader_gone(self) -> None:
+        from inspectors.cli import silence_stdout
+
+        self.closed = True
+        silence_stdout()
+
     def __call__(self, event: ev.Event) -> None:
+        """Runs on the engine thread (a Session listener)."""
+        if self.closed:
+            return
+        try:
+            self._show(event)
+        except BrokenPipeError:  # `graphstep run ... | head`: no use running on
+            self.reader_gone()
+            self.session.pause()
+
+    def _show(self, event: ev.Event) -> None:
         graph = self.session.graph
         if isinstance(event, ev.NodeAdded):
             if self.as_json:
@@ -126,7 +167,9 @@ class _Printer:
                     }
                 )
             else:
-                print(f"failed at {event.node_id}: {event.message}", file=sys.stderr, flush=True)
+                where = f"failed at {at_node(event.node_id, event.message)}"
+                text = where if event.node_id else f"failed: {event.message}"
+                print(text, file=sys.stderr, flush=True)
         elif isinstance(event, ev.GradientsReady):
             if self.as_json:
                 self.out(
@@ -156,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
 
     target = load_target(args.spec)
     captured = capture(target, args.capture)
+    if args.json:
+        print(json.dumps(captured_json(captured)), flush=True)  # always the first event
     session = Session(captured)
     printer = _Printer(session, args.json)
     session.add_listener(printer)
@@ -202,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
                     }
                 )
             else:
-                print(f"stopped: exception at {pause.node_id}: {pause.message}")
+                print(f"stopped: exception at {at_node(pause.node_id, pause.message)}")
         else:
             code = EXIT_BREAK
             if args.json:
@@ -219,7 +264,13 @@ def run(args: argparse.Namespace) -> int:
                 print(
                     f"stopped at breakpoint {pause.breakpoint_id} ({pause.message}) after {pause.node_id}"
                 )
+    except BrokenPipeError:
+        printer.reader_gone()
     finally:
         session.stop()
         session.join()
+    if printer.closed:
+        from inspectors.cli import EXIT_BROKEN_PIPE
+
+        return EXIT_BROKEN_PIPE
     return code

@@ -8,13 +8,16 @@ safely: `.keras` in safe mode, `.pt2` through `torch.export.load` (no pickle).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
+import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -429,18 +432,72 @@ def _shape_of(t: Any) -> str:
 # ---------------------------------------------------------------------- saved models
 
 
+def _not_a_zip(path: Path, what: str, writer: str) -> TargetError | None:
+    """The error for a saved model that is not the zip archive its format is, or None.
+
+    Checked before the framework reads the file: Keras then says "File not found" for
+    a file that exists, and torch logs its own 13-line traceback first.
+    """
+    if path.is_dir():
+        return TargetError(f"{path} is a folder, not {what} (a zip file that {writer} writes).")
+    try:
+        if zipfile.is_zipfile(path):
+            return None
+        size = path.stat().st_size
+    except OSError as exc:
+        return TargetError(f"{path} cannot be read: {exc.strerror or exc}.")
+    state = "is empty" if size == 0 else "is not a zip file (truncated, or another format)"
+    return TargetError(f"{path} is not {what}: it {state}; {writer} writes a zip file.")
+
+
+def _zip_names(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return []
+
+
+@contextlib.contextmanager
+def _quiet_torch_export_log() -> Iterator[list[BaseException]]:
+    """Hold back the traceback `torch.export.load` logs (as a warning) before it raises
+    on a damaged archive; the exceptions it would have shown are collected instead, so
+    the TargetError can name the first cause in one line."""
+    logger = logging.getLogger("torch.export")
+    held: list[BaseException] = []
+
+    def drop(record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Ran into the following error when deserializ"):
+            return True
+        if record.exc_info and record.exc_info[1] is not None:
+            held.append(record.exc_info[1])
+        return False
+
+    logger.addFilter(drop)
+    try:
+        yield held
+    finally:
+        logger.removeFilter(drop)
+
+
 def _load_pt2(spec: str, path: Path, allow_pickle: bool) -> ModelTarget:
     if not path.exists():
         raise TargetError(f"Saved model {path} does not exist.")
+    not_zip = _not_a_zip(path, "a torch.export archive (.pt2)", "torch.export.save")
+    if not_zip is not None:
+        raise not_zip
     try:
         import torch
     except ImportError as exc:
         raise missing_framework("torch", exc) from exc
+    held: list[BaseException] = []
     try:
-        program = torch.export.load(str(path))
+        with _quiet_torch_export_log() as held:
+            program = torch.export.load(str(path))
     except Exception as exc:
+        cause = held[0] if held else exc  # torch's own first error, not "see above"
         raise TargetError(
-            f"{path} is not a readable torch.export archive (.pt2): {_exc_line(exc)}"
+            f"{path} is not a readable torch.export archive (.pt2): {_exc_line(cause)}"
         ) from exc
     inputs = program.example_inputs[0] if program.example_inputs else None
     if not inputs:
@@ -463,6 +520,15 @@ def _load_pt2(spec: str, path: Path, allow_pickle: bool) -> ModelTarget:
 def _load_keras(spec: str, path: Path) -> ModelTarget:
     if not path.exists():
         raise TargetError(f"Saved model {path} does not exist.")
+    if path.suffix == ".keras" and not (path / "config.json").is_file():  # not a Keras folder
+        not_zip = _not_a_zip(path, "a Keras archive", "model.save()")
+        if not_zip is not None:
+            raise not_zip
+        if "config.json" not in _zip_names(path):
+            raise TargetError(
+                f"{path} is not a Keras archive: the zip file holds no config.json, which "
+                f"every model.save() archive has."
+            )
     try:
         import keras
     except ImportError as exc:

@@ -165,7 +165,8 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
     if flat.dtype.kind == "f":
         # A finite sum proves every value finite (a NaN or an Inf would spread into
         # it), which spares a pass; only an overflowing sum needs the full check.
-        total = float(flat.sum())  # pairwise summation: accurate without a copy
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked next
+            total = float(flat.sum())  # pairwise summation: accurate without a copy
         if not math.isfinite(total) and not np.isfinite(flat).all():
             nan = int(np.count_nonzero(np.isnan(flat)))
             neg_inf = int(np.count_nonzero(flat == -np.inf))
@@ -270,17 +271,27 @@ def _std(values: np.ndarray, mean: float, bound: float) -> float:
 
     E[x^2] - mean^2 loses digits when the spread is tiny next to the mean; then the
     values are centred first (a second pass and a temporary array). `bound` is the
-    largest magnitude: past 1e18 the squares could overflow float32, so widen first.
+    largest magnitude: outside [1e-15, 1e15] the squares could underflow or overflow
+    (float32 squares vanish below 1e-19: a vanishing gradient would read std 0), so the
+    values are scaled into [-1, 1] first and the result scaled back.
     """
     n = values.size
-    if bound > 1e18 and values.dtype != np.float64:
-        values = values.astype(np.float64)
+    scale = 1.0
+    if not _SAFE_LOW < bound < _SAFE_HIGH and bound > 0 and math.isfinite(bound):
+        scale = bound
+        values = values / values.dtype.type(bound)
+        mean = mean / bound
     square_mean = float(np.dot(values, values)) / n
     var = square_mean - mean * mean
     if var > 1e-3 * mean * mean:
-        return math.sqrt(var)
+        return math.sqrt(var) * scale
     centred = values - values.dtype.type(mean)
-    return math.sqrt(max(float(np.dot(centred, centred)) / n, 0.0))
+    return math.sqrt(max(float(np.dot(centred, centred)) / n, 0.0)) * scale
+
+
+#: Magnitudes whose squares stay normal numbers in float32 (and whose sums of squares
+#: cannot overflow it); `_std` scales values outside this range first.
+_SAFE_LOW, _SAFE_HIGH = 1e-15, 1e15
 
 
 def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
@@ -369,6 +380,9 @@ def _summarize_same_dtype(
     mean = total / sizes
     centred = wide - np.repeat(np.where(finite, mean, 0.0), sizes)
     var = np.add.reduceat(centred * centred, starts) / sizes
+    # float64 squares stay normal from 1e-150 to 1e150; past that, `_std` one by one
+    magnitude = np.maximum(np.abs(lo), np.abs(hi)).astype(np.float64)
+    finite &= (magnitude < 1e150) & ((magnitude > 1e-150) | (magnitude == 0))
     negative = np.add.reduceat((flat < 0).view(np.int8), starts, dtype=np.int64)
     zero = np.add.reduceat((flat == 0).view(np.int8), starts, dtype=np.int64)
     lo64, hi64 = lo.astype(np.float64), hi.astype(np.float64)

@@ -110,6 +110,7 @@ def test_stop_at_first_nan_marks_the_node(qtbot, window):
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert (pause.reason, pause.node_id) == (ev.BREAKPOINT, "log")
     assert "log" in window.debugger.marks.flagged
+    assert states(window)["log"] == "current_nan"  # the mark is there the moment it stops
     pause = press(qtbot, window, Qt.Key.Key_F10)
     assert states(window)["log"] == "nan"  # the warning mark stays once it is not current
     panel = window.debugger.tensor_panel

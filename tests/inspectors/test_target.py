@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -129,14 +130,64 @@ def test_rejected_inputs_show_the_framework_message(tmp_path):
     assert "mat1 and mat2 shapes cannot be multiplied" in str(info.value)
 
 
-@pytest.mark.parametrize("suffix", [".pt2", ".keras"])
-def test_corrupt_saved_models_are_reported(tmp_path, suffix):
+@pytest.mark.parametrize(
+    ("suffix", "kind"),
+    [(".pt2", "not a torch.export archive (.pt2)"), (".keras", "not a Keras archive")],
+)
+def test_corrupt_saved_models_are_reported(tmp_path, suffix, kind):
     path = tmp_path / f"broken{suffix}"
     path.write_bytes(b"this is not an archive")
     with pytest.raises(TargetError) as info:
         load_target(str(path))
     text = str(info.value)
-    assert path.name in text and ("not a readable" in text or "not a loadable" in text)
+    assert f"{path.name} is {kind}: it is not a zip file" in text
+
+
+def test_random_bytes_named_keras_are_not_reported_as_a_missing_file(tmp_path):
+    path = tmp_path / "x.keras"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(TargetError) as info:
+        load_target(str(path))
+    text = str(info.value)
+    assert "x.keras is not a Keras archive:" in text
+    assert "not found" not in text.lower()
+    (tmp_path / "empty.keras").write_bytes(b"")
+    with pytest.raises(TargetError, match="empty.keras is not a Keras archive: it is empty"):
+        load_target(str(tmp_path / "empty.keras"))
+    other = tmp_path / "other.keras"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("weights.txt", "not a model")
+    with pytest.raises(TargetError, match="other.keras is not a Keras archive: .*no config.json"):
+        load_target(str(other))
+
+
+def _saved_pt2(tmp_path: Path) -> bytes:
+    import torch
+
+    program = torch.export.export(torch.nn.Linear(3, 2), (torch.ones(1, 3),))
+    torch.export.save(program, str(tmp_path / "good.pt2"))
+    return (tmp_path / "good.pt2").read_bytes()
+
+
+def test_a_damaged_pt2_gets_one_clear_line_without_torch_traceback(tmp_path):
+    data = _saved_pt2(tmp_path)
+    truncated = tmp_path / "truncated.pt2"
+    truncated.write_bytes(data[: len(data) // 2])
+    not_pt2 = tmp_path / "other.pt2"  # a zip file, but not torch.export's: torch logs first
+    with zipfile.ZipFile(not_pt2, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    for path, expected in (
+        (truncated, "truncated.pt2 is not a torch.export archive (.pt2): it is not a zip file"),
+        (not_pt2, "other.pt2 is not a readable torch.export archive (.pt2): RuntimeError"),
+    ):
+        code = (
+            f"from inspectors.cli import main\nraise SystemExit(main(['trace', {str(path)!r}]))\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+        assert out.returncode == 2, out.stderr
+        assert expected in out.stderr
+        assert "Traceback" not in out.stderr and "deserializ" not in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
 def test_missing_framework_names_the_package(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from inspectors.breakpoints import Breakpoint, Breakpoints
-from inspectors.tensors import HISTOGRAM_BINS, ValueStore, summarize
+from inspectors.tensors import HISTOGRAM_BINS, ValueStore, summarize, summarize_batch
 
 
 def test_summary_matches_numpy_and_counts_health():
@@ -155,3 +155,17 @@ def test_a_batch_of_summaries_equals_one_by_one():
             else:
                 scale = max(abs(want.mean), want.std, 1e-30)
                 assert getattr(got, name) == pytest.approx(w, rel=1e-5, abs=1e-6 * scale), name
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-25, 1.2e-38, 1e-3, 1e30, 1e38])
+@pytest.mark.parametrize("size", [50, 1000, 100_000])
+def test_std_and_mean_are_exact_from_the_smallest_normal_float32_to_its_maximum(scale, size):
+    """Squares of float32 vanish below 1e-19 and overflow past 1e19: a vanishing gradient
+    must not read std 0, nor a huge activation std inf."""
+    rng = np.random.default_rng(7)
+    values = (rng.uniform(-1.0, 1.0, size) * scale).astype(np.float32)
+    wide = values.astype(np.float64)
+    for summary in (summarize(values), summarize_batch([values] * 4)[0]):
+        assert summary.std == pytest.approx(np.std(wide), rel=1e-5)
+        assert summary.mean == pytest.approx(np.mean(wide), rel=1e-4, abs=1e-6 * scale)
+        assert summary.std > 0

@@ -178,5 +178,5 @@ def test_savedmodel_folder_loads_and_captures(tmp_path):
 def test_corrupt_keras_file_gives_a_clear_target_error(tmp_path):
     path = tmp_path / "broken.keras"
     path.write_bytes(b"this is not a zip archive")
-    with pytest.raises(TargetError, match="not a loadable Keras model"):
+    with pytest.raises(TargetError, match="broken.keras is not a Keras archive"):
         load_target(str(path))
