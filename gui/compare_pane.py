@@ -434,7 +434,8 @@ class ComparePane(QFrame):
         node = pause.node_id
         graph = self.view.graph()
         if node and graph is not None and node in graph and pause.reason != ev.READY:
-            self.select(node, center=True)
+            self.select(node, center=False)
+            self.view.reveal_node(node)
         self._update_buttons()
         self.paused.emit(pause)
 

@@ -620,18 +620,23 @@ class DebugController(QObject):
             return
         graph = view.graph()
         if graph is not None and top in graph:
-            view.select(top, center=True)
+            self._select_and_reveal(top)
+
+    def _select_and_reveal(self, node_id: str) -> None:
+        """Select the paused node; the view moves only when it is not fully in view."""
+        self.view.select(node_id, center=False)
+        self.view.reveal_node(node_id)
 
     def _select_when_laid_out(self, node_id: str) -> None:
         if self.view.is_busy():
             self._select_after_layout = node_id
         elif self.view.graph() is not None and node_id in self.view.graph():
-            self.view.select(node_id, center=True)
+            self._select_and_reveal(node_id)
 
     def _on_layout_finished(self, _count: int) -> None:
         node, self._select_after_layout = self._select_after_layout, None
         if node and self.view.graph() is not None and node in self.view.graph():
-            self.view.select(node, center=True)
+            self._select_and_reveal(node)
         self._refresh_view(force=True)
 
     def _on_failed(self, failed: ev.Failed) -> None:

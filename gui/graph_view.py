@@ -398,6 +398,67 @@ class GraphView(QGraphicsView):
         if boxes:
             self.centerOn(self._box_rect(boxes[0]).center())
 
+    def reveal_node(self, node_id: str) -> bool:
+        """Bring the node's box fully into view with the least scroll, clear of the
+        legend and the minimap; a box already in view leaves the view where it is (a
+        pause must not move the picture the user is reading). True when it moved."""
+        lay = self._layout
+        if lay is None or not lay.boxes_of(node_id):
+            return False
+        self._sync_minimap()
+        box = self.mapFromScene(self.node_rect(node_id)).boundingRect()
+        port = QRectF(self.viewport().rect()).adjusted(8, 8, -8, -8)
+        dx = _shift_into(box.left(), box.right(), port.left(), port.right())
+        dy = _shift_into(box.top(), box.bottom(), port.top(), port.bottom())
+        moved = QRectF(box).translated(dx, dy)
+        for cover in self._covers():
+            if moved.intersects(cover):
+                # past the cover's nearer edge, by whichever way is shorter
+                options = [
+                    (cover.bottom() + 6 - moved.top(), "y"),
+                    (cover.top() - 6 - moved.bottom(), "y"),
+                    (cover.right() + 6 - moved.left(), "x"),
+                    (cover.left() - 6 - moved.right(), "x"),
+                ]
+                fits = [
+                    (d, axis)
+                    for d, axis in options
+                    if port.contains(
+                        moved.translated(d if axis == "x" else 0, d if axis == "y" else 0)
+                    )
+                ]
+                if fits:
+                    d, axis = min(fits, key=lambda o: abs(o[0]))
+                    moved.translate(d if axis == "x" else 0, d if axis == "y" else 0)
+                    dx, dy = moved.left() - box.left(), moved.top() - box.top()
+        if abs(dx) < 1 and abs(dy) < 1:
+            return False
+        # a positive shift moves the box right / down on screen: the centre goes the other way
+        scale = self.transform().m11()
+        port_rect = self.viewport().rect()
+        target = self.mapToScene(port_rect.center()) - QPointF(dx / scale, dy / scale)
+        shown = QRectF(0, 0, port_rect.width() / scale, port_rect.height() / scale)
+        shown.moveCenter(target)
+        self._scene.setSceneRect(self._scene.sceneRect().united(shown))
+        self.centerOn(target)
+        self._fitted = None
+        self._sync_minimap()
+        return True
+
+    def _covers(self) -> list[QRectF]:
+        """What is drawn over the graph, in viewport pixels: the legend, the minimap."""
+        covers = []
+        legend = self.legend_rect()
+        if not legend.isEmpty():
+            covers.append(legend)
+        if self._minimap.isVisible():
+            covers.append(
+                QRectF(self._minimap.geometry()).translated(
+                    -self.viewport().x(), -self.viewport().y()
+                )
+            )
+        return covers
+
     def find(self, text: str) -> int:
         """Nodes whose id, label or op contain `text` (any case); selects the first."""
         graph = self.graph()
@@ -1058,3 +1119,13 @@ class GraphView(QGraphicsView):
         painter.drawText(
             QRectF(x + w - 90, y + 32, 80, 15), Qt.AlignmentFlag.AlignRight, f"{hi:.3g}"
         )
+
+
+def _shift_into(lo: float, hi: float, port_lo: float, port_hi: float) -> float:
+    """The least shift that puts [lo, hi] inside [port_lo, port_hi] (its start when it
+    is too long to fit)."""
+    if hi - lo > port_hi - port_lo or lo < port_lo:
+        return port_lo - lo
+    if hi > port_hi:
+        return port_hi - hi
+    return 0.0

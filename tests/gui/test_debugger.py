@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtTest import QTest
 
 from gui.main_window import MainWindow
@@ -476,3 +476,49 @@ def test_loading_summarises_the_inputs_off_the_gui_thread(qtbot, window, monkeyp
     ready(qtbot, window, "cnn_torch")
     assert window.debugger.inputs_panel.tree.topLevelItemCount() == 1
     assert on_gui == []  # a huge input would otherwise freeze the window while it loads
+
+
+def view_center(window: MainWindow) -> tuple[float, float, float]:
+    view = window.view
+    center = view.mapToScene(view.viewport().rect().center())
+    return (round(center.x(), 1), round(center.y(), 1), view.transform().m11())
+
+
+def fully_in_view_and_clear(window: MainWindow, node_id: str) -> bool:
+    """The node's box inside the viewport, under neither the legend nor the minimap."""
+    view = window.view
+    box = QRectF(view.mapFromScene(view.node_rect(node_id)).boundingRect())
+    if not QRectF(view.viewport().rect()).contains(box):
+        return False
+    return not any(box.intersects(cover) for cover in view._covers())
+
+
+def test_a_pause_moves_the_view_only_to_bring_the_node_into_view(qtbot, tmp_path):
+    window = MainWindow(Settings(tmp_path / "settings.ini"), show_error_dialogs=False)
+    qtbot.addWidget(window)
+    window.show()  # the default size, as a new user gets it
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    ready(qtbot, window, "feedforward_torch")
+    qtbot.waitUntil(lambda: not window.view.is_busy(), timeout=RUN_TIMEOUT)
+    before = view_center(window)
+    assert not window.view._minimap.isVisible()  # the whole graph fits: no minimap
+    for node in ("x", "fc1", "relu", "fc2", "output"):
+        pause = press(qtbot, window, Qt.Key.Key_F10)
+        assert pause.node_id == node
+        assert view_center(window) == before  # all of it is on screen: nothing moves
+        assert not window.view._minimap.isVisible()
+        assert window.view.selected() == node
+
+    # zoomed in on the output, the next pauses scroll just enough to show each node
+    for _ in range(8):
+        window.view.zoom_in()
+    window.view.center_on_node("output")
+    press(qtbot, window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)  # back to the start
+    for node in ("x", "fc1", "relu", "fc2"):
+        pause = press(qtbot, window, Qt.Key.Key_F10)
+        assert pause.node_id == node
+        assert fully_in_view_and_clear(window, node), node
+        moved_to = view_center(window)
+        window.view.reveal_node(node)  # already in view: a second reveal does nothing
+        assert view_center(window) == moved_to
