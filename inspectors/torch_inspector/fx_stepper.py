@@ -30,6 +30,7 @@ from inspectors.torch_inspector.gradients import (
     compute_gradients,
     scalar_loss,
 )
+from inspectors.torch_inspector.module_body import ModuleBody, opaque_module
 from inspectors.torch_inspector.numpy_io import (
     flat_outputs,
     leaves_to_numpy,
@@ -151,6 +152,14 @@ class FxStepper:
             (n, prepared[n], n.name, scopes.get(n.name, ()), exit_to)
             for n, exit_to in zip(nodes, exits, strict=True)
         ]
+        #: fx leaf modules with submodules: the user can step into them (module_body)
+        self._bodies: dict[Node, torch.nn.Module] = {}
+        self._entered: dict[Node, ModuleBody] = {}  # captured on the first step into
+        for n in nodes:
+            if n.op == "call_module":
+                sub = self._runner.fetch_attr(str(n.target))
+                if opaque_module(sub):
+                    self._bodies[n] = sub
         self._params = _named_parameters(self.target.model, module)
         self._lifted = _lifted_arguments(self.program, self.target.model) if self.program else []
         self._buffers = dict(_module_tensors(self.target.model, "named_buffers"))
@@ -198,10 +207,16 @@ class FxStepper:
         keep = self._record.keep
         node_done = hook.node_done
         scope_left = hook.scope_left
+        bodies = self._bodies
         result: Any = None
         for node, call, node_id, scope, exit_to in self._plan:
             try:
-                result = call(env)
+                if node in bodies and hook.enter_subgraph(node_id):
+                    result = self._step_into(hook, node, node_id, scope)
+                else:
+                    result = call(env)
+            except NodeError:
+                raise
             except Exception as exc:
                 raise NodeError(node_id, exc) from exc
             if isinstance(result, _Tensor):
@@ -221,6 +236,17 @@ class FxStepper:
             if exit_to is not None:
                 scope_left(exit_to)
         return result
+
+    def _step_into(self, hook: StepHook, node: Node, node_id: str, scope: tuple[str, ...]) -> Any:
+        """Run a module node's module op by op, each op reported to `hook`."""
+        module = self._bodies[node]
+        args, kwargs = self._runner.fetch_args_kwargs_from_env(node)
+        if kwargs:  # the recorder takes positional inputs only: run it whole
+            return module(*args, **kwargs)
+        body = self._entered.get(node)
+        if body is None:
+            body = self._entered[node] = ModuleBody(self.graph, node_id, module, tuple(args))
+        return body.run(hook, scope, tuple(args), self._record)
 
     def _model_output(self, result: Any) -> Any:
         """What the model's own forward returns, from the output node's value."""
