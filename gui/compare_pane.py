@@ -501,7 +501,8 @@ class ComparePane(QFrame):
             word = PAUSE_WORDS.get(pause.reason, pause.reason)
             if pause.node_id and pause.reason != ev.READY:
                 word += f" at {pause.node_id}"
-        grow = " (growing)" if self.eager else ""
+        over = pause is not None and pause.reason in (ev.FINISHED, ev.GRADIENT, ev.EXCEPTION)
+        grow = " (growing)" if self.eager and not over else ""
         self.position_label.setText(f"node {len(self.marks.executed)} of {total}{grow} · {word}")
 
     def _update_buttons(self) -> None:

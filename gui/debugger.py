@@ -589,8 +589,8 @@ class DebugController(QObject):
             pause.breakpoint_id if pause.reason == ev.BREAKPOINT else None
         )
         if pause.reason == ev.BREAKPOINT:
-            self.window.log_panel.info(
-                f"Breakpoint {pause.breakpoint_id} hit after {node}: {pause.message}"
+            self.window.log_panel.log(
+                *self.breakpoints_panel.describe_hit(pause.breakpoint_id, node, pause.message)
             )
         if pause.reason == ev.GRADIENT:
             self.tensor_panel.set_mode("gradient")
@@ -779,7 +779,10 @@ class DebugController(QObject):
         )
         memory = human_bytes(session.store.nbytes)
         inner = f" (+{inside} inside bodies)" if inside else ""
-        text = f"node {k} of {n}{' (growing)' if self.eager else ''}{inner} · {reason}{where} · values {memory}"
+        # an eager graph grows while the model runs; once the run is over it is whole
+        over = pause is not None and pause.reason in (ev.FINISHED, ev.GRADIENT, ev.EXCEPTION)
+        grow = " (growing)" if self.eager and not over else ""
+        text = f"node {k} of {n}{grow}{inner} · {reason}{where} · values {memory}"
         if pause and pause.reason == ev.EXCEPTION and pause.message:
             message = pause.message
             if pause.node_id and message.startswith(f"{pause.node_id}: "):
@@ -875,15 +878,25 @@ class DebugController(QObject):
     # ------------------------------------------------------------- persistence
 
     def _load_model_state(self, session: Any) -> None:
+        """Restore the model's breakpoints and watches; a malformed entry is skipped and
+        named in the Log (a hand-edited or older settings file must not stop debugging)."""
         state = self.window.settings.model_state(self.spec)
-        try:
-            session.breakpoints.load_list(state.get("breakpoints", []))
-        except (TypeError, ValueError, SyntaxError) as exc:
-            self.window.log_panel.warning(f"Saved breakpoints could not be restored: {exc}")
+        ignored = session.breakpoints.load_list(state.get("breakpoints", []))
         for node in self.watch_panel.watched():
             self.watch_panel.remove_watch(node)
-        for node in state.get("watches", []):
-            self.watch_panel.add_watch(str(node))
+        watches = state.get("watches", [])
+        if not isinstance(watches, list):
+            ignored.append(f"the watches ({watches!r:.40}: not a list)")
+            watches = []
+        for node in watches:
+            if isinstance(node, str) and node:
+                self.watch_panel.add_watch(node)
+            else:
+                ignored.append(f"a watch on {node!r:.40} (not a node id)")
+        if ignored:
+            self.window.log_panel.warning(
+                f"Saved breakpoints and watches of {self.spec}: ignored {'; '.join(ignored)}"
+            )
 
     def _save_model_state(self) -> None:
         if self.engine is None or not self.spec:

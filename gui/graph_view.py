@@ -406,8 +406,13 @@ class GraphView(QGraphicsView):
         if lay is None or not lay.boxes_of(node_id):
             return False
         self._sync_minimap()
-        box = self.mapFromScene(self.node_rect(node_id)).boundingRect()
-        port = QRectF(self.viewport().rect()).adjusted(8, 8, -8, -8)
+        box = QRectF(self.mapFromScene(self.node_rect(node_id)).boundingRect())
+        whole = QRectF(self.viewport().rect())
+        if whole.adjusted(3, 3, -3, -3).contains(box) and not any(
+            box.intersects(cover) for cover in self._covers()
+        ):
+            return False  # in view (a pixel of rounding either way is still in view)
+        port = whole.adjusted(8, 8, -8, -8)
         dx = _shift_into(box.left(), box.right(), port.left(), port.right())
         dy = _shift_into(box.top(), box.bottom(), port.top(), port.bottom())
         moved = QRectF(box).translated(dx, dy)

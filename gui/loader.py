@@ -4,10 +4,19 @@ Importing a framework takes seconds (tensorflow most of all), and running a mode
 file or a capture can take longer, so `ModelLoader` does all of it on a Python
 thread and delivers the outcome to the GUI thread through queued signals.
 
-Cancelling cannot stop the thread: Python offers no way to kill a thread that is
-inside an import or a framework call. A cancelled job is abandoned instead: it runs
-to its end in the background and its result is dropped when it arrives. The thread
-is a daemon, so an abandoned job never keeps the app from quitting.
+Cancelling is cooperative. The job stops at its next checkpoint: before the model
+is loaded, before each capture strategy `auto` tries, and before its result is
+built. What runs between two checkpoints cannot be stopped, because Python offers no
+way to kill a thread inside an import or a framework call: a model file being
+imported (with the framework it imports) or one capture strategy under way runs to
+its end in the background. Its result is dropped, `cancelled` says what still runs,
+and `stopped` says when the thread has ended. The thread is a daemon, so an
+abandoned job never keeps the app from quitting.
+
+A loader runs one job's model code at a time: a job started while a cancelled one
+still runs waits for it to reach its checkpoint, so two imports or captures of the
+same framework never run side by side (torch.export and TensorFlow tracing keep
+global state).
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from inspectors.graph import Graph
 
 FRAMEWORK_PACKAGES = {"torch": "torch", "tensorflow": "tensorflow"}
+#: How often a job waiting for a cancelled one checks whether it was cancelled too.
+WAIT_POLL_S = 0.05
 
 
 @dataclass
@@ -97,34 +108,73 @@ def guess_framework(spec: str) -> str | None:
     return None
 
 
+class _Cancelled(Exception):
+    """Raised at a checkpoint of a job that was cancelled: the job ends there."""
+
+
+#: What a job does now (`_Job.stage`) -> what of it still runs once it is cancelled.
+_STILL_RUNNING = {
+    "waiting": "",
+    "import": "the model's import finishes in the background",
+    "result": "",
+}
+
+
+@dataclass
+class _Job:
+    """One load or recapture: its stop flag, set by the GUI thread, and its stage,
+    written by the worker thread (single assignments, so no lock is needed)."""
+
+    number: int
+    spec: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    stage: str = "waiting"  # "waiting", "import", "capture:<strategy>" or "result"
+
+    def still_running(self) -> str:
+        """What keeps running after a cancel, in words ("" when the job stops at once)."""
+        if self.stage.startswith("capture:"):
+            strategy = self.stage.partition(":")[2]
+            return f"the {strategy} capture under way finishes in the background"
+        return _STILL_RUNNING.get(self.stage, "")
+
+
 class ModelLoader(QObject):
     """Runs one load or recapture at a time off the GUI thread.
 
     Signals arrive on the GUI thread: `stage_changed(text)` as the job advances,
     then exactly one of `loaded(LoadResult)` or `failed(message, traceback)`, or
-    `cancelled()` when the user gave up on it. `busy_changed(bool)` brackets a job.
+    `cancelled(still_running)` when the user gave up on it (`still_running` says what
+    finishes in the background, "" when nothing does). `busy_changed(bool)` brackets a
+    job. `stopped(spec, where)` comes when the thread of a cancelled or replaced job
+    has ended.
     """
 
     stage_changed = Signal(str)
     loaded = Signal(object)
     failed = Signal(str, str)
-    cancelled = Signal()
+    cancelled = Signal(str)
+    stopped = Signal(str, str)
     busy_changed = Signal(bool)
 
     # Emitted from the worker thread; the queued connections below bring them home.
     _job_stage = Signal(int, str)
     _job_done = Signal(int, object)
     _job_failed = Signal(int, str, str)
+    _job_stopped = Signal(str, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._job = 0
         self._active: int | None = None
+        self._current: _Job | None = None
         self._spec = ""
+        # Held by a worker while it runs model code: one job of this loader at a time.
+        self._model_code = threading.Lock()
         queued = Qt.ConnectionType.QueuedConnection
         self._job_stage.connect(self._on_stage, queued)
         self._job_done.connect(self._on_done, queued)
         self._job_failed.connect(self._on_failed, queued)
+        self._job_stopped.connect(self.stopped, queued)
 
     def is_busy(self) -> bool:
         return self._active is not None
@@ -143,43 +193,85 @@ class ModelLoader(QObject):
         self._start(target.spec, strategy, target=target)
 
     def cancel(self) -> None:
-        """Abandon the job under way: its result will be ignored when it arrives."""
+        """Stop the job under way at its next checkpoint; its result is never delivered."""
         if self._active is None:
             return
-        self._active = None
+        still_running = self._abandon()
         self.busy_changed.emit(False)
-        self.cancelled.emit()
+        self.cancelled.emit(still_running)
+
+    def _abandon(self) -> str:
+        """Drop the job under way (if any) and ask its thread to stop; what still runs."""
+        job, self._current, self._active = self._current, None, None
+        if job is None:
+            return ""
+        job.stop.set()
+        return job.still_running()
 
     def _start(self, spec: str, strategy: str, target: Any) -> None:
-        if self._active is not None:
-            self._active = None  # abandoned, without the cancelled signal
+        self._abandon()  # a job under way is replaced, without the cancelled signal
         self._job += 1
-        job = self._job
-        self._active = job
+        job = _Job(self._job, spec)
+        self._active = job.number
+        self._current = job
         self._spec = spec
         self.busy_changed.emit(True)
         thread = threading.Thread(
             target=self._work,
-            args=(job, spec, strategy, target),
-            name=f"graphstep-load-{job}",
+            args=(job, strategy, target),
+            name=f"graphstep-load-{job.number}",
             daemon=True,
         )
         thread.start()
 
     # -- worker thread ------------------------------------------------------------
 
-    def _work(self, job: int, spec: str, strategy: str, target: Any) -> None:
+    def _work(self, job: _Job, strategy: str, target: Any) -> None:
+        if not self._model_code.acquire(blocking=False):
+            # A cancelled job still runs model code: wait for its next checkpoint.
+            self._emit(self._job_stage, job.number, "Waiting for the cancelled load to stop…")
+            while not self._model_code.acquire(timeout=WAIT_POLL_S):
+                if job.stop.is_set():
+                    self._emit(self._job_stopped, job.spec, "before it started")
+                    return
+        try:
+            self._run(job, strategy, target)
+        finally:
+            self._model_code.release()
+        if job.stop.is_set():
+            where = {
+                "waiting": "before it started",
+                "import": "after the model's import",
+                "result": "once its result was ready (dropped)",
+            }.get(job.stage, f"after the {job.stage.partition(':')[2]} capture")
+            self._emit(self._job_stopped, job.spec, where)
+
+    def _run(self, job: _Job, strategy: str, target: Any) -> None:
+        """Load and capture, stopping at the first checkpoint after a cancel."""
         from inspectors.capture import STRATEGIES, capture
         from inspectors.target import TargetError, load_target
+
+        spec = job.spec
+
+        def checkpoint(stage: str) -> None:
+            if job.stop.is_set():
+                raise _Cancelled
+            job.stage = stage
+
+        def before_strategy(name: str) -> None:
+            checkpoint(f"capture:{name}")
+            self._emit(self._job_stage, job.number, f"Capturing ({name})…")
 
         start = time.perf_counter()
         try:
             if target is None:
+                checkpoint("import")
                 framework = guess_framework(spec)
                 if framework and FRAMEWORK_PACKAGES[framework] not in sys.modules:
-                    self._emit(self._job_stage, job, f"Importing {framework}, loading model…")
+                    text = f"Importing {framework}, loading model…"
                 else:
-                    self._emit(self._job_stage, job, "Loading model…")
+                    text = "Loading model…"
+                self._emit(self._job_stage, job.number, text)
                 target = load_target(spec)
             notes: list[str] = []
             if strategy != "auto" and strategy not in STRATEGIES.get(target.framework, ()):
@@ -189,8 +281,8 @@ class ModelLoader(QObject):
                     f"used auto instead."
                 )
                 strategy = "auto"
-            self._emit(self._job_stage, job, f"Capturing ({strategy})…")
-            captured = capture(target, strategy)
+            captured = capture(target, strategy, before_strategy)
+            checkpoint("result")
             graph = captured.graph
             if graph.meta.get("forward_error"):
                 notes.append(
@@ -210,14 +302,18 @@ class ModelLoader(QObject):
                 failures=list(graph.meta.get("failures", [])),
                 notes=notes,
             )
+        except _Cancelled:
+            return
         except TargetError as exc:
-            self._emit(self._job_failed, job, str(exc), traceback.format_exc())
+            self._emit(self._job_failed, job.number, str(exc), traceback.format_exc())
         except Exception as exc:  # a bug in a model file or a capture: show, don't crash
             message = f"{type(exc).__name__}: {exc}".strip()
-            self._emit(self._job_failed, job, message, traceback.format_exc())
+            self._emit(self._job_failed, job.number, message, traceback.format_exc())
         else:
+            if job.stop.is_set():
+                return  # cancelled during the last capture: nothing to settle or deliver
             settle_heap()
-            self._emit(self._job_done, job, result)
+            self._emit(self._job_done, job.number, result)
 
     def _emit(self, signal: Any, *args: Any) -> None:
         # The loader may be deleted while the job runs: then nobody listens.
@@ -235,7 +331,7 @@ class ModelLoader(QObject):
     def _on_done(self, job: int, result: LoadResult) -> None:
         if job != self._active:
             return
-        self._active = None
+        self._active, self._current = None, None
         self.busy_changed.emit(False)
         self.loaded.emit(result)
 
@@ -243,6 +339,6 @@ class ModelLoader(QObject):
     def _on_failed(self, job: int, message: str, details: str) -> None:
         if job != self._active:
             return
-        self._active = None
+        self._active, self._current = None, None
         self.busy_changed.emit(False)
         self.failed.emit(message, details)

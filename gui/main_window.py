@@ -82,6 +82,8 @@ RUN_OVERLAYS = ("absmax", "mean", "std", "nan", "gradnorm")
 #: The smallest a side panel gets narrow and a bottom panel low; the rest scrolls.
 PANEL_MIN_WIDTH = 220
 PANEL_MIN_HEIGHT = 80
+#: The bottom dock area's first height (with its tab bar), least and most, in pixels.
+BOTTOM_DOCK_HEIGHT = (220, 290)
 
 
 # ----------------------------------------------------------------------- overlays
@@ -473,6 +475,7 @@ class MainWindow(QMainWindow):
         self.loader.failed.connect(self._on_failed)
         self.loader.busy_changed.connect(self._on_busy)
         self.loader.cancelled.connect(self._on_cancelled)
+        self.loader.stopped.connect(self._on_load_stopped)
 
         self.view = GraphView()
         self.breadcrumbs = BreadcrumbBar()
@@ -583,7 +586,7 @@ class MainWindow(QMainWindow):
         )
         self.act_reload = a("&Reload", self.reload, "Ctrl+R", "Load the model again from disk")
         self.act_cancel = a(
-            "Cancel loading", self.cancel_loading, None, "Stop waiting for the model being loaded"
+            "Cancel loading", self.cancel_loading, None, "Stop loading the model being loaded"
         )
         self.act_export_png = a(
             "View as &PNG…",
@@ -783,8 +786,8 @@ class MainWindow(QMainWindow):
         self.cancel_button = QToolButton()
         self.cancel_button.setText("Cancel")
         self.cancel_button.setToolTip(
-            "Stop waiting for this model. The work already started finishes in the "
-            "background and its result is dropped."
+            "Stop loading this model. It stops before its next stage; an import or a "
+            "capture already running finishes in the background, and its result is dropped."
         )
         self.cancel_button.clicked.connect(self.cancel_loading)
         for widget in (self.busy_label, self.progress, self.cancel_button):
@@ -964,9 +967,21 @@ class MainWindow(QMainWindow):
         self.busy_label.setText(f"Opening {self.loader.spec()}…" if busy else "")
         self.act_cancel.setEnabled(busy)
 
-    def _on_cancelled(self) -> None:
-        self.log_panel.warning(f"Stopped waiting for {self.loader.spec()}")
-        self.statusBar().showMessage("Loading cancelled", 4000)
+    def _on_cancelled(self, still_running: str) -> None:
+        """The window is free at once; say honestly what of the load goes on unseen."""
+        if still_running:
+            text = f"Cancelled; {still_running}"
+            self.log_panel.warning(
+                f"Cancelled loading {self.loader.spec()}: {still_running} (an import or a "
+                "capture under way cannot be interrupted); its result is dropped."
+            )
+        else:
+            text = "Loading cancelled"
+            self.log_panel.warning(f"Cancelled loading {self.loader.spec()}")
+        self.statusBar().showMessage(text, 8000)
+
+    def _on_load_stopped(self, spec: str, where: str) -> None:
+        self.log_panel.info(f"The cancelled load of {spec} has stopped {where}")
 
     def _on_loaded(self, result: LoadResult) -> None:
         self.result = result
@@ -1350,15 +1365,31 @@ class MainWindow(QMainWindow):
     # -- window state ---------------------------------------------------------------------
 
     def _restore_window(self) -> None:
+        """The saved size and layout; anything unreadable gives the default one.
+
+        Whatever the saved layout held, the menu bar, the toolbars and the status bar
+        come back visible: without them nothing says how to get the panels back.
+        """
         geometry = self.settings.window_geometry()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 820)
         state = self.settings.window_state()
         if state is not None:
-            self._dock_sizes_pending = not self.restoreState(state)
+            restored = self.restoreState(state)  # False leaves the default layout as it was
+            self._dock_sizes_pending = not restored
+            if not restored:
+                self.log_panel.warning(
+                    "The saved window layout could not be read: the default layout is used."
+                )
             QTimer.singleShot(0, self.hide_stray_tab_bars)
+        self.show_essentials()
+
+    def show_essentials(self) -> None:
+        """Make the menu bar, the toolbars and the status bar visible."""
+        self.menuBar().setVisible(True)
+        self.statusBar().setVisible(True)
+        for bar in self.findChildren(QToolBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            bar.setVisible(True)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -1371,10 +1402,11 @@ class MainWindow(QMainWindow):
             self.apply_default_dock_sizes()
 
     def apply_default_dock_sizes(self) -> None:
-        """Most of the window to the graph, a wide side panel, a low bottom panel."""
+        """Most of the window to the graph, a wide side panel, a bottom panel tall
+        enough for the Watch and Training plots (a third of the window, within bounds)."""
         width, height = self.width(), self.height()
         side = max(PANEL_MIN_WIDTH, min(420, int(width * 0.28)))
-        bottom = max(PANEL_MIN_HEIGHT + 40, min(200, int(height * 0.18)))
+        bottom = max(BOTTOM_DOCK_HEIGHT[0], min(BOTTOM_DOCK_HEIGHT[1], int(height * 0.32)))
         self.resizeDocks([self.node_dock], [side], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log_dock], [bottom], Qt.Orientation.Vertical)
 

@@ -123,8 +123,9 @@ class BreakpointError(Exception):
     """A breakpoint's expression raised: the session pauses once and it is disabled."""
 
     def __init__(self, bp: Breakpoint, exc: BaseException) -> None:
+        # Named by what it does: ids are internal and grow with every edit.
         super().__init__(
-            f"breakpoint {bp.id} ({bp.describe()}) raised {type(exc).__name__}: {exc}; "
+            f"its expression `{bp.expression}` raised {type(exc).__name__}: {exc}; "
             f"it is disabled until you fix and enable it"
         )
         self.breakpoint = bp
@@ -211,26 +212,76 @@ class Breakpoints:
         """Plain data, for saving with the model in the settings."""
         out = []
         for bp in self._items.values():
-            d = {
-                k: getattr(bp, k)
-                for k in (
-                    "node",
-                    "op",
-                    "condition",
-                    "stat",
-                    "above",
-                    "value",
-                    "expression",
-                    "enabled",
-                )
-            }
+            d = {k: getattr(bp, k) for k in SAVED_FIELDS if k != "scope"}
             d["scope"] = list(bp.scope) if bp.scope is not None else None
             out.append(d)
         return out
 
-    def load_list(self, items: list[dict[str, Any]]) -> None:
-        for d in items:
-            d = dict(d)
-            if d.get("scope") is not None:
-                d["scope"] = tuple(d["scope"])
-            self.add(**d)
+    def load_list(self, items: Any) -> list[str]:
+        """Add the breakpoints `to_list` saved; what is malformed is skipped, not fatal.
+
+        Settings files get edited by hand and outlive versions, so each breakpoint is
+        checked on its own. Returns what was ignored, in words, for the user to see.
+        """
+        if not isinstance(items, list):
+            return [f"the breakpoints ({_short(items)}: not a list)"]
+        ignored = []
+        for number, data in enumerate(items, 1):
+            try:
+                bp, unknown = from_saved(data)
+            except (TypeError, ValueError, SyntaxError) as exc:
+                ignored.append(f"breakpoint {number} ({exc})")
+                continue
+            if unknown:
+                ignored.append(f"unknown fields of breakpoint {number}: {', '.join(unknown)}")
+            self.add(bp)
+        return ignored
+
+
+#: The fields `to_list` saves, with the types each may hold (None where allowed).
+SAVED_FIELDS: dict[str, tuple[type, ...]] = {
+    "node": (str, type(None)),
+    "op": (str, type(None)),
+    "scope": (list, tuple, type(None)),
+    "condition": (str, type(None)),
+    "stat": (str,),
+    "above": (bool,),
+    "value": (int, float),
+    "expression": (str,),
+    "enabled": (bool,),
+}
+
+
+def from_saved(data: Any) -> tuple[Breakpoint, list[str]]:
+    """A breakpoint from `to_list`'s plain data, and the unknown fields it ignored.
+
+    Raises TypeError, ValueError or SyntaxError naming the first malformed field.
+    """
+    if not isinstance(data, dict):
+        raise TypeError(f"{_short(data)} is not a breakpoint")
+    fields: dict[str, Any] = {}
+    unknown = []
+    for key, value in data.items():
+        allowed = SAVED_FIELDS.get(str(key))
+        if allowed is None:
+            unknown.append(str(key))
+            continue
+        # bool is an int: `"value": true` is no threshold, `"above": 1` no switch
+        wrong_bool = isinstance(value, bool) and bool not in allowed
+        if not isinstance(value, allowed) or wrong_bool:
+            raise TypeError(f"{key} is {_short(value)}")
+        fields[str(key)] = value
+    scope = fields.get("scope")
+    if scope is not None:
+        if not all(isinstance(part, str) for part in scope):
+            raise TypeError(f"scope is {_short(scope)}")
+        fields["scope"] = tuple(scope)
+    if "value" in fields:
+        fields["value"] = float(fields["value"])
+    return Breakpoint(**fields), unknown
+
+
+def _short(value: Any) -> str:
+    """A value as the user wrote it, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

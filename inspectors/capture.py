@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +28,17 @@ class Captured:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def capture(target: ModelTarget, strategy: str = "auto") -> Captured:
-    """Capture `target` with `strategy` (`auto` tries the framework's strategies in order)."""
+def capture(
+    target: ModelTarget,
+    strategy: str = "auto",
+    checkpoint: Callable[[str], None] | None = None,
+) -> Captured:
+    """Capture `target` with `strategy` (`auto` tries the framework's strategies in order).
+
+    `checkpoint(name)` is called before each strategy is tried: a caller that wants to
+    stop (the GUI's Cancel) raises there, and what it raises propagates. A strategy
+    under way is one framework call, which cannot be interrupted.
+    """
     allowed = STRATEGIES[target.framework]
     if strategy != "auto" and strategy not in allowed:
         raise TargetError(
@@ -40,10 +50,12 @@ def capture(target: ModelTarget, strategy: str = "auto") -> Captured:
         if target.framework == "torch":
             from inspectors.torch_inspector.capture import capture_torch
 
-            captured = capture_torch(target, strategy)
+            captured = capture_torch(target, strategy, checkpoint)
         else:
-            from inspectors.tf_inspector.capture import capture_tf
+            from inspectors.tf_inspector.capture import STRATEGY, capture_tf
 
+            if checkpoint is not None:
+                checkpoint(STRATEGY)
             captured = capture_tf(target, strategy)
     except TargetError as exc:
         if forward_error:  # the model's own failure is the cause to name

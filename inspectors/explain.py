@@ -55,6 +55,7 @@ class Explanation:
     details: str = ""  # the framework's own message, shown on request
     nodes: tuple[str, ...] = ()  # node ids the text names
     key: str = ""  # entries with the same non-empty key are shown once per model
+    replaces: bool = False  # it describes "now": it replaces the entry of the same key
 
 
 # ------------------------------------------------------------------------- loading
@@ -106,12 +107,11 @@ def on_load(
 
 def static_graph(graph: Graph) -> Explanation:
     """TensorFlow: the whole graph exists before the first op runs."""
-    ops = _ops(graph)
     loops = [n for n in graph.order if graph.node(n).get("op") in WHILE_OPS]
     text = (
         f"This is a static graph: TensorFlow traced the Python code of {graph.name} once "
-        f"into a graph of {len(ops)} ops, so the whole graph exists before the first op "
-        "runs. You see all of it now; as you step, each op lights up when it runs."
+        f"into a graph of {node_count(graph)}, so the whole graph exists before the first "
+        "op runs. You see all of it now; as you step, each op lights up when it runs."
     )
     if loops:
         text += (
@@ -169,8 +169,7 @@ def traced_graph(graph: Graph, capture: str) -> Explanation:
     """PyTorch fx / export: a graph traced once, valid for any input of that kind."""
     how = "torch.fx" if capture == "fx" else "torch.export"
     text = (
-        f"{how} traced `forward` of {graph.name} once into these {len(_ops(graph, True))} "
-        "nodes, "
+        f"{how} traced `forward` of {graph.name} once into these {node_count(graph)}, "
         "before any value was computed. The graph is the same for every input, which is "
         "why models whose path depends on values cannot be traced this way."
     )
@@ -223,18 +222,24 @@ def iteration(node_id: str) -> Explanation | None:
     if match is None:
         return None
     loop, part, i, inner = match["loop"], match["part"], int(match["i"]), match["inner"]
+    nth = f"{_ordinal(i + 1)} iteration"
     if part == "body":
-        now = f"the body's op `{inner}` in iteration {i} (counting from 0)"
+        now = f"the body's op `{inner}` in the {nth}"
     else:
-        now = f"the condition's op `{inner}`, checked before iteration {i}"
+        now = f"the condition's op `{inner}`, checked before the {nth}"
     text = (
-        f"`{node_id}` is {now}. The loop `{loop}` runs `cond[0]`, `body[0]`, `cond[1]`, "
+        f"`{node_id}` is {now}: the number in brackets counts from 0, so `{part}[{i}]` "
+        f"is the {nth}. The loop `{loop}` runs `cond[0]`, `body[0]`, `cond[1]`, "
         f"`body[1]`, …: the same graph each time, so the number in brackets tells the "
         "iterations apart. When a cond returns false the loop ends and its last loop "
         "values become the While's outputs."
     )
     return Explanation(
-        f"Inside the loop `{loop}`", text, nodes=(node_id,), key=f"iteration:{loop}:{part}"
+        f"Inside the loop `{loop}`: {nth}",
+        text,
+        nodes=(node_id,),
+        key=f"iteration:{loop}",
+        replaces=True,
     )
 
 
@@ -320,9 +325,45 @@ def _op_in_subgraphs(graph: Graph, node_id: str) -> str:
     return ""
 
 
-def _ops(graph: Graph, modules: bool = False) -> list[str]:
-    kinds = ("op", "module") if modules else ("op",)
-    return [n for n in graph.order if graph.node(n).get("kind") in kinds]
+#: Node kinds in words, singular and plural, in the order `node_count` names them.
+_KIND_WORDS = {
+    "op": ("op", "ops"),
+    "module": ("layer call", "layer calls"),
+    "input": ("input", "inputs"),
+    "param": ("parameter", "parameters"),
+    "const": ("constant", "constants"),
+    "output": ("output", "outputs"),
+}
+
+
+def node_count(graph: Graph) -> str:
+    """`17 nodes (11 ops, 1 input, 4 variables, 1 output)`: the nodes of the main graph,
+    the number the status bar's "node k of n" counts, then what kinds they are.
+
+    The nodes inside loop bodies and called functions are not counted: they run once
+    per iteration or call, and the status bar counts them apart ("+k inside bodies").
+    """
+    kinds: dict[str, int] = {}
+    for node_id in graph.order:
+        kind = str(graph.node(node_id).get("kind"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    total = len(graph.order)
+    words = dict(_KIND_WORDS)
+    if graph.framework == "tensorflow":
+        words["param"] = ("variable", "variables")
+    parts = [
+        f"{kinds[kind]} {names[kinds[kind] != 1]}"
+        for kind, names in words.items()
+        if kinds.get(kind)
+    ]
+    head = f"{total} node{'s' if total != 1 else ''}"
+    return f"{head} ({', '.join(parts)})" if len(parts) > 1 else head
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, …, 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _iterations(graph: Graph, node_id: str, summaries: Sequence[Any]) -> int | None:

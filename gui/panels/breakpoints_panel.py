@@ -79,6 +79,7 @@ class BreakpointsPanel(QWidget):
         self._known_scopes: list[tuple[str, ...]] = []
         self._selected_node: str | None = None
         self._current_hit: int | None = None
+        self._shown: dict[int, bool] = {}  # id -> enabled, as last drawn
         self._filling = False
         self.editor: BreakpointEditor | None = None  # the open editor, if any
         self._icons = {(c, e): breakpoint_icon(c, e) for c in (False, True) for e in (False, True)}
@@ -166,13 +167,35 @@ class BreakpointsPanel(QWidget):
         self._rebuild()
 
     def refresh(self) -> None:
-        """Re-read the collection: hit counts after a pause, breakpoints added elsewhere."""
+        """Re-read the collection: hit counts after a pause, breakpoints added elsewhere.
+
+        A change the session made itself (it disables a breakpoint whose expression
+        raised) emits `changed`, so the window redraws and saves it like an edit here.
+        """
+        shown = dict(self._shown)
         self._rebuild()
+        if self._shown != shown:
+            self.changed.emit()
 
     def set_hit(self, bp_id: int | None) -> None:
-        """Highlight the breakpoint the session paused on (None clears it)."""
+        """Highlight the breakpoint the session paused on (None clears it); re-reads the
+        collection as `refresh` does."""
         self._current_hit = bp_id
-        self._rebuild()
+        self.refresh()
+
+    def describe_hit(self, bp_id: int | None, node_id: str | None, message: str) -> tuple[str, str]:
+        """(level, text) of the Log line for a pause on breakpoint `bp_id` after `node_id`.
+
+        The breakpoint is named by what it does ("Breakpoint on fc1 if any NaN hit"),
+        never by its id: ids are the session's own and grow with every edit.
+        """
+        bp = next((b for b in self._breakpoints if b.id == bp_id), None)
+        if bp is None:  # deleted since: the session's words are all there is
+            return "info", f"Breakpoint hit after {node_id}: {message}".rstrip(": ")
+        if message and message != bp.describe():  # the session's note: its expression raised
+            return "warning", f"Breakpoint {bp.describe()} stopped at {node_id}: {message}"
+        at = f" at {node_id}" if node_id and bp.node != node_id else ""
+        return "info", f"Breakpoint {bp.describe()} hit{at}"
 
     def set_known_ops(self, ops: list[str]) -> None:
         self._known_ops = sorted(set(ops))
@@ -324,6 +347,7 @@ class BreakpointsPanel(QWidget):
             )
         finally:
             self._filling = False
+        self._shown = {bp.id: bp.enabled for bp in bps}
         enabled = sum(bp.enabled for bp in bps)
         if not bps:
             self.summary.setText("No breakpoints — F9 on a node adds one")

@@ -134,10 +134,16 @@ class ExplainPanel(QWidget):
         self._keys: set[str] = set()
 
     def add(self, explanation: Explanation, context: str = "") -> bool:
-        """Show `explanation` on top; False when its key was already shown for this model."""
+        """Show `explanation` on top; False when its key was already shown for this model.
+
+        An explanation that `replaces` takes the place of the entry with its key (a loop
+        iteration: the text follows the run instead of staying at the first one).
+        """
         if explanation.key:
             if explanation.key in self._keys:
-                return False
+                if not explanation.replaces:
+                    return False
+                self._entries = [e for e in self._entries if e.explanation.key != explanation.key]
             self._keys.add(explanation.key)
         stamp = time.strftime("%H:%M:%S")
         self._entries.insert(0, _Entry(explanation, f"{context} · {stamp}" if context else stamp))
@@ -146,8 +152,10 @@ class ExplainPanel(QWidget):
         return True
 
     def new_model(self) -> None:
-        """A new model: texts about it may be shown again (older entries stay below)."""
+        """Another model is open: the texts about the previous one go."""
         self._keys.clear()
+        self._entries.clear()
+        self._render()
 
     def entries(self) -> list[Explanation]:
         """The explanations shown, newest first."""

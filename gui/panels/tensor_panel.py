@@ -36,9 +36,11 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractScrollArea,
+    QApplication,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -54,6 +56,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QStackedWidget,
+    QTabBar,
     QTableView,
     QTabWidget,
     QToolButton,
@@ -105,6 +108,23 @@ NOTE_STYLE = (
     "QFrame#dropped_note { background: #fef7e0; border: 1px solid #f9e3a1; border-radius: 4px; }"
     "QLabel { color: #5c4400; }"
 )
+
+
+class ScrollThroughTabBar(QTabBar):
+    """A tab bar the mouse wheel passes over: the wheel scrolls the panel around it.
+
+    Qt's tab bar turns the wheel into a tab switch, so scrolling the Tensor panel
+    flipped Heatmap / Line / Table whenever the pointer crossed the tabs.
+    """
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        if area is None:
+            event.ignore()  # nothing scrolls here: let a parent have it
+            return
+        QApplication.sendEvent(area.verticalScrollBar(), event)
 
 
 class TensorPanel(QWidget):
@@ -242,6 +262,7 @@ class TensorPanel(QWidget):
         self.histogram_plot.setMinimumHeight(60)
         self.splitter.addWidget(self.histogram_plot)
         self.view_tabs = QTabWidget()
+        self.view_tabs.setTabBar(ScrollThroughTabBar(self.view_tabs))
         self.view_tabs.setDocumentMode(True)
         self.view_tabs.addTab(self._build_heatmap_page(), "Heatmap")
         self.line_plot = LinePlot()

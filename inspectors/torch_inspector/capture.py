@@ -16,6 +16,7 @@ What a stepper gets in `Captured`:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -29,11 +30,16 @@ from inspectors.torch_inspector.failures import error_text, explain
 from inspectors.torch_inspector.fx_capture import capture_fx
 
 
-def capture_torch(target: ModelTarget, strategy: str = "auto") -> Captured:
+def capture_torch(
+    target: ModelTarget,
+    strategy: str = "auto",
+    checkpoint: Callable[[str], None] | None = None,
+) -> Captured:
     """Capture `target` with `strategy` (`auto`, `fx`, `export` or `eager`).
 
     A forced strategy that fails raises TargetError with the reason and torch's
-    own message; `auto` raises only when every strategy failed.
+    own message; `auto` raises only when every strategy failed. `checkpoint(name)`
+    runs before each strategy is tried; what it raises stops the capture there.
     """
     order = STRATEGIES["torch"] if strategy == "auto" else (strategy,)
     if not set(order) <= set(STRATEGIES["torch"]):
@@ -43,6 +49,8 @@ def capture_torch(target: ModelTarget, strategy: str = "auto") -> Captured:
         )
     failures: list[dict[str, str]] = []
     for name in order:
+        if checkpoint is not None:
+            checkpoint(name)
         graph = Graph(target.name, "torch", model=target.spec)
         try:
             captured = _CAPTURES[name](target, graph)

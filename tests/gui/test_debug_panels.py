@@ -123,6 +123,42 @@ def test_refresh_shows_breakpoints_added_elsewhere(bp_panel) -> None:
     assert rows(panel)[0][DESCRIPTION_COLUMN] == "on added_by_window"
 
 
+def test_a_breakpoint_the_session_disabled_is_reported_as_a_change(bp_panel, qtbot) -> None:
+    """The session disables a breakpoint whose expression raised; the pause that says
+    so re-reads the list, and `changed` lets the window save it."""
+    panel, bps = bp_panel
+    bp = panel.add_breakpoint(node="fc1", condition="expression", expression="t.nope > 1")
+    with qtbot.assertNotEmitted(panel.changed):
+        panel.set_hit(None)  # nothing changed under the panel
+    bp.enabled = False  # what `Breakpoints.check` does on the engine thread
+    with qtbot.waitSignal(panel.changed, timeout=1000):
+        panel.set_hit(bp.id)
+    assert panel.tree.topLevelItem(0).checkState(0) == Qt.CheckState.Unchecked
+
+
+def test_a_hit_is_named_by_what_the_breakpoint_does(bp_panel) -> None:
+    panel, _bps = bp_panel
+    for _ in range(5):  # edits make new breakpoints: their ids grow
+        panel.toggle_node("fc1")
+        panel.toggle_node("fc1")
+    plain = panel.add_breakpoint(node="fc1", condition="nan")
+    every = panel.add_breakpoint(op="Linear")
+    assert plain.id > 10
+    assert panel.describe_hit(plain.id, "fc1", plain.describe()) == (
+        "info",
+        "Breakpoint on fc1 if any NaN hit",
+    )
+    assert panel.describe_hit(every.id, "fc2", every.describe()) == (
+        "info",
+        "Breakpoint on every Linear hit at fc2",
+    )
+    level, text = panel.describe_hit(plain.id, "fc1", "its expression `t` raised KeyError: 1")
+    assert level == "warning"
+    assert (
+        text == "Breakpoint on fc1 if any NaN stopped at fc1: its expression `t` raised KeyError: 1"
+    )
+
+
 def test_toggle_node_adds_then_removes(bp_panel, qtbot) -> None:
     panel, bps = bp_panel
     with qtbot.waitSignal(panel.changed):

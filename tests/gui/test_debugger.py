@@ -255,6 +255,9 @@ def test_eager_graph_grows_on_screen_with_each_step(qtbot, window):
         counts.append(len(window.view.graph()))
     assert counts == sorted(counts) and counts[-1] > counts[0]
     assert window.view.graph() is window.debugger.live_graph
+    assert "(growing)" in window.debugger.position_label.text()
+    press(qtbot, window, Qt.Key.Key_F5)
+    assert "(growing)" not in window.debugger.position_label.text()  # the run is over
 
 
 def test_tensorflow_steps_into_a_while_and_finishes_exactly(qtbot, window):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,45 @@ def test_retrace_lists_two_concrete_functions_and_switches(qtbot, window):
     assert back.node(inputs[0])["outputs"][0][0] == (3, 8)
     assert box.list.currentRow() == 0 and len(box.signatures()) == 2
     assert explain.panel.entries()[0].title == "Another concrete function"
+
+
+@pytest.mark.torch
+def test_another_model_replaces_the_texts_of_the_previous_one(qtbot, window):
+    ready(qtbot, window, "cnn_torch")
+    panel = window.explain.panel
+    assert "cnn_torch" in panel.text()
+    ready(qtbot, window, "feedforward_torch")
+    assert "cnn_torch" not in panel.text()
+    assert [e.title for e in panel.entries()] == ["A graph traced by torch.fx"]
+    # the same count as the status bar's "node k of n"
+    n = window.debugger.engine.session.total()
+    assert f"node 0 of {n} " in window.debugger.position_label.text()
+    assert f"into these {n} nodes (3 layer calls, 1 input, 1 output)" in panel.text()
+
+
+@pytest.mark.tf
+def test_the_loop_text_follows_the_iteration_and_counts_match_the_status_bar(qtbot, window):
+    ready(qtbot, window, "while_tf")
+    panel = window.explain.panel
+    status = window.debugger.position_label.text()
+    match = re.search(r"node 0 of (\d+) ", status)
+    assert match is not None, status
+    assert f"a graph of {match[1]} nodes (" in panel.text()
+
+    graph = window.result.graph
+    loop = next(n for n in graph.order if graph.node(n)["op"] == "While")
+    engine = window.debugger.engine
+    with qtbot.waitSignal(engine.paused, timeout=TIMEOUT):
+        engine.run_to(graph.order[graph.order.index(loop) - 1])
+    seen: list[str] = []
+    while "/body[1]/" not in (seen[-1] if seen else ""):
+        assert len(seen) < 60, seen
+        with qtbot.waitSignal(engine.paused, timeout=TIMEOUT) as blocker:
+            window.debugger.step_into()
+        seen.append(blocker.args[0].node_id or "")
+        if "/body[0]/" in seen[-1]:
+            assert panel.entries()[0].title == f"Inside the loop `{loop}`: 1st iteration"
+    top = panel.entries()[0]
+    assert top.title == f"Inside the loop `{loop}`: 2nd iteration"
+    assert "`body[1]` is the 2nd iteration" in top.text
+    assert sum(e.title.startswith("Inside the loop") for e in panel.entries()) == 1

@@ -6,6 +6,7 @@ TensorFlow is imported once per test process; later TF loads reuse it.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, QRectF, Qt, QUrl
+from PySide6.QtCore import QByteArray, QMimeData, QPoint, QPointF, QRect, QRectF, Qt, QUrl
 from PySide6.QtGui import QColor, QDropEvent, QFontMetrics, QImage
 from PySide6.QtWidgets import QApplication, QToolBar
 
@@ -32,6 +33,30 @@ from torch import nn
 def build():
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2))
+
+
+def example_inputs():
+    return (torch.randn(2, 3),)
+"""
+
+
+#: The gated model below waits in `build()` until the test opens the gate, so a test
+#: can cancel a load while the model's own code runs (the "import" stage).
+GATE_REACHED = threading.Event()
+GATE_OPEN = threading.Event()
+
+GATED_TORCH = """
+'''A model whose loading waits until the test opens a gate.'''
+import torch
+from torch import nn
+
+from tests.gui.test_main_window import GATE_OPEN, GATE_REACHED
+
+
+def build():
+    GATE_REACHED.set()
+    GATE_OPEN.wait(60)
+    return nn.Linear(3, 2)
 
 
 def example_inputs():
@@ -361,7 +386,48 @@ def test_cancel_drops_the_result(qtbot, window: MainWindow):
     )
     QApplication.processEvents()  # deliver the abandoned job's result, to be dropped
     assert window.result is None
-    assert any("Stopped waiting" in e.message for e in window.log_panel.entries())
+    assert any("Cancelled loading" in e.message for e in window.log_panel.entries())
+
+
+def test_cancel_stops_the_load_before_its_next_stage(qtbot, window, tmp_path, monkeypatch):
+    """Cancel during the model's import: the window is free at once, the import runs
+    to its end in the background (said so), and the model is never captured."""
+    from inspectors.torch_inspector import capture as torch_capture
+
+    captured: list[str] = []  # models a capture strategy ran on
+    real_fx = torch_capture._CAPTURES["fx"]
+
+    def recording_fx(target, graph):
+        captured.append(target.name)
+        return real_fx(target, graph)
+
+    monkeypatch.setitem(torch_capture._CAPTURES, "fx", recording_fx)
+    GATE_REACHED.clear()
+    GATE_OPEN.clear()
+    gated = tmp_path / "gated_model.py"
+    gated.write_text(GATED_TORCH)
+    window.open_model(str(gated))
+    qtbot.waitUntil(GATE_REACHED.is_set, timeout=LOAD_TIMEOUT)  # the model's code runs
+
+    with qtbot.waitSignal(window.loader.cancelled, timeout=5000) as blocker:
+        window.cancel_button.click()
+    assert blocker.args == ["the model's import finishes in the background"]
+    message = "Cancelled; the model's import finishes in the background"
+    assert window.statusBar().currentMessage() == message
+    assert not window.loader.is_busy() and not window.cancel_button.isVisible()
+
+    good = tmp_path / "tiny_model.py"  # usable at once: open another model
+    good.write_text(TINY_TORCH)
+    window.open_model(str(good))
+    qtbot.waitUntil(lambda: "Waiting for the cancelled load" in window.busy_label.text())
+    with qtbot.waitSignal(window.loader.stopped, timeout=LOAD_TIMEOUT) as stopped:
+        GATE_OPEN.set()
+    assert stopped.args == [str(gated), "after the model's import"]
+    qtbot.waitUntil(lambda: window.result is not None, timeout=LOAD_TIMEOUT)
+    assert window.result.name == "tiny_model"
+    assert captured == ["tiny_model"]  # the cancelled model stopped before its capture
+    logged = [e.message for e in window.log_panel.entries()]
+    assert any("has stopped after the model's import" in m for m in logged)
 
 
 def test_drop_a_model_file_opens_it(qtbot, window: MainWindow, tmp_path: Path):
@@ -405,6 +471,49 @@ def test_settings_persist_across_windows(qtbot, window: MainWindow, settings_fil
     again.show()
     assert not again.log_dock.isVisible()  # the dock layout came back too
     assert not again.act_reload.isEnabled()  # nothing open: the last model is not run unasked
+
+
+def test_the_bottom_panels_open_tall_enough_for_their_plots(qtbot, window: MainWindow):
+    """First start (no saved layout): the Watch and Training plots are visible at once."""
+    qtbot.waitUntil(lambda: not window._dock_sizes_pending, timeout=5_000)
+    for dock in (window.debugger.watch_dock, window.panels["Training"], window.log_dock):
+        dock.raise_()
+        qtbot.waitUntil(dock.isVisible, timeout=5_000)
+        assert 200 <= dock.height() <= 300, (dock.windowTitle(), dock.height())
+    assert window.view.parentWidget().height() >= 300  # the graph keeps most of the window
+
+
+def test_a_garbage_saved_layout_opens_the_default_one(qtbot, settings_file: Path):
+    noise = random.Random(9)
+    settings = Settings(settings_file)
+    settings.save_window(QByteArray(noise.randbytes(60)), QByteArray(noise.randbytes(400)))
+    settings.sync()
+    win = MainWindow(Settings(settings_file))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert (win.width(), win.height()) == (1280, 820)
+    menus = [a.text() for a in win.menuBar().actions()]
+    assert win.menuBar().isVisible() and menus[0] == "&File" and menus[-1] == "&Help"
+    assert win.toolbar.isVisible() and win.debugger.toolbar.isVisible()
+    assert win.node_dock.isVisible() and win.log_dock.isVisible()
+    qtbot.waitUntil(lambda: not win._dock_sizes_pending, timeout=5_000)
+    assert win.log_dock.height() >= 200  # the default sizes, as on a first start
+    assert any("layout could not be read" in e.message for e in win.log_panel.entries())
+    win.close()
+
+
+def test_a_saved_layout_without_toolbars_gets_them_back(qtbot, window, settings_file: Path):
+    window.toolbar.hide()
+    window.debugger.toolbar.hide()
+    window.close()
+    again = MainWindow(Settings(settings_file))
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.menuBar().isVisible() and again.statusBar().isVisible()
+    assert again.toolbar.isVisible() and again.debugger.toolbar.isVisible()
+    again.close()
 
 
 def test_recent_list_is_capped(settings_file: Path):

@@ -171,6 +171,42 @@ def test_a_narrow_panel_shows_every_statistic_and_chip(panel: TensorPanel, qtbot
     assert panel.layout_combo.isVisible()
 
 
+def test_the_wheel_over_the_view_tabs_scrolls_the_panel_not_the_tabs(qtbot) -> None:
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QScrollArea
+
+    scroll = QScrollArea()  # as the window docks it: a small dock scrolls the panel
+    scroll.setWidgetResizable(True)
+    panel = TensorPanel()
+    scroll.setWidget(panel)
+    qtbot.addWidget(scroll)
+    scroll.resize(400, 300)
+    scroll.show()
+    qtbot.waitExposed(scroll)
+    show(panel, activation((6, 7)))
+    panel.view_tabs.setCurrentIndex(HEATMAP_TAB)
+    bar = panel.view_tabs.tabBar()
+    qtbot.waitUntil(bar.isVisible)
+    scrolled = scroll.verticalScrollBar()
+    assert scrolled.maximum() > 0
+    for _ in range(3):
+        middle = QPointF(bar.rect().center())
+        wheel = QWheelEvent(
+            middle,
+            QPointF(bar.mapToGlobal(middle.toPoint())),
+            QPoint(),
+            QPoint(0, -120),  # one notch down, the way Qt's tab bar goes to the next tab
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
+        QApplication.sendEvent(bar, wheel)
+    assert panel.view_tabs.currentIndex() == HEATMAP_TAB
+    assert scrolled.value() > 0  # the wheel went on to the panel's scroll area
+
+
 def test_a_narrow_panel_shows_the_whole_title(panel: TensorPanel, qtbot) -> None:
     from PySide6.QtGui import QTextDocument
 

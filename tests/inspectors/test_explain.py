@@ -75,10 +75,43 @@ def test_while_step_over_and_iteration_texts():
             pause = session.wait()
         assert pause is not None and "/body[0]/" in (pause.node_id or "")
         inside = explain.iteration(pause.node_id)
-        assert inside is not None and "iteration 0" in inside.text
+        assert inside is not None and "in the 1st iteration" in inside.text
+        assert inside.title == "Inside the loop `while`: 1st iteration"
     finally:
         session.stop()
     assert explain.step_over(graph, "steps") is None  # not control flow: nothing to say
+
+
+def test_iteration_text_counts_like_people_do():
+    """`body[1]` is the second time through the body: the text says so, not "iteration 1"."""
+    second = explain.iteration("while/body[1]/while/add")
+    assert second is not None
+    assert "in the 2nd iteration" in second.text and "`body[1]` is the 2nd iteration" in second.text
+    before = explain.iteration("while/cond[2]/while/Less")
+    assert before is not None and "checked before the 3rd iteration" in before.text
+    assert second.key == before.key and second.replaces  # one entry, following the run
+    assert [explain._ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 102)] == [
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "102nd",
+    ]
+
+
+def test_node_count_is_the_status_bars_count_by_kind():
+    graph = Graph("tiny", "tensorflow")
+    graph.add_node("x", label="x", kind="input", op="Placeholder")
+    graph.add_node("w", label="w", kind="param", op="VarHandleOp")
+    graph.add_node("mm", label="mm", kind="op", op="MatMul")
+    graph.add_node("out", label="out", kind="output", op="Identity")
+    assert graph.order == ["x", "w", "mm", "out"]
+    assert explain.node_count(graph) == "4 nodes (1 op, 1 input, 1 variable, 1 output)"
+    assert "a graph of 4 nodes (1 op," in explain.static_graph(graph).text
 
 
 @pytest.mark.tf
