@@ -850,13 +850,20 @@ class GraphView(QGraphicsView):
 
     # -- export ----------------------------------------------------------------------------------
 
-    def _render_scene(self, painter: QPainter, target: QRectF) -> None:
+    def render_graph(self, painter: QPainter, target: QRectF, full_detail: bool = False) -> None:
+        """Draw the whole laid-out graph into `target` (device units of `painter`), as
+        the view draws it: labels by the zoom this makes, or every label with
+        `full_detail`. Used by the exports and `graphstep render`."""
         lay = self._layout
-        assert lay is not None
+        if lay is None:
+            raise RuntimeError("no graph to export")
         source = QRectF(0, 0, lay.width, lay.height)
-        self._item.force_lod = None
-        painter.fillRect(target, BACKGROUND)
-        self._scene.render(painter, target, source)
+        self._item.force_lod = 2 if full_detail else None
+        try:
+            painter.fillRect(target, BACKGROUND)
+            self._scene.render(painter, target, source)
+        finally:
+            self._item.force_lod = None
 
     def export_png(self, path: str, max_side: int = 8000) -> None:
         """The whole graph as a PNG, at up to 2x scale and at most `max_side` pixels."""
@@ -869,7 +876,7 @@ class GraphView(QGraphicsView):
         img.fill(BACKGROUND)
         p = QPainter(img)
         p.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
-        self._render_scene(p, QRectF(0, 0, size.width(), size.height()))
+        self.render_graph(p, QRectF(0, 0, size.width(), size.height()))
         p.end()
         if not img.save(path, "PNG"):
             raise OSError(f"could not write {path}")
@@ -887,14 +894,9 @@ class GraphView(QGraphicsView):
         gen.setViewBox(QRectF(0, 0, lay.width, lay.height))
         gen.setTitle(self.graph().name if self.graph() is not None else "graph")
         p = QPainter(gen)
-        self._item.force_lod = 2
         try:
-            p.fillRect(QRectF(0, 0, lay.width, lay.height), BACKGROUND)
-            self._scene.render(
-                p, QRectF(0, 0, lay.width, lay.height), QRectF(0, 0, lay.width, lay.height)
-            )
+            self.render_graph(p, QRectF(0, 0, lay.width, lay.height), full_detail=True)
         finally:
-            self._item.force_lod = None
             p.end()
 
     # -- events ----------------------------------------------------------------------------------
@@ -1074,6 +1076,15 @@ class GraphView(QGraphicsView):
             return
         painter.save()
         painter.resetTransform()
+        self.paint_legend(painter)
+        painter.restore()
+
+    def paint_legend(self, painter: QPainter) -> None:
+        """Draw the legend (or the overlay's colour bar) at `legend_rect()`, in the
+        painter's coordinates: the view's corner, or a place an export chose."""
+        lay = self._layout
+        if lay is None:
+            return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         font = QFont()
         font.setPixelSize(11)
@@ -1082,7 +1093,6 @@ class GraphView(QGraphicsView):
             self._draw_colour_bar(painter)
         elif self.show_legend and len(lay):
             self._draw_legend(painter, lay)
-        painter.restore()
 
     def _draw_legend(self, painter: QPainter, lay: Layout) -> None:
         cats = np.unique(lay.cats).tolist()

@@ -3,6 +3,7 @@
     graphstep samples
     graphstep trace SPEC [--capture auto|fx|export|eager] [--format json|graphml|dot] [-o FILE]
     graphstep diff SPEC_A SPEC_B [--capture ...] [--json]
+    graphstep render SPEC -o FILE.svg|FILE.png [--depth N] [--colour-by MODE] [--width PX]
     graphstep [open] [SPEC] [--capture ...] [--fresh]    (the GUI)
 
 Exit codes: 0 success, 2 bad input (a clear message on stderr, never a bare traceback),
@@ -76,6 +77,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     trace.add_argument("-o", "--output", help="file to write (default: standard output)")
 
+    render = sub.add_parser(
+        "render",
+        help="draw a model's graph as the app does, to SVG or PNG (no window)",
+        description="Draw SPEC's graph as the desktop app does (layout, colours, legend) "
+        "and write it as SVG or PNG, with no window: for papers, slides and CI.",
+    )
+    render.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    render.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="the picture to write: FILE.svg (every label, scalable) or FILE.png",
+    )
+    render.add_argument(
+        "--depth",
+        type=int,
+        metavar="N",
+        help="collapse every module / name scope deeper than N into one box, as View > "
+        "Collapse to depth N (0: each top-level scope is one box); default: everything "
+        "expanded, except that a huge graph is collapsed as the app opens it",
+    )
+    render.add_argument(
+        "--colour-by",
+        "--color-by",
+        dest="colour_by",
+        default="category",
+        choices=("category", "params", "size"),
+        help="colour the boxes by op category, parameter count or output size, as the "
+        "app's Colour by (default: category)",
+    )
+    render.add_argument("--capture", default="auto", choices=CAPTURES, help=CAPTURE_HELP)
+    render.add_argument(
+        "--width",
+        type=int,
+        metavar="PX",
+        help="the PNG's width in pixels (the graph scales to fit), or the width an SVG "
+        "declares; default: the graph at up to 2x (PNG), at 1x (SVG)",
+    )
+
     open_ = sub.add_parser("open", help="open the desktop app (the default)")
     open_.add_argument("spec", metavar="SPEC", nargs="?", help=SPEC_HELP)
     open_.add_argument("--capture", choices=CAPTURES, help=CAPTURE_HELP)
@@ -116,6 +157,40 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from inspectors.capture import capture
+    from inspectors.target import TargetError, load_target
+
+    if Path(args.output).suffix.lower() not in (".svg", ".png"):  # before importing Qt
+        raise TargetError(f"Cannot render to {args.output}: the output must end in .svg or .png.")
+    if args.depth is not None and args.depth < 0:
+        raise TargetError(f"--depth {args.depth}: use 0 or more.")
+    try:
+        from gui.render import RenderError, check_request, render
+    except ImportError as exc:
+        raise TargetError(
+            f"graphstep render draws with the desktop app's code, which needs PySide6 and "
+            f"pyqtgraph (`pip install graphstep[gui]`): {exc}"
+        ) from exc
+    try:
+        check_request(Path(args.output), colour_by=args.colour_by, width=args.width)
+        captured = capture(load_target(args.spec), args.capture)
+        done = render(
+            captured.graph,
+            args.output,
+            depth=args.depth,
+            colour_by=args.colour_by,
+            width=args.width,
+        )
+    except RenderError as exc:
+        raise TargetError(str(exc)) from exc
+    for note in done.notes:
+        print(f"graphstep: {note}", file=sys.stderr)
+    scopes = f" ({done.scopes} of them collapsed scopes)" if done.scopes else ""
+    print(f"wrote {done.path}: {done.nodes} nodes drawn{scopes}, {done.width}x{done.height} px")
+    return 0
+
+
 def _open_gui(argv: list[str]) -> int:
     try:
         from gui.app import main as gui_main
@@ -133,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `graphstep` console script."""
     _quiet_frameworks()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"samples", "trace", "run", "diff", "open", "-h", "--help"}
+    commands = {"samples", "trace", "render", "run", "diff", "open", "-h", "--help"}
     if not argv or argv[0] not in commands:
         return _open_gui(argv)  # `graphstep SPEC` and plain `graphstep` open the app
     args = _parser().parse_args(argv)
@@ -144,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_samples()
         if args.command == "trace":
             return cmd_trace(args)
+        if args.command == "render":
+            return cmd_render(args)
         if args.command == "run":
             from inspectors import run_command
 
