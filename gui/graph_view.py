@@ -454,7 +454,7 @@ class GraphView(QGraphicsView):
         """What is drawn over the graph, in viewport pixels: the legend, the minimap."""
         covers = []
         legend = self.legend_rect()
-        if not legend.isEmpty():
+        if not legend.isEmpty() and (self._overlay is not None or not self.legend_too_big()):
             covers.append(legend)
         if self._minimap.isVisible():
             covers.append(
@@ -1074,10 +1074,19 @@ class GraphView(QGraphicsView):
         lay = self._layout
         if lay is None:
             return
+        if self._overlay is None and self.legend_too_big():
+            return  # a small view keeps its room for the graph (View > Legend still says on)
         painter.save()
         painter.resetTransform()
         self.paint_legend(painter)
         painter.restore()
+
+    def legend_too_big(self) -> bool:
+        """Whether the category legend would take too much of this view: it is then not
+        drawn on screen (exports still draw it)."""
+        legend = self.legend_rect()
+        port = self.viewport().rect()
+        return legend.width() * legend.height() > 0.08 * port.width() * port.height()
 
     def paint_legend(self, painter: QPainter) -> None:
         """Draw the legend (or the overlay's colour bar) at `legend_rect()`, in the
@@ -1100,7 +1109,7 @@ class GraphView(QGraphicsView):
         box = self.legend_rect()
         w = box.width()
         painter.setPen(QPen(QColor("#d5dce5"), 1))
-        painter.setBrush(QColor(255, 255, 255, 230))
+        painter.setBrush(QColor(255, 255, 255, 200))  # nodes under it still show through
         painter.drawRoundedRect(box, 6, 6)
         for i, c in enumerate(cats):
             name, fill, border = CATEGORIES[c]

@@ -334,3 +334,23 @@ def test_a_big_graph_opens_readable_at_its_top_and_fit_shows_it_all(qtbot, view)
     QTest.keyClick(view, Qt.Key.Key_0)
     assert view.transform().m11() < READABLE_FIT
     assert QRectF(view.viewport().rect()).contains(QRectF(_graph_on_screen(view)))
+
+
+def _legend_swatch_drawn(view) -> bool:
+    """Whether the legend's first colour swatch is on screen where the legend goes."""
+    from gui.colors import CATEGORIES
+
+    lay = view._layout
+    fill = CATEGORIES[int(np.unique(lay.cats)[0])][1]
+    image = view.viewport().grab().toImage()
+    return image.pixelColor(27, 22).name() == fill.lower()
+
+
+def test_the_legend_gives_a_small_view_its_room(qtbot, view):
+    _show(qtbot, view, transformer_graph(layers=1))
+    assert not view.legend_too_big() and view.legend_rect() in view._covers()
+    assert _legend_swatch_drawn(view)  # drawn in a large view
+    view.resize(420, 300)
+    qtbot.waitUntil(lambda: view.viewport().width() < 430)
+    assert view.legend_too_big() and view.legend_rect() not in view._covers()
+    assert not _legend_swatch_drawn(view)  # not drawn over the graph of a small view
