@@ -95,6 +95,7 @@ class DebugController(QObject):
 
         self.tensor_panel = TensorPanel()
         self.breakpoints_panel = BreakpointsPanel()
+        self.breakpoints_panel.title = self.title
         self.watch_panel = WatchPanel()
         self.inputs_panel = InputsPanel()
         right = Qt.DockWidgetArea.RightDockWidgetArea
@@ -622,6 +623,18 @@ class DebugController(QObject):
         if graph is not None and top in graph:
             self._select_and_reveal(top)
 
+    def title(self, node_id: str) -> str:
+        """How text names a node: `conv1 (op_0002)` where the label is the user's name."""
+        graph = self.view.graph()
+        for candidate in (
+            graph,
+            self.live_graph,
+            self.window.result.graph if self.window.result else None,
+        ):
+            if candidate is not None and node_id in candidate:
+                return candidate.title(node_id)
+        return node_id
+
     def _select_and_reveal(self, node_id: str) -> None:
         """Select the paused node; the view moves only when it is not fully in view."""
         self.view.select(node_id, center=False)
@@ -644,6 +657,8 @@ class DebugController(QObject):
             self.marks.error_node = failed.node_id
             self.errors[failed.node_id] = failed.message
         message = at_node(failed.node_id, failed.message)
+        if failed.node_id and self.title(failed.node_id) != failed.node_id:
+            message = f"{self.title(failed.node_id)}: {message[len(failed.node_id) + 2 :]}"
         self.window.log_panel.error(f"Exception in the model at {message}", failed.traceback)
         self.window.log_dock.show()
         self.window.log_dock.raise_()
@@ -684,7 +699,7 @@ class DebugController(QObject):
 
     def _on_value_ready(self, ready: ev.ValueReady) -> None:
         if ready.message:
-            self.window.log_panel.info(f"{ready.node_id}: {ready.message}")
+            self.window.log_panel.info(f"{self.title(ready.node_id)}: {ready.message}")
         if self.tensor_panel.property("node_id") == ready.node_id:
             self._show_tensor(ready.node_id, fetched={ready.index: ready.array})
 
@@ -775,7 +790,9 @@ class DebugController(QObject):
             else (PAUSE_WORDS.get(pause.reason, pause.reason) if pause else "")
         )
         where = (
-            f" at {pause.node_id}" if pause and pause.node_id and not self.engine.running else ""
+            f" at {self.title(pause.node_id)}"
+            if pause and pause.node_id and not self.engine.running
+            else ""
         )
         memory = human_bytes(session.store.nbytes)
         inner = f" (+{inside} inside bodies)" if inside else ""
@@ -833,7 +850,7 @@ class DebugController(QObject):
         if self.engine is None:
             return
         self.window.log_panel.info(
-            f"Override {node_id} output {index}: {array.shape} {array.dtype}"
+            f"Override {self.title(node_id)} output {index}: {array.shape} {array.dtype}"
         )
         self.engine.set_value(node_id, array, index)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from inspectors.graph import plain_part, plain_scope
 from inspectors.tensors import TensorSummary
 
 CONDITIONS = ("nan", "inf", "nonfinite", "threshold", "expression")
@@ -62,10 +64,11 @@ class Breakpoint:
             and self.condition in ("nan", "inf", "nonfinite")
         )
 
-    def describe(self) -> str:
-        """`on fc1`, `on every Conv2D`, `entering encoder/layer0`, then ` if any NaN`."""
+    def describe(self, title: Callable[[str], str] = str) -> str:
+        """`on fc1`, `on every Conv2D`, `entering encoder/layer0`, then ` if any NaN`;
+        `title` names a node as text does (`conv1 (op_0002)`)."""
         if self.node:
-            where = f"on {self.node}"
+            where = f"on {title(self.node)}"
         elif self.op:
             where = f"on every {self.op}"
         elif self.scope is not None:
@@ -91,7 +94,10 @@ class Breakpoint:
         if self.scope is not None:
             scope = tuple(attrs.get("scope", ()))
             n = len(self.scope)
-            return scope[:n] == self.scope and tuple(previous)[:n] != self.scope
+            if any(part != plain_part(part) for part in self.scope):  # one call: `pool (2)`
+                return scope[:n] == self.scope and tuple(previous)[:n] != self.scope
+            # a module's path: every call of it (`pool`, `pool (2)`, ...), each on entering
+            return plain_scope(scope[:n]) == self.scope and tuple(previous)[:n] != scope[:n]
         return True
 
     def condition_met(self, summaries: tuple[TensorSummary, ...], arrays: tuple[Any, ...]) -> bool:

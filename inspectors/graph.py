@@ -8,6 +8,7 @@ ARCHITECTURE.md, so the session and the GUI never ask which framework made it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,31 @@ EDGE_KEYS = ("src_index", "dst_index", "shape", "dtype")
 
 Shape = tuple[int | None, ...] | None
 OutputSpec = tuple[Shape, str | None]
+
+#: A scope part of a repeated call: the k-th call (k >= 2) of one module within one
+#: enclosing call is `pool (2)`, `pool (3)`, ..., so each call is a box of its own.
+_CALL_NUMBER = re.compile(r"^(.*) \((\d+)\)$")
+
+
+def call_part(name: str, k: int) -> str:
+    """The scope part of the `k`-th call of `name`: `pool` for the first, `pool (2)` after."""
+    return name if k <= 1 else f"{name} ({k})"
+
+
+def plain_part(part: str) -> str:
+    """A scope part without its call number: `pool (2)` -> `pool`."""
+    found = _CALL_NUMBER.match(part)
+    return found.group(1) if found else part
+
+
+def titled(label: str, node_id: str) -> str:
+    """`label (node_id)`, or the id alone when the label says nothing more."""
+    return node_id if not label or label == node_id else f"{label} ({node_id})"
+
+
+def plain_scope(scope: Iterable[str]) -> tuple[str, ...]:
+    """The module path of a scope, whichever call: `("block (2)", "conv")` -> `("block", "conv")`."""
+    return tuple(plain_part(part) for part in scope)
 
 
 def _shape(value: Any) -> Shape:
@@ -169,6 +195,12 @@ class Graph:
 
     def node(self, node_id: str) -> dict[str, Any]:
         return self.nx.nodes[node_id]
+
+    def title(self, node_id: str) -> str:
+        """How text names a node: `conv1 (op_0002)`, its label and the id everything is
+        keyed by; the id alone where the label is the id or the node is not here."""
+        data = self.nx.nodes.get(node_id) if node_id in self.nx else None
+        return titled(str(data.get("label") or node_id) if data else node_id, node_id)
 
     @property
     def nodes(self) -> list[str]:

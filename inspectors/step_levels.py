@@ -5,7 +5,7 @@ whatever happens deeper than the frame it starts from as one step (see the READM
 step table). What counts as a call depends on the framework:
 
 - PyTorch (fx, export, eager): module calls. A node's frame is its scope (the module
-  path), except an fx `module` node, which *is* the call of the module its scope ends
+  call's path: `pool (2)` for a second call), except an fx `module` node, which *is* the call of the module its scope ends
   with, made from the parent's frame.
 - TensorFlow: function calls and control flow (`While`, `If`, `Case`, `PartitionedCall`).
   Name scopes are only names in a static graph, not calls. A node inside a body has

@@ -7,6 +7,8 @@ assignment: an edit builds a whole new `Breakpoint` (same id) and swaps it in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
@@ -75,6 +77,9 @@ class BreakpointsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._breakpoints = Breakpoints()
+        #: How a node is named in the panel's texts (`conv1 (op_0002)`); the debugger
+        #: sets it to the open graph's titles.
+        self.title: Callable[[str], str] = str
         self._known_ops: list[str] = []
         self._known_scopes: list[tuple[str, ...]] = []
         self._selected_node: str | None = None
@@ -190,12 +195,14 @@ class BreakpointsPanel(QWidget):
         never by its id: ids are the session's own and grow with every edit.
         """
         bp = next((b for b in self._breakpoints if b.id == bp_id), None)
+        title = self.title
+        where = title(node_id) if node_id else node_id
         if bp is None:  # deleted since: the session's words are all there is
-            return "info", f"Breakpoint hit after {node_id}: {message}".rstrip(": ")
+            return "info", f"Breakpoint hit after {where}: {message}".rstrip(": ")
         if message and message != bp.describe():  # the session's note: its expression raised
-            return "warning", f"Breakpoint {bp.describe()} stopped at {node_id}: {message}"
-        at = f" at {node_id}" if node_id and bp.node != node_id else ""
-        return "info", f"Breakpoint {bp.describe()} hit{at}"
+            return "warning", f"Breakpoint {bp.describe(title)} stopped at {where}: {message}"
+        at = f" at {where}" if node_id and bp.node != node_id else ""
+        return "info", f"Breakpoint {bp.describe(title)} hit{at}"
 
     def set_known_ops(self, ops: list[str]) -> None:
         self._known_ops = sorted(set(ops))
@@ -361,10 +368,10 @@ class BreakpointsPanel(QWidget):
             ENABLED_COLUMN, Qt.CheckState.Checked if bp.enabled else Qt.CheckState.Unchecked
         )
         item.setIcon(ENABLED_COLUMN, self._icons[(bp.condition is not None, bp.enabled)])
-        item.setText(DESCRIPTION_COLUMN, bp.describe())
+        item.setText(DESCRIPTION_COLUMN, bp.describe(self.title))
         item.setToolTip(
             DESCRIPTION_COLUMN,
-            bp.describe() + ("\nDouble-click to select the node" if bp.node else ""),
+            bp.describe(self.title) + ("\nDouble-click to select the node" if bp.node else ""),
         )
         item.setText(HITS_COLUMN, str(bp.hits))
         palette = self.tree.palette()

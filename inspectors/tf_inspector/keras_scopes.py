@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from inspectors.graph import Graph
+from inspectors.graph import Graph, call_part
 
 _SUFFIX = re.compile(r"^(.+)_(\d+)$")
 
@@ -76,5 +76,11 @@ def _rename_siblings(parts: list[str], names: set[str]) -> dict[str, str]:
         for base, originals in wanted.items():
             if len(originals) == 1:
                 current[originals[0]] = base
+                changed = True
+            elif not any(o in names for o in originals):
+                # one layer called k times (`shared_1`, `shared_3`): one scope per call
+                originals.sort(key=lambda o: int(o.rpartition("_")[2]))
+                for k, original in enumerate(originals, start=1):
+                    current[original] = call_part(base, k)
                 changed = True
     return current

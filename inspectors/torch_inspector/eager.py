@@ -2,9 +2,12 @@
 
 A TorchFunctionMode sees every torch function and tensor method the model calls
 (with the mode switched off inside its own handler, so an op's internals stay one
-node); module forward pre/post hooks keep the stack of module paths that becomes
-each node's scope. Edges follow tensor identity: every tensor an op produced is
-kept alive for the run and found by its `id()`, so ids are never reused.
+node); module forward pre/post hooks keep the stack of module calls that becomes
+each node's scope: one scope per call, `pool` then `pool (2)` for a module called
+twice (`names.CallScopes`). An op a module runs itself is titled with the module's
+path (`names.WorkLabels`); its id stays `op_0042`. Edges follow tensor identity:
+every tensor an op produced is kept alive for the run and found by its `id()`, so
+ids are never reused.
 
 It runs once per torch call, so it keeps the per-call work small: op names,
 output specs and source lines are cached, and nodes go straight into the
@@ -29,7 +32,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from inspectors.graph import Graph
-from inspectors.torch_inspector.names import op_name, scope_of
+from inspectors.torch_inspector.names import CallScopes, WorkLabels, op_name, scope_of
 from inspectors.torch_inspector.source import caller_source
 from inspectors.torch_inspector.values import (
     OutputSpec,
@@ -148,7 +151,12 @@ class EagerRecorder:
     def _reset(self, graph: Graph) -> None:
         self.graph = graph
         self.current_scope = ()
-        self._scopes: list[tuple[str, ...]] = []
+        #: the module calls running, innermost last: (call scope, module path)
+        self._scopes: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        self._calls = CallScopes()
+        self._labels = WorkLabels(self._calls)
+        #: nodes that depend on a model input (`WorkLabels` titles the first such op)
+        self._fed: set[str] = set()
         #: id(tensor) -> (node, output slot, that slot's spec) for every tensor made so far
         self._produced: dict[int, tuple[str, int, OutputSpec]] = {}
         #: the tensors of `_produced`, kept alive for the run so their ids stay unique
@@ -167,14 +175,15 @@ class EagerRecorder:
     def _hook_modules(self) -> list[Any]:
         handles = []
         for module, path in self._modules.values():
-            scope = scope_of(path)
-            handles.append(module.register_forward_pre_hook(self._enter(scope)))
+            handles.append(module.register_forward_pre_hook(self._enter(scope_of(path))))
             handles.append(module.register_forward_hook(self._leave, always_call=True))
         return handles
 
-    def _enter(self, scope: tuple[str, ...]) -> Callable[..., None]:
+    def _enter(self, path: tuple[str, ...]) -> Callable[..., None]:
         def enter(module: Any, args: Any) -> None:
-            self._scopes.append(scope)
+            parent_scope, parent_path = self._scopes[-1] if self._scopes else ((), ())
+            scope = self._calls.enter(path, parent_path, parent_scope)
+            self._scopes.append((scope, path))
             self.current_scope = scope
 
         return enter
@@ -182,7 +191,7 @@ class EagerRecorder:
     def _leave(self, module: Any, args: Any, output: Any) -> None:
         if self._scopes:
             self._scopes.pop()
-        self.current_scope = self._scopes[-1] if self._scopes else ()
+        self.current_scope = self._scopes[-1][0] if self._scopes else ()
         if self.on_scope_left is not None:
             self.on_scope_left(self.current_scope)
 
@@ -235,7 +244,15 @@ class EagerRecorder:
                 in_edges.extend(self._edge_from(t, position) for t in tensor_leaves(arg))
         node_id = f"op_{self._counter:04d}"
         self._counter += 1
-        self._insert(node_id, "op", name, self.current_scope, outputs, source, in_edges)
+        fed = False
+        for src, _edge in in_edges:
+            if src in self._fed:
+                fed = True
+                self._fed.add(node_id)
+                break
+        scope = self.current_scope
+        label = self._labels.label(scope, name, fed) or name
+        self._insert(node_id, "op", name, scope, outputs, source, in_edges, label)
         if self.on_node_added is not None:
             self.on_node_added(node_id)
         return node_id
@@ -249,13 +266,14 @@ class EagerRecorder:
         outputs: tuple[OutputSpec, ...],
         source: str | None = None,
         in_edges: list[tuple[str, dict[str, Any]]] | None = None,
+        label: str | None = None,
     ) -> None:
         """Add a node (and edges into it) with the attributes `Graph.add_node` and
         `Graph.add_edge` write, from values already in their normal form: a scope of
         strings, outputs as a tuple of `(shape, dtype)`."""
         graph = self.graph
         attrs = {
-            "label": op if kind == "op" else node_id,
+            "label": label or node_id,
             "kind": kind,
             "op": op,
             "scope": scope,
@@ -345,6 +363,8 @@ class EagerRecorder:
         scope = scope_of(node_id.rpartition(".")[0]) if kind == "param" else self.current_scope
         outputs = self._outputs([tensor])
         self._insert(node_id, kind, kind, scope, outputs)
+        if kind == "input":
+            self._fed.add(node_id)
         self._keep(node_id, [tensor], outputs)
         self.leaf_value = tensor
         if self.on_node_added is not None:

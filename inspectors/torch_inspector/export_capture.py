@@ -23,7 +23,7 @@ from torch.export.graph_signature import InputKind
 
 from inspectors.graph import Graph
 from inspectors.torch_inspector.fx_graph import NodeInfo, fx_nodes, to_graph
-from inspectors.torch_inspector.names import op_name, scope_from_module_stack, scope_of
+from inspectors.torch_inspector.names import CallScopes, WorkLabels, op_name, scope_of
 from inspectors.torch_inspector.source import source_from_stack_trace
 from inspectors.torch_inspector.values import specs_of
 
@@ -98,7 +98,12 @@ def capture_export(
 
 
 class _Describer:
-    """NodeInfo for export nodes; placeholders are classified by the graph signature."""
+    """NodeInfo for export nodes; placeholders are classified by the graph signature.
+
+    Scopes are module calls (`CallScopes`: each key of `nn_module_stack` is one call),
+    and an op a module runs itself is titled with the module's path (`WorkLabels`);
+    the op stays in `op`.
+    """
 
     _INPUT_KIND = {
         InputKind.PARAMETER: "param",
@@ -109,6 +114,10 @@ class _Describer:
 
     def __init__(self, program: ExportedProgram) -> None:
         self.inputs = {spec.arg.name: spec for spec in program.graph_signature.input_specs}
+        self.calls = CallScopes()
+        self.labels = WorkLabels(self.calls)
+        #: nodes that depend on a user input (what `WorkLabels` calls working on the data)
+        self.fed: set[str] = set()
 
     def __call__(self, node: torch.fx.Node) -> NodeInfo:
         outputs = specs_of(node.meta.get("val"))
@@ -119,10 +128,17 @@ class _Describer:
             fqn = spec.target if spec is not None and spec.target else node.name
             scope = scope_of(fqn.rpartition(".")[0]) if kind != "input" else ()
             extra = {"target": fqn} if kind != "input" else {}
+            if kind == "input":
+                self.fed.add(node.name)
             return NodeInfo(kind, kind, fqn, scope, outputs, source, extra)
         if node.op == "get_attr":  # lifted constants and submodules of control flow
             return NodeInfo("const", "const", str(node.target), (), outputs, source)
         if node.op == "call_function":
-            scope = scope_from_module_stack(node.meta.get("nn_module_stack"))
-            return NodeInfo("op", op_name(node.target), node.name, scope, outputs, source)
+            scope = self.calls.of_stack(node.meta.get("nn_module_stack"))
+            op = op_name(node.target)
+            fed = any(arg.name in self.fed for arg in node.all_input_nodes)
+            if fed:
+                self.fed.add(node.name)
+            label = self.labels.label(scope, op, fed) or node.name
+            return NodeInfo("op", op, label, scope, outputs, source)
         return NodeInfo("output", "output", "output", (), [], source)

@@ -18,13 +18,14 @@ import torch
 import torch.fx
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
-from inspectors.graph import Graph
+from inspectors.graph import Graph, plain_scope
 from inspectors.torch_inspector.fx_graph import NodeInfo, OutputSpec, fx_nodes, to_graph
 from inspectors.torch_inspector.names import (
+    CallScopes,
+    call_label,
     module_label,
     op_name,
     own_params,
-    scope_from_module_stack,
     scope_of,
 )
 from inspectors.torch_inspector.source import caller_source, code_at
@@ -109,11 +110,17 @@ def capture_fx(
 
 
 class _Describer:
-    """NodeInfo for symbolic-trace nodes, with module and attribute lookups cached."""
+    """NodeInfo for symbolic-trace nodes, with module and attribute lookups cached.
+
+    A node's scope is its module call's (see `CallScopes`): the tracer's
+    `nn_module_stack` keys every call apart, so a module called twice is two boxes,
+    and its `module` nodes read `pool` and `pool (2)`.
+    """
 
     def __init__(self, module: torch.fx.GraphModule) -> None:
         self.module = module
         self.modules = dict(module.named_modules())
+        self.calls = CallScopes()
 
     def __call__(self, node: torch.fx.Node) -> NodeInfo:
         outputs = _specs(node)
@@ -130,17 +137,13 @@ class _Describer:
             path = str(node.target)
             sub = self.modules[path]
             extra = {"params": own_params(sub)}
-            return NodeInfo(
-                "module",
-                type(sub).__name__,
-                module_label(path),
-                scope_of(path),
-                outputs,
-                source,
-                extra,
-            )
+            scope = self.calls.of_stack(node.meta.get("nn_module_stack"))
+            label = call_label(scope)
+            if plain_scope(scope) != scope_of(path):  # no stack, or not this module's
+                scope, label = scope_of(path), module_label(path)
+            return NodeInfo("module", type(sub).__name__, label, scope, outputs, source, extra)
         if node.op in ("call_function", "call_method"):
-            scope = scope_from_module_stack(node.meta.get("nn_module_stack"))
+            scope = self.calls.of_stack(node.meta.get("nn_module_stack"))
             return NodeInfo("op", op_name(node.target), node.name, scope, outputs, source)
         return NodeInfo("output", "output", "output", (), [], source)
 

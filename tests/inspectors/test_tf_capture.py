@@ -138,6 +138,22 @@ def test_cnn_shapes_follow_the_convolutions(captured):
     assert graph.node("output")["outputs"][0][0] == (2, 10)
 
 
+def test_cnn_keras_scopes_read_as_the_layers_not_as_tensorflows_unique_names(captured):
+    """Keras re-enters each layer's name scope, so TF names the ops `cnn_1/conv1_1/...`;
+    scopes and labels read `cnn/conv1` while the ids stay TF's own op names."""
+    result = captured["cnn_keras"]
+    graph = result.graph
+    layers = {layer.name for layer in result.target.model.layers}
+    assert layers == {"conv1", "pool1", "conv2", "pool2", "flatten", "classifier"}
+    scopes = {graph.node(n)["scope"] for n in graph.nodes}
+    assert {s[:2] for s in scopes if s} == {("cnn", name) for name in layers}
+    suffixed = re.compile(r"_\d+$")
+    assert not [s for s in scopes if any(suffixed.search(part) for part in s)]
+    assert not [n for n in graph.nodes if suffixed.search(str(graph.node(n)["label"]))]
+    (conv,) = [n for n in nodes_of(graph, "Conv2D") if graph.node(n)["scope"] == ("cnn", "conv1")]
+    assert conv.startswith("cnn_1/conv1_1/")  # the real TF op name
+
+
 def test_while_sample_has_a_while_node_with_its_body(captured):
     result = captured["while_tf"]
     graph = result.graph
@@ -366,3 +382,14 @@ def test_auto_named_keras_layers_keep_their_own_names_as_scopes():
     graph = capture_tf(target_of(model, tf.ones((1, 3))), "function").graph
     scopes = [graph.node(n)["scope"] for n in nodes_of(graph, "MatMul")]
     assert scopes == [("auto", layer.name) for layer in model.layers]
+
+
+def test_a_keras_layer_called_twice_is_two_calls():
+    import keras
+
+    shared = keras.layers.Dense(3, name="shared")
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, shared(shared(inputs)), name="m")
+    graph = capture_tf(target_of(model, tf.ones((1, 3))), "function").graph
+    scopes = [graph.node(n)["scope"] for n in nodes_of(graph, "MatMul")]
+    assert scopes == [("m", "shared"), ("m", "shared (2)")]
