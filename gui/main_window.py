@@ -96,6 +96,8 @@ def parameter_counts(graph: Graph) -> dict[str, float]:
         params = attrs.get("params") or ()
         if params:
             total = sum(int(p[3]) for p in params if len(p) > 3 and p[3])
+        elif attrs.get("kind") == "param" and attrs.get("value"):
+            total = element_count(attrs["value"][0]) or 0  # a TF variable: what it holds
         elif attrs.get("kind") == "param":
             total = sum(element_count(shape) or 0 for shape, _ in attrs.get("outputs") or ())
         else:

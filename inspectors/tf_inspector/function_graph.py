@@ -127,6 +127,13 @@ class GraphConverter:
                 node_id = _unique(var_name, taken) if var_name != op.name else op.name
                 kind, label = "param", var_name.split("/")[-1]
                 extra["variable"] = var_name
+                # the node's output is the variable's handle (shape []); say what it holds
+                extra["value"] = (
+                    [None if d is None else int(d) for d in var.shape.as_list()]
+                    if var.shape.rank is not None
+                    else None,
+                    var.dtype.name,
+                )
                 fn.variables[node_id] = var
             elif is_main and outside is not None and not tf.is_symbolic_tensor(outside):
                 kind = "const"  # a value captured from outside the function

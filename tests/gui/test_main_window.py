@@ -207,6 +207,13 @@ def test_overlays_from_parameters_and_output_sizes(qtbot, window: MainWindow):
     assert window.act_overlay["none"].isChecked()
 
 
+def test_keras_parameter_counts_are_what_the_variables_hold(qtbot, window: MainWindow):
+    """A TF parameter node outputs a variable's handle (shape []): count its value."""
+    open_model(qtbot, window, "feedforward_keras")
+    params = parameter_counts(window.result.graph)
+    assert sorted(params.values()) == [5.0, 20.0, 100.0, 200.0]  # 10-20-5: kernels, biases
+
+
 def test_capture_chooser_recaptures_and_shows_failures(qtbot, window: MainWindow, settings_file):
     open_model(qtbot, window, "feedforward_torch")
     assert window.result.capture == "fx"
