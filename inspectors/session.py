@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.breakpoints import BreakpointError, Breakpoints
 from inspectors.graph import Graph
@@ -50,15 +51,21 @@ _STEP, _OVER, _OUT, _CONTINUE, _RUN_TO, _TO_POSITION = (
     "run_to",
     "to_position",
 )
-_RUN_MODES = {_STEP, _OVER, _OUT, _CONTINUE, _RUN_TO}
+#: The mode each run command sets.
+_MODE_OF: dict[type, str] = {
+    cmds.Step: _STEP,
+    cmds.StepOver: _OVER,
+    cmds.StepOut: _OUT,
+    cmds.Continue: _CONTINUE,
+    cmds.RunTo: _RUN_TO,
+}
 _STEP_MODES = frozenset({_STEP, _OVER, _OUT})
 _CALL_MODES = frozenset({_OVER, _OUT})
 
 
 @dataclass
-class _Command:
-    name: str
-    args: tuple[Any, ...] = ()
+class _Queued:
+    command: cmds.Command
     seq: int = 0
 
 
@@ -123,7 +130,7 @@ class Session:
         self._deferred: list[tuple[str, int, tuple[str, ...], tuple[Any, ...], bool]] = []
 
         self._listeners: list[Listener] = [listener] if listener else []
-        self._commands: queue.Queue[_Command] = queue.Queue()
+        self._commands: queue.Queue[_Queued] = queue.Queue()
         self._seq_lock = threading.Condition()
         self._sent = 0
         self._idle_at = -1  # seq of the last command handled when the engine went idle
@@ -161,62 +168,60 @@ class Session:
 
     def step(self) -> None:
         """Step into: run exactly one node (into loop bodies, branches and calls) and pause."""
-        self._send(_STEP)
+        self.send(cmds.Step())
 
     def step_over(self) -> None:
         """Run the next node of the current frame; a call met there (a module, a loop, a
         function call) runs whole and counts as one step (see `inspectors.step_levels`)."""
-        self._send(_OVER)
+        self.send(cmds.StepOver())
 
     def step_out(self) -> None:
         """Finish the enclosing call: pause on its last node (as step over at its end)."""
-        self._send(_OUT)
+        self.send(cmds.StepOut())
 
     def set_step_plumbing(self, show: bool) -> None:
         """Whether stepping pauses on plumbing too (`Identity`, `ReadVariableOp`, ...)."""
-        self._send("set_step_plumbing", bool(show))
+        self.send(cmds.SetStepPlumbing(bool(show)))
 
     def continue_(self) -> None:
         """Run until a breakpoint, an exception or the end."""
-        self._send(_CONTINUE)
+        self.send(cmds.Continue())
 
     def run_to(self, node_id: str) -> None:
         """Run until `node_id` has run (or a breakpoint / exception first)."""
-        self._send(_RUN_TO, node_id)
+        self.send(cmds.RunTo(node_id))
 
     def pause(self) -> None:
         """Pause a running continue as soon as the current node finishes (any thread)."""
-        self._pause_asked = True
-        self._send("pause")
+        self.send(cmds.Pause())
 
     def restart(self, inputs: tuple[np.ndarray, ...] | None = None) -> None:
         """Start over with no overrides, on new inputs (numpy, same shapes) when given."""
-        self._send("restart", inputs)
+        self.send(cmds.Restart(None if inputs is None else tuple(inputs)))
 
     def set_value(self, node_id: str, array: np.ndarray, index: int = 0) -> None:
         """Override output `index` of `node_id`; what runs after it uses the new value."""
-        self._send("set_value", node_id, np.asarray(array), index)
+        self.send(cmds.SetValue(node_id, np.asarray(array), index))
 
     def clear_value(self, node_id: str) -> None:
         """Remove an override (takes effect on the next run)."""
-        self._send("clear_value", node_id)
+        self.send(cmds.ClearValue(node_id))
 
     def backward(self) -> None:
         """Gradients of the loss for every recorded output and parameter (after a run)."""
-        self._send("backward")
+        self.send(cmds.Backward())
 
     def grad_step(self) -> None:
         """Walk gradients backwards: pause on the previous node in execution order."""
-        self._send("grad_step")
+        self.send(cmds.GradStep())
 
     def fetch_value(self, node_id: str, index: int = 0) -> None:
         """Ask for a full value; a `ValueReady` follows (recomputed when it was dropped)."""
-        self._send("fetch_value", node_id, index)
+        self.send(cmds.FetchValue(node_id, index))
 
     def stop(self) -> None:
         """End the run and the engine thread."""
-        self._pause_asked = True
-        self._send("stop")
+        self.send(cmds.Stop())
 
     def wait(self, timeout: float | None = 60.0) -> ev.Paused | None:
         """Block until every command sent so far is handled; the last pause (headless use)."""
@@ -255,10 +260,14 @@ class Session:
 
     # ---------------------------------------------------------------- engine side
 
-    def _send(self, name: str, *args: Any) -> None:
+    def send(self, command: cmds.Command) -> None:
+        """The one entry for commands (`inspectors.commands`), from any thread; the
+        methods above are shorthands for it. Events answer."""
+        if isinstance(command, cmds.Pause | cmds.Stop):
+            self._pause_asked = True  # seen by a running continue before the queue is
         with self._seq_lock:
             self._sent += 1
-            self._commands.put(_Command(name, args, self._sent))
+            self._commands.put(_Queued(command, self._sent))
 
     def _emit(self, event: ev.Event) -> None:
         for listener in tuple(self._listeners):
@@ -267,7 +276,7 @@ class Session:
             except Exception:  # a broken view must not kill the engine
                 traceback.print_exc()
 
-    def _next_command(self) -> _Command:
+    def _next_command(self) -> _Queued:
         """Block for the next command, marking the engine idle while it waits."""
         try:
             return self._commands.get_nowait()
@@ -304,9 +313,9 @@ class Session:
                         break
                     pending = self._begin(action)
                     continue
-                cmd = self._next_command()
-                self._handled = cmd.seq
-                pending = self._idle_command(cmd)
+                queued = self._next_command()
+                self._handled = queued.seq
+                pending = self._idle_command(queued)
         finally:
             self._stopped = True
             with self._seq_lock:
@@ -352,22 +361,22 @@ class Session:
         if clear_overrides:
             self.overrides.clear()
 
-    def _idle_command(self, cmd: _Command) -> _Pending | None:
+    def _idle_command(self, queued: _Queued) -> _Pending | None:
         """A command while no run is in progress (ready, finished or failed)."""
-        name = cmd.name
-        if name == "stop":
+        cmd = queued.command
+        if isinstance(cmd, cmds.Stop):
             return _Pending("stop")
-        if name == "restart":
-            return _Pending("restart", cmd.args[0])
-        if name in _RUN_MODES:
+        if isinstance(cmd, cmds.Restart):
+            return _Pending("restart", cmd.inputs)
+        if type(cmd) in _MODE_OF:
             if self.run.finished or self.run.failed:
                 self._emit(ev.Message("info", "The run is over: restart to run again."))
                 self._pause(self.last_pause.reason if self.last_pause else ev.READY, None)
                 return None
             self._set_mode(cmd)
             return self._execute()
-        if name == "set_value":
-            node_id, array, index = cmd.args
+        if isinstance(cmd, cmds.SetValue):
+            node_id, array, index = cmd.node_id, cmd.array, cmd.index
             self.overrides.setdefault(node_id, {})[index] = array
             if node_id in self.run.scopes:  # already ran: run again with the new value
                 return _Pending("rerun", position=self.position)
@@ -376,26 +385,26 @@ class Session:
         self._common_command(cmd)
         return None
 
-    def _common_command(self, cmd: _Command) -> None:
+    def _common_command(self, cmd: cmds.Command) -> None:
         """Commands that mean the same paused mid-run or idle."""
-        if cmd.name == "clear_value":
-            self.overrides.pop(cmd.args[0], None)
-        elif cmd.name == "backward":
+        if isinstance(cmd, cmds.ClearValue):
+            self.overrides.pop(cmd.node_id, None)
+        elif isinstance(cmd, cmds.Backward):
             self._backward()
-        elif cmd.name == "grad_step":
+        elif isinstance(cmd, cmds.GradStep):
             self._grad_step()
-        elif cmd.name == "fetch_value":
-            self._fetch_value(*cmd.args)
-        elif cmd.name == "pause":
+        elif isinstance(cmd, cmds.FetchValue):
+            self._fetch_value(cmd.node_id, cmd.index)
+        elif isinstance(cmd, cmds.Pause):
             self._pause_asked = False
-        elif cmd.name == "set_step_plumbing":
-            self.step_plumbing = cmd.args[0]
+        elif isinstance(cmd, cmds.SetStepPlumbing):
+            self.step_plumbing = cmd.show
 
-    def _set_mode(self, cmd: _Command) -> None:
-        self._mode = cmd.name
+    def _set_mode(self, cmd: cmds.Command) -> None:
+        self._mode = _MODE_OF[type(cmd)]
         self._mode_scope = self._frame
         self._since = 0
-        self._run_to = cmd.args[0] if cmd.name == _RUN_TO else None
+        self._run_to = cmd.node_id if isinstance(cmd, cmds.RunTo) else None
 
     def _execute(self) -> _Pending | None:
         """Run the stepper from the start; returns what to do after an unwind."""
@@ -596,16 +605,16 @@ class Session:
     def _poll_commands(self, node_id: str) -> None:
         """During a continue: act on pause / stop / restart sent meanwhile."""
         try:
-            cmd = self._commands.get_nowait()
+            queued = self._commands.get_nowait()
         except queue.Empty:
             return
-        self._handled = cmd.seq
-        if cmd.name == "pause":
+        self._handled = queued.seq
+        if isinstance(queued.command, cmds.Pause):
             self._frame = self._frame_of(node_id, self.run.scopes.get(node_id, ()))
             self._pause(ev.PAUSED_BY_USER, node_id)
             self._wait_paused(node_id)
             return
-        self._paused_command(cmd, node_id)
+        self._paused_command(queued.command, node_id)
 
     def _wait_paused(self, node_id: str, between: bool = False) -> None:
         """Block on the command queue until a command resumes the run.
@@ -613,25 +622,24 @@ class Session:
         `between`: paused after `node_id`'s hook returned (a call ended), so a new value
         for it can no longer reach the model in this run: setting one reruns."""
         while True:
-            cmd = self._next_command()
-            self._handled = cmd.seq
-            if self._paused_command(cmd, node_id, between):
+            queued = self._next_command()
+            self._handled = queued.seq
+            if self._paused_command(queued.command, node_id, between):
                 return
 
-    def _paused_command(self, cmd: _Command, node_id: str, between: bool = False) -> bool:
+    def _paused_command(self, cmd: cmds.Command, node_id: str, between: bool = False) -> bool:
         """Handle a command while paused inside a run; True when the run goes on."""
-        name = cmd.name
-        if name in _RUN_MODES:
+        if type(cmd) in _MODE_OF:
             self._set_mode(cmd)
             return True
-        if name == "stop":
+        if isinstance(cmd, cmds.Stop):
             self._unwinding = True
             raise _Unwind(_Pending("stop"))
-        if name == "restart":
+        if isinstance(cmd, cmds.Restart):
             self._unwinding = True
-            raise _Unwind(_Pending("restart", cmd.args[0]))
-        if name == "set_value":
-            target, array, index = cmd.args
+            raise _Unwind(_Pending("restart", cmd.inputs))
+        if isinstance(cmd, cmds.SetValue):
+            target, array, index = cmd.node_id, cmd.array, cmd.index
             self.overrides.setdefault(target, {})[index] = array
             if target == node_id and not between:
                 values = list(self.summaries[node_id])
@@ -653,15 +661,13 @@ class Session:
             self._emit(ev.Message("info", f"{target} output {index} will be overridden."))
             self._pause(self.last_pause.reason if self.last_pause else ev.STEP, node_id)
             return False
-        if name == "backward":
+        if isinstance(cmd, cmds.Backward):
             self._emit(
                 ev.Message("warning", "Gradients need a finished run: continue to the end first.")
             )
             self._pause(self.last_pause.reason if self.last_pause else ev.STEP, node_id)
             return False
         self._common_command(cmd)
-        if name == "pause":
-            return False
         return False
 
     # ------------------------------------------------------------------ gradients
