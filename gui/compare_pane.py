@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.graph import Graph
 from inspectors.run_command import at_node
@@ -350,25 +351,25 @@ class ComparePane(QFrame):
 
     # ------------------------------------------------------------------ commands
 
-    def _command(self, name: str, *args: Any) -> None:
+    def send(self, command: cmds.Command) -> None:
         if self.engine is not None:
-            getattr(self.engine, name)(*args)
+            self.engine.send(command)
 
     def step(self) -> None:
-        self._command("step")
+        self.send(cmds.Step())
 
     def step_over(self) -> None:
-        self._command("step_over")
+        self.send(cmds.StepOver())
 
     def continue_(self) -> None:
-        self._command("continue_")
+        self.send(cmds.Continue())
 
     def restart(self) -> None:
-        self._command("restart")
+        self.send(cmds.Restart())
 
     def run_to(self, node_id: str) -> None:
         """Run until `node_id` has run (to the end when it never does)."""
-        self._command("run_to", node_id)
+        self.send(cmds.RunTo(node_id))
 
     def running(self) -> bool:
         return self.engine is not None and self.engine.running

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QInputDialog, QLabel, QToolBar
 
+from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.graph import Graph
 from inspectors.run_command import at_node
@@ -316,61 +317,57 @@ class DebugController(QObject):
 
     # ------------------------------------------------------------------ commands
 
-    def _command(self, name: str, *args: Any) -> None:
+    def send(self, command: cmds.Command) -> None:
         if self.engine is None:
             return
-        if (
-            self.eager
-            and self.live_graph is None
-            and name in ("step", "step_over", "step_out", "continue_", "run_to")
-        ):
+        if self.eager and self.live_graph is None and isinstance(command, cmds.RUN_COMMANDS):
             self._start_live_graph()
-        getattr(self.engine, name)(*args)
+        self.engine.send(command)
         self._update_actions()
 
     def continue_(self) -> None:
-        self._command("continue_")
+        self.send(cmds.Continue())
 
     def pause(self) -> None:
-        self._command("pause")
+        self.send(cmds.Pause())
 
     def step_over(self) -> None:
-        self._command("step_over")
+        self.send(cmds.StepOver())
 
     def step_into(self) -> None:
-        self._command("step")
+        self.send(cmds.Step())
 
     def step_out(self) -> None:
-        self._command("step_out")
+        self.send(cmds.StepOut())
 
     def set_step_plumbing(self, show: bool) -> None:
         """Kept in the settings; sent to the engine now and to every engine started later."""
         self.window.settings.set_step_plumbing(show)
         if self.engine is not None:
-            self.engine.set_step_plumbing(show)
+            self.engine.send(cmds.SetStepPlumbing(show))
 
     def run_to_selected(self) -> None:
         node = self.view.selected()
         if node:
-            self._command("run_to", node)
+            self.send(cmds.RunTo(node))
         else:
             self.window.statusBar().showMessage("Select a node to run to", 4000)
 
     def restart(self) -> None:
         """Restart and continue to the first breakpoint (or the end)."""
-        self._command("restart")
-        self._command("continue_")
+        self.send(cmds.Restart())
+        self.send(cmds.Continue())
 
     def restart_with_inputs(self, arrays: Any) -> None:
-        self._command("restart", tuple(arrays))
+        self.send(cmds.Restart(tuple(arrays)))
         self.window.log_panel.info("Restarted with new inputs")
 
     def stop(self) -> None:
         """End the run: back to before the first node (values and states cleared)."""
-        self._command("restart")
+        self.send(cmds.Restart())
 
     def backward(self) -> None:
-        self._command("backward")
+        self.send(cmds.Backward())
 
     def why_no_gradients(self) -> str:
         """Why Gradients cannot run now."""
@@ -387,7 +384,7 @@ class DebugController(QObject):
         self.window.log_panel.info(reason)
 
     def grad_step(self) -> None:
-        self._command("grad_step")
+        self.send(cmds.GradStep())
 
     def toggle_breakpoint(self) -> None:
         node = self.view.selected()
@@ -502,7 +499,7 @@ class DebugController(QObject):
         engine.value_ready.connect(self._on_value_ready)
         engine.running_changed.connect(lambda _r: self._update_actions())
         self.engine = engine
-        engine.set_step_plumbing(self.act_step_plumbing.isChecked())
+        engine.send(cmds.SetStepPlumbing(self.act_step_plumbing.isChecked()))
         self._load_model_state(session)
         self.breakpoints_panel.set_breakpoints(session.breakpoints)
         self._sync_nan_action()
@@ -852,11 +849,11 @@ class DebugController(QObject):
         self.window.log_panel.info(
             f"Override {self.title(node_id)} output {index}: {array.shape} {array.dtype}"
         )
-        self.engine.set_value(node_id, array, index)
+        self.engine.send(cmds.SetValue(node_id, array, index))
 
     def _on_fetch_requested(self, node_id: str, index: int) -> None:
         if self.engine is not None:
-            self.engine.fetch_value(node_id, index)
+            self.engine.send(cmds.FetchValue(node_id, index))
 
     def _on_breakpoints_changed(self) -> None:
         if self.engine is None:

@@ -13,9 +13,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from inspectors import commands as cmds
 from inspectors import events as ev
 
 FLUSH_MS = 30
+
+_ENDS_IN_A_PAUSE = (*cmds.RUN_COMMANDS, cmds.Restart)
 
 
 class Engine(QObject):
@@ -49,48 +52,14 @@ class Engine(QObject):
         self._timer.start()
         self.session.start()
 
-    def _go(self, command: str, *args: Any) -> None:
-        # Each run command ends in exactly one pause; the model is running while any
-        # is still owed (restart-then-continue owes two: its ready pause is not the end).
-        self._owed += 1
-        self._set_running(True)
-        getattr(self.session, command)(*args)
-
-    def step(self) -> None:
-        self._go("step")
-
-    def step_over(self) -> None:
-        self._go("step_over")
-
-    def step_out(self) -> None:
-        self._go("step_out")
-
-    def continue_(self) -> None:
-        self._go("continue_")
-
-    def run_to(self, node_id: str) -> None:
-        self._go("run_to", node_id)
-
-    def restart(self, inputs: Any = None) -> None:
-        self._go("restart", inputs)
-
-    def pause(self) -> None:
-        self.session.pause()
-
-    def set_step_plumbing(self, show: bool) -> None:
-        self.session.set_step_plumbing(show)
-
-    def set_value(self, node_id: str, array: Any, index: int = 0) -> None:
-        self.session.set_value(node_id, array, index)
-
-    def backward(self) -> None:
-        self.session.backward()
-
-    def grad_step(self) -> None:
-        self.session.grad_step()
-
-    def fetch_value(self, node_id: str, index: int = 0) -> None:
-        self.session.fetch_value(node_id, index)
+    def send(self, command: cmds.Command) -> None:
+        """The one way to the engine (`inspectors.commands`); events come back as signals."""
+        if isinstance(command, _ENDS_IN_A_PAUSE):
+            # Each run command ends in exactly one pause; the model is running while any
+            # is still owed (restart-then-continue owes two: its ready pause is not the end).
+            self._owed += 1
+            self._set_running(True)
+        self.session.send(command)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the engine thread (a model blocked inside one op finishes that op first)."""

@@ -17,6 +17,7 @@ from PySide6.QtTest import QTest
 
 from gui.main_window import MainWindow
 from gui.settings import Settings
+from inspectors import commands as cmds
 from inspectors import events as ev
 from tests.gui.test_main_window import open_model
 
@@ -433,7 +434,7 @@ def test_closing_the_window_while_a_model_runs_ends_the_engine(qtbot, tmp_path):
     ready(qtbot, win, str(model))
     engine = win.debugger.engine
     with qtbot.waitSignal(engine.nodes_stepped, timeout=RUN_TIMEOUT):
-        engine.continue_()  # the model is running: nodes are arriving
+        engine.send(cmds.Continue())  # the model is running: nodes are arriving
     thread = engine.session._thread
     win.close()
     thread.join(10)

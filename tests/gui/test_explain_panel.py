@@ -10,6 +10,7 @@ from PySide6.QtCore import QUrl
 
 from gui.main_window import MainWindow
 from gui.settings import Settings
+from inspectors import commands as cmds
 from inspectors import events as ev
 from tests.gui.test_main_window import open_model
 
@@ -70,7 +71,7 @@ def test_while_step_over_then_retrace_and_switch(qtbot, window):
     before = graph.order[graph.order.index(loop) - 1]
     engine = window.debugger.engine
     with qtbot.waitSignal(engine.paused, timeout=TIMEOUT):
-        engine.run_to(before)
+        engine.send(cmds.RunTo(before))
     with qtbot.waitSignal(engine.paused, timeout=TIMEOUT) as blocker:
         window.debugger.step_over()
     assert blocker.args[0].node_id == loop
@@ -145,7 +146,7 @@ def test_the_loop_text_follows_the_iteration_and_counts_match_the_status_bar(qtb
     loop = next(n for n in graph.order if graph.node(n)["op"] == "While")
     engine = window.debugger.engine
     with qtbot.waitSignal(engine.paused, timeout=TIMEOUT):
-        engine.run_to(graph.order[graph.order.index(loop) - 1])
+        engine.send(cmds.RunTo(graph.order[graph.order.index(loop) - 1]))
     seen: list[str] = []
     while "/body[1]/" not in (seen[-1] if seen else ""):
         assert len(seen) < 60, seen

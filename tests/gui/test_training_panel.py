@@ -11,6 +11,7 @@ from gui.main_window import MainWindow
 from gui.panels.training_panel import TrainingPanel
 from gui.settings import Settings
 from gui.training import TrainingCompare
+from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.target import load_target
 from tests.gui.test_main_window import open_model
@@ -180,7 +181,7 @@ def test_window_trains_the_loaded_model_and_steps_an_iteration_forward(qtbot, wi
     )
     engine = debugger.engine
     with qtbot.waitSignal(engine.paused, timeout=RUN_TIMEOUT) as paused:
-        engine.continue_()
+        engine.send(cmds.Continue())
     assert paused.args[0].reason == ev.FINISHED
     value = window.debugger.summaries["phi"][0]
     assert value.mean == pytest.approx(phi)
