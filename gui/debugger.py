@@ -425,7 +425,7 @@ class DebugController(QObject):
     def set_value_budget(self, nbytes: int) -> None:
         self.window.settings.set_value_budget(nbytes)
         if self.engine is not None:
-            self.engine.session.store.budget = int(nbytes)  # applies from the next value on
+            self.engine.send(cmds.SetBudget(int(nbytes)))  # applies from the next value on
         self.window.log_panel.info(f"Full values are kept up to {human_bytes(nbytes)}")
 
     def watch_selected(self) -> None:

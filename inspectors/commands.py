@@ -80,6 +80,13 @@ class SetStepPlumbing:
 
 
 @dataclass(frozen=True)
+class SetBudget:
+    """Bytes of full values the session keeps (from the next value on)."""
+
+    nbytes: int
+
+
+@dataclass(frozen=True)
 class Backward:
     """Gradients of the loss for every recorded output and parameter (after a run)."""
 
@@ -109,6 +116,7 @@ Command = (
     | SetValue
     | ClearValue
     | SetStepPlumbing
+    | SetBudget
     | Backward
     | GradStep
     | FetchValue
@@ -129,6 +137,7 @@ ALL = (
     SetValue,
     ClearValue,
     SetStepPlumbing,
+    SetBudget,
     Backward,
     GradStep,
     FetchValue,

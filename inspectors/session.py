@@ -399,6 +399,8 @@ class Session:
             self._pause_asked = False
         elif isinstance(cmd, cmds.SetStepPlumbing):
             self.step_plumbing = cmd.show
+        elif isinstance(cmd, cmds.SetBudget):
+            self.store.budget = int(cmd.nbytes)
 
     def _set_mode(self, cmd: cmds.Command) -> None:
         self._mode = _MODE_OF[type(cmd)]

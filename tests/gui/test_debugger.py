@@ -398,8 +398,9 @@ def test_a_value_over_the_budget_keeps_its_summary_and_says_it_was_dropped(qtbot
     ready(qtbot, window, "cnn_torch")
     session = window.debugger.engine.session
     assert session.store.budget == 1 << 20
-    session.store.budget = 20_000  # below one conv output: every big value is dropped
+    window.debugger.set_value_budget(20_000)  # below one conv output: big values dropped
     press(qtbot, window, Qt.Key.Key_F5)
+    assert session.store.budget == 20_000  # the command reached the engine before the run
     window.view.select("conv1")
     panel = window.debugger.tensor_panel
     assert panel.dropped_note.isVisible()

@@ -28,6 +28,7 @@ EXAMPLES = [
     commands.SetValue("fc1", ARRAY, 1),
     commands.ClearValue("fc1"),
     commands.SetStepPlumbing(True),
+    commands.SetBudget(1 << 30),
     commands.Backward(),
     commands.GradStep(),
     commands.FetchValue("relu", 0),
