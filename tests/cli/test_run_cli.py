@@ -11,26 +11,9 @@ from inspectors import cli
 from inspectors.graph import Graph
 from inspectors.run_command import at_node, captured_json
 from tests.cli.test_cli import MODEL, graphstep
+from tests.inspectors.test_target import FAILS_MID_WAY
 
-FAILS_AT_FC2 = """
-import torch
-from torch import nn
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(4, 8)
-        self.fc2 = nn.Linear(6, 2)  # takes 6 features, gets 8
-
-    def forward(self, x):
-        return self.fc2(torch.relu(self.fc1(x)))
-
-def build():
-    return Net()
-
-def example_inputs():
-    return (torch.randn(3, 4),)
-"""
+FAILS_AT_FC2 = FAILS_MID_WAY  # fc2 takes 6 features and gets 8
 
 
 def test_run_json_starts_with_the_captured_event(tmp_path):

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtTest import QTest
 
@@ -22,18 +20,6 @@ from inspectors import events as ev
 from tests.gui.test_main_window import open_model
 
 RUN_TIMEOUT = 60_000
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
-    win = MainWindow(Settings(tmp_path / "settings.ini"), show_error_dialogs=False)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    yield win
-    win.close()
 
 
 def press(

@@ -3,30 +3,15 @@ the Log's words for a hit, the saved per-model state, malformed saved state."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from gui.main_window import MainWindow
-from gui.settings import Settings
 from inspectors import events as ev
 from tests.gui.test_debugger import press, ready
 
 SPEC = "feedforward_torch"
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
-    win = MainWindow(Settings(tmp_path / "settings.ini"), show_error_dialogs=False)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    yield win
-    win.close()
 
 
 def log_lines(window: MainWindow, start: str) -> list[tuple[str, str]]:

@@ -9,24 +9,12 @@ import pytest
 from PySide6.QtCore import QUrl
 
 from gui.main_window import MainWindow
-from gui.settings import Settings
 from inspectors import commands as cmds
 from inspectors import events as ev
 from tests.gui.test_main_window import open_model
 
 TIMEOUT = 60_000
 SHOTS = Path("/tmp/shots")
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
-    win = MainWindow(Settings(tmp_path / "settings.ini"), show_error_dialogs=False)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
 
 
 def ready(qtbot, window: MainWindow, spec: str) -> None:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from gui.main_window import MainWindow
-from gui.settings import Settings
 from inspectors import events as ev
 
 pytest.importorskip("torch")
@@ -37,18 +34,6 @@ def build():
 def example_inputs():
     return (torch.randn(3, 4),)
 '''
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
-    win = MainWindow(Settings(tmp_path / "settings.ini"), show_error_dialogs=False)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    yield win
-    win.close()
 
 
 def test_a_model_that_raises_opens_and_continue_stops_on_the_failing_node(qtbot, window, tmp_path):

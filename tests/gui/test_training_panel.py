@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gui.main_window import MainWindow
 from gui.panels.training_panel import TrainingPanel
-from gui.settings import Settings
 from gui.training import TrainingCompare
 from inspectors import commands as cmds
 from inspectors import events as ev
@@ -144,17 +142,6 @@ def test_side_by_side_trains_both_frameworks(qtbot):
         shot(compare, "side_by_side")
     finally:
         compare.shutdown()
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
-    win = MainWindow(Settings(tmp_path / "settings.ini"), show_error_dialogs=False)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
 
 
 def test_window_trains_the_loaded_model_and_steps_an_iteration_forward(qtbot, window):
