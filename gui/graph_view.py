@@ -399,6 +399,13 @@ class GraphView(QGraphicsView):
             self.centerOn(self._box_rect(boxes[0]).center())
 
     def reveal_node(self, node_id: str) -> bool:
+        """`_reveal_once`, again when the move brought the minimap up over the node."""
+        moved = self._reveal_once(node_id)
+        if moved and self._reveal_once(node_id):
+            return True
+        return moved
+
+    def _reveal_once(self, node_id: str) -> bool:
         """Bring the node's box fully into view with the least scroll, clear of the
         legend and the minimap; a box already in view leaves the view where it is (a
         pause must not move the picture the user is reading). True when it moved."""
@@ -518,14 +525,17 @@ class GraphView(QGraphicsView):
         return nid
 
     def _reveal(self, node_id: str) -> None:
-        """Select a search match and, when zoomed out too far to read it, zoom in on it."""
-        self.select(node_id)
+        """Select a search match: zoomed out too far to read it, zoom in on it; else
+        scroll only if it is not in view (a graph that fits stays put)."""
+        self.select(node_id, center=False)
         rect = self.node_rect(node_id)
         if rect is not None and self.transform().m11() < READABLE_SCALE:
             self.resetTransform()
             self.scale(1.0, 1.0)
             self.centerOn(rect.center())
             self._sync_minimap()
+        elif rect is not None:
+            self.reveal_node(node_id)
 
     # -- highlight --------------------------------------------------------------------------
 

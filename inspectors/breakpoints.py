@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from inspectors.graph import plain_part, plain_scope
+from inspectors.stepping import names_node
 from inspectors.tensors import TensorSummary
 
 CONDITIONS = ("nan", "inf", "nonfinite", "threshold", "expression")
@@ -88,7 +89,7 @@ class Breakpoint:
     def located(self, node_id: str, attrs: dict[str, Any], previous: tuple[str, ...]) -> bool:
         """Whether the node is where this breakpoint looks (`previous`: the last node's scope)."""
         if self.node is not None:
-            return node_id == self.node
+            return names_node(self.node, node_id)  # in any iteration of an opened body
         if self.op is not None:
             return attrs.get("op") == self.op or attrs.get("label") == self.op
         if self.scope is not None:

@@ -30,7 +30,7 @@ from inspectors import events as ev
 from inspectors.breakpoints import BreakpointError, Breakpoints
 from inspectors.graph import Graph
 from inspectors.step_levels import frame_of, is_plumbing, is_within, node_attrs
-from inspectors.stepping import GradientResult, Interrupt, NodeError, Stepper
+from inspectors.stepping import GradientResult, Interrupt, NodeError, Stepper, names_node
 from inspectors.tensors import (
     BATCH_MAX,
     DEFAULT_BUDGET,
@@ -571,7 +571,7 @@ class Session:
             return ev.PAUSED_BY_USER, None, ""
         mode = self._mode
         if mode == _RUN_TO:
-            return (ev.STEP if node_id == self._run_to else None), None, ""
+            return (ev.STEP if names_node(self._run_to or "", node_id) else None), None, ""
         if mode not in _STEP_MODES:
             return None, None, ""
         if not self.step_plumbing and is_plumbing(node_id, node_attrs(self.graph, node_id)):
@@ -701,7 +701,11 @@ class Session:
             self._emit(ev.Message("warning", "No gradients yet: run backward first."))
             return
         i = self._grad_cursor - 1
-        while i >= 0 and self.run.executed[i] not in self.gradients.nodes:
+        executed, graph = self.run.executed, self.graph
+        while i >= 0 and (
+            executed[i] not in self.gradients.nodes
+            or (not self.step_plumbing and is_plumbing(executed[i], node_attrs(graph, executed[i])))
+        ):
             i -= 1
         if i < 0:
             self._pause(ev.GRADIENT, None, message="reached the inputs")

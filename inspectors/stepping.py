@@ -138,3 +138,15 @@ def split_node_path(node_id: str) -> tuple[str, str | None, str | None]:
 def frame_tags(node_id: str) -> list[str]:
     """The body tags along a node's path: `while/body[2]/if/then/add` -> [`body[2]`, `then`]."""
     return _FRAME.findall(node_id)
+
+
+def innermost_id(node_id: str) -> str:
+    """The node's id in the graph that holds it: `while/body[2]/while/cell/Tanh` ->
+    `while/cell/Tanh` (what a breakpoint set on the opened body names)."""
+    matches = list(_FRAME.finditer(node_id))
+    return node_id[matches[-1].end() :] if matches else node_id
+
+
+def names_node(target: str, node_id: str) -> bool:
+    """Whether `target` (a top-level id, or an id in a body's own graph) is `node_id`."""
+    return target == node_id or ("/" in node_id and innermost_id(node_id) == target)

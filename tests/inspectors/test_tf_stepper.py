@@ -501,3 +501,41 @@ def test_cli_run_breaks_on_the_first_nan_and_reports_the_log_node():
     assert paused[-1]["node"] == "Log"
     stepped = [e["node"] for e in events if e["event"] == "stepped"]
     assert stepped[-1] == "Log" and "fc2/MatMul" not in stepped
+
+
+def test_a_breakpoint_or_run_to_on_a_node_of_the_opened_body_stops_in_each_iteration(start):
+    """The body's own id (as the opened body names it) matches every iteration's node."""
+    session = start(load_target("while_tf"))
+    session.breakpoints.add(node="while/cell/MatVec/MatMul")
+    hits = []
+    while True:
+        session.continue_()
+        pause = session.wait()
+        if pause.reason != ev.BREAKPOINT:
+            break
+        hits.append(pause.node_id)
+    assert hits == [f"while/body[{i}]/while/cell/MatVec/MatMul" for i in range(3)]
+    for bp in list(session.breakpoints):
+        session.breakpoints.remove(bp.id)
+    session.restart()
+    session.wait()
+    session.run_to("while/cell/Tanh")
+    assert session.wait().node_id == "while/body[0]/while/cell/Tanh"
+
+
+def test_stepping_back_through_gradients_passes_over_plumbing_as_forward_stepping_does(start):
+    session = start(load_target("feedforward_keras"))
+    session.continue_()
+    session.wait()
+    session.backward()
+    session.wait()
+    seen = []
+    while True:
+        session.grad_step()
+        pause = session.wait()
+        if pause.node_id is None:
+            break
+        seen.append(pause.node_id)
+    ops = [session.graph.node(n)["op"] for n in seen]
+    assert "Identity" not in ops and "NoOp" not in ops and "ReadVariableOp" not in ops
+    assert seen[0] == "output" and "feedforward_1/fc1_1/MatMul" in seen
