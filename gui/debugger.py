@@ -348,10 +348,14 @@ class DebugController(QObject):
 
     def run_to_selected(self) -> None:
         node = self.view.selected()
-        if node:
-            self.send(cmds.RunTo(node))
-        else:
+        if not node:
             self.window.statusBar().showMessage("Select a node to run to", 4000)
+        elif node in self.marks.executed and not (self.engine and self.engine.running):
+            self.window.statusBar().showMessage(
+                f"{self.title(node)} has already run: restart (Shift+F5) to run to it again", 6000
+            )
+        else:
+            self.send(cmds.RunTo(node))
 
     def restart(self) -> None:
         """Restart and continue to the first breakpoint (or the end)."""
@@ -430,7 +434,9 @@ class DebugController(QObject):
 
     def watch_selected(self) -> None:
         node = self.view.selected()
-        if node:
+        if not node:
+            self.window.statusBar().showMessage("Select a node to watch", 4000)
+        else:
             graph = self.view.graph()
             label = (
                 graph.node(node).get("label", node) if graph is not None and node in graph else node
@@ -693,6 +699,8 @@ class DebugController(QObject):
 
     def _on_message(self, message: ev.Message) -> None:
         self.window.log_panel.log(message.level, message.text)
+        if message.level != "info" or "restart" in message.text:
+            self.window.statusBar().showMessage(message.text, 6000)  # where the eyes are
 
     def _on_value_ready(self, ready: ev.ValueReady) -> None:
         if ready.message:

@@ -513,3 +513,16 @@ def test_a_pause_moves_the_view_only_to_bring_the_node_into_view(qtbot, tmp_path
         moved_to = view_center(window)
         window.view.reveal_node(node)  # already in view: a second reveal does nothing
         assert view_center(window) == moved_to
+
+
+def test_run_to_a_node_that_already_ran_says_so_instead_of_running_to_the_end(qtbot, window):
+    ready(qtbot, window, "feedforward_torch")
+    window.view.select("relu")
+    pause = press(qtbot, window, Qt.Key.Key_F10, Qt.KeyboardModifier.ControlModifier)
+    assert pause.node_id == "relu"
+    QTest.keyClick(window, Qt.Key.Key_F10, Qt.KeyboardModifier.ControlModifier)  # again
+    assert "has already run" in window.statusBar().currentMessage()
+    assert window.debugger.last_pause.node_id == "relu"  # nothing ran
+    window.view.select(None)
+    QTest.keyClick(window, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    assert window.statusBar().currentMessage() == "Select a node to watch"
