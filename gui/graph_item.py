@@ -37,7 +37,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from .colors import CATEGORIES
-from .layout import NODE, SCOPE, STUB, Layout
+from .layout import NODE, SCOPE, STUB, Layout, edge_curves
 
 FAR, MID, NEAR = 0, 1, 2
 
@@ -46,6 +46,8 @@ EDGE = QColor("#9aa6b2")
 EDGE_DIM = QColor("#dde2e7")
 TEXT = QColor("#1f2933")
 TEXT_SOFT = QColor("#5f6b7a")
+TEXT_ON_DARK = QColor("#ffffff")
+TEXT_SOFT_ON_DARK = QColor("#e3e8ee")
 SELECT = QColor("#1a73e8")
 MATCH = QColor("#f4b400")
 ERROR = QColor("#d93025")
@@ -87,6 +89,130 @@ def colormap(t: np.ndarray) -> np.ndarray:
     return (anchors[i] * (1 - f) + anchors[i + 1] * f).astype(np.uint8)
 
 
+class _EdgeLines:
+    """Edges as polylines ready to draw: the segments for culling, their QLineFs (made
+    on first use and kept), and the path of all edges and of all arrowheads."""
+
+    def __init__(self, off: np.ndarray, pts: np.ndarray) -> None:
+        self.off, self.pts = off, pts
+        self.connect = np.ones(len(pts), np.int32)
+        if len(off) > 1:
+            self.connect[off[1:] - 1] = 0
+        # straight segments (x0, y0, x1, y1) and their edge, for culling and drawLines
+        inner = np.nonzero(self.connect[:-1])[0] if len(pts) > 1 else np.zeros(0, np.int64)
+        self.seg = np.hstack([pts[inner], pts[inner + 1]]) if len(inner) else np.zeros((0, 4))
+        self.seg_edge = np.searchsorted(off, inner, side="right") - 1
+        self.sx0 = np.minimum(self.seg[:, 0], self.seg[:, 2])
+        self.sx1 = np.maximum(self.seg[:, 0], self.seg[:, 2])
+        self.sy0 = np.minimum(self.seg[:, 1], self.seg[:, 3])
+        self.sy1 = np.maximum(self.seg[:, 1], self.seg[:, 3])
+        self.lines: list[QLineF] | None = None
+        self.line_made = np.zeros(len(self.seg), bool)
+        self.full_path: QPainterPath | None = None
+        self.full_arrows: QPainterPath | None = None
+
+    def in_rect(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        """Segments whose bounds meet the rectangle."""
+        return np.nonzero(
+            (self.sx1 >= x0) & (self.sx0 <= x1) & (self.sy1 >= y0) & (self.sy0 <= y1)
+        )[0]
+
+    def path(self, idx: np.ndarray) -> QPainterPath:
+        """One path through edges `idx`."""
+        off = self.off
+        lens = off[idx + 1] - off[idx]
+        total = int(lens.sum())
+        if total == 0:
+            return QPainterPath()
+        firsts = np.repeat(off[idx] - (np.cumsum(lens) - lens), lens)
+        take = firsts + np.arange(total)
+        pts = self.pts[take]
+        return arrayToQPath(pts[:, 0], pts[:, 1], connect=self.connect[take])
+
+    def subset(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets, points) of edges `idx` alone."""
+        off = self.off
+        lens = off[idx + 1] - off[idx]
+        sub_off = np.zeros(len(idx) + 1, np.int64)
+        np.cumsum(lens, out=sub_off[1:])
+        take = np.repeat(off[idx] - sub_off[:-1], lens) + np.arange(int(sub_off[-1]))
+        return sub_off, self.pts[take]
+
+    def arrows(self, idx: np.ndarray, size: float) -> QPainterPath:
+        """Arrowheads of edges `idx` drawn as curves: a curve enters its target
+        vertically, whatever the slant of the route's last step."""
+        tip = self.pts[self.off[idx + 1] - 1]
+        prev = self.pts[self.off[idx + 1] - 2].copy()
+        prev[:, 0] = tip[:, 0]
+        return arrow_path(tip, prev, size)
+
+    def segment_lines(self, segs: np.ndarray) -> list[QLineF]:
+        """The QLineF of each segment number, made once and kept for later frames."""
+        lines = self.lines
+        if lines is None:
+            lines = self.lines = [None] * len(self.seg)  # type: ignore[list-item]
+        new = segs[~self.line_made[segs]]
+        if len(new):
+            for i, row in zip(new.tolist(), self.seg[new].tolist(), strict=True):
+                lines[i] = QLineF(*row)
+            self.line_made[new] = True
+        return [lines[i] for i in segs.tolist()]
+
+    def draw_segments(self, painter: QPainter, segs: np.ndarray, antialias: bool) -> None:
+        """Antialiased (few edges): kept QLineFs, half the cost of a path. Else one path,
+        built from the arrays: making tens of thousands of QLineFs takes a third of a second.
+        """
+        if antialias:
+            painter.drawLines(self.segment_lines(segs))
+            return
+        xy = self.seg[segs]
+        connect = np.zeros(2 * len(segs), np.int32)
+        connect[::2] = 1
+        painter.drawPath(arrayToQPath(xy[:, 0::2].ravel(), xy[:, 1::2].ravel(), connect=connect))
+
+
+def arrow_path(tip: np.ndarray, prev: np.ndarray, size: float) -> QPainterPath:
+    """Filled triangles pointing from `prev` to `tip`, one per row."""
+    d = tip - prev
+    norm = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)[:, None]
+    d = d / norm
+    perp = np.column_stack([-d[:, 1], d[:, 0]])
+    base = tip - d * size
+    a = base + perp * size * 0.45
+    b = base - perp * size * 0.45
+    pts = np.stack([tip, a, b, tip], axis=1).reshape(-1, 2)
+    connect = np.tile(np.array([1, 1, 1, 0], np.int32), len(tip))
+    return arrayToQPath(pts[:, 0], pts[:, 1], connect=connect)
+
+
+def curve_path(off: np.ndarray, pts: np.ndarray) -> QPainterPath:
+    """The edges (offsets, route points) drawn as `gui.layout.edge_curves` bends them."""
+    c_off, c_pts = edge_curves(off, pts)
+    if not len(c_pts):
+        return QPainterPath()
+    connect = np.ones(len(c_pts), np.int32)
+    connect[c_off[1:] - 1] = 0
+    return arrayToQPath(c_pts[:, 0], c_pts[:, 1], connect=connect)
+
+
+def text_colours(fill: QColor) -> tuple[QColor, QColor]:
+    """Label and secondary-text colours readable on `fill`: dark on light fills, white
+    on dark ones, whichever contrasts more (WCAG relative luminance)."""
+
+    def channel(v: float) -> float:
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    lum = (
+        0.2126 * channel(fill.redF())
+        + 0.7152 * channel(fill.greenF())
+        + 0.0722 * channel(fill.blueF())
+    )
+    # contrast with white: 1.05 / (lum + 0.05); with TEXT (luminance ~0.022): (lum + 0.05) / 0.072
+    if (lum + 0.05) ** 2 < 1.05 * 0.072:
+        return TEXT_ON_DARK, TEXT_SOFT_ON_DARK
+    return TEXT, TEXT_SOFT
+
+
 class GraphItem(QGraphicsItem):
     """Draws a `Layout`; the view owns interaction and sets the decoration arrays."""
 
@@ -116,9 +242,10 @@ class GraphItem(QGraphicsItem):
         self._fm = QFontMetricsF(self._font_bold)
         self._fm_small = QFontMetricsF(self._font_small)
         self._elided: dict[tuple[int, int], str] = {}
-        self._full_edges: QPainterPath | None = None
-        self._full_arrows: QPainterPath | None = None
-        self._lines: list[QLineF] | None = None  # one per edge segment, built on first use
+        # edges as routed, straight (drawn from afar); up close they are drawn as curves,
+        # made for the edges in view (all of them: once, kept)
+        self._straight: _EdgeLines | None = None
+        self._curves_full: QPainterPath | None = None
         self._version = 0  # bumped by every change that alters the drawing
         self._cache: QImage | None = None
         self._spare: QImage | None = None  # the previous image, reused on the next pan
@@ -156,26 +283,14 @@ class GraphItem(QGraphicsItem):
             self._ey1 = np.maximum.reduceat(pts[:, 1], starts)
         else:
             self._ex0 = self._ex1 = self._ey0 = self._ey1 = np.zeros(0)
-        self._connect = np.ones(len(pts), np.int32)
-        if len(off) > 1:
-            self._connect[off[1:] - 1] = 0
-        # straight segments (x0, y0, x1, y1) and their edge, for culling and drawLines
-        inner = np.nonzero(self._connect[:-1])[0] if len(pts) > 1 else np.zeros(0, np.int64)
-        self._seg = np.hstack([pts[inner], pts[inner + 1]]) if len(inner) else np.zeros((0, 4))
-        self._seg_edge = np.searchsorted(off, inner, side="right") - 1
-        self._sx0 = np.minimum(self._seg[:, 0], self._seg[:, 2])
-        self._sx1 = np.maximum(self._seg[:, 0], self._seg[:, 2])
-        self._sy0 = np.minimum(self._seg[:, 1], self._seg[:, 3])
-        self._sy1 = np.maximum(self._seg[:, 1], self._seg[:, 3])
+        self._straight = _EdgeLines(off, pts)
+        self._curves_full = None
         # the edge whose shape is written under each source box: its first one
         src = layout.edge_src
         self._label_edge = np.full(n, -1, np.int64)
         if len(src):
             self._label_edge[src[::-1]] = np.arange(len(src))[::-1]
-        self._lines = None
         self._elided.clear()
-        self._full_edges = None
-        self._full_arrows = None
         self.invalidate()
         self.selected_boxes = np.zeros(0, np.int64)
         self.match_boxes = np.zeros(0, np.int64)
@@ -193,8 +308,9 @@ class GraphItem(QGraphicsItem):
         return QRectF(0, 0, self.layout.width, self.layout.height)
 
     def invalidate_edges(self) -> None:
-        self._full_edges = None
-        self._full_arrows = None
+        if self._straight is not None:
+            self._straight.full_path = self._straight.full_arrows = None
+        self._curves_full = None
         self.invalidate()
 
     # -- painting ----------------------------------------------------------------------
@@ -345,61 +461,6 @@ class GraphItem(QGraphicsItem):
                 QRectF(x + w - 22, y + 4, 14, 16), Qt.AlignmentFlag.AlignCenter, "\u2212"
             )
 
-    def _edge_path(self, idx: np.ndarray) -> QPainterPath:
-        lay = self.layout
-        assert lay is not None
-        off = lay.edge_off
-        lens = off[idx + 1] - off[idx]
-        total = int(lens.sum())
-        if total == 0:
-            return QPainterPath()
-        firsts = np.repeat(off[idx] - (np.cumsum(lens) - lens), lens)
-        take = firsts + np.arange(total)
-        pts = lay.edge_pts[take]
-        return arrayToQPath(pts[:, 0], pts[:, 1], connect=self._connect[take])
-
-    def _arrow_path(self, idx: np.ndarray, size: float) -> QPainterPath:
-        lay = self.layout
-        assert lay is not None
-        off = lay.edge_off
-        tip = lay.edge_pts[off[idx + 1] - 1]
-        prev = lay.edge_pts[off[idx + 1] - 2]
-        d = tip - prev
-        norm = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)[:, None]
-        d = d / norm
-        perp = np.column_stack([-d[:, 1], d[:, 0]])
-        base = tip - d * size
-        a = base + perp * size * 0.45
-        b = base - perp * size * 0.45
-        pts = np.stack([tip, a, b, tip], axis=1).reshape(-1, 2)
-        connect = np.tile(np.array([1, 1, 1, 0], np.int32), len(idx))
-        return arrayToQPath(pts[:, 0], pts[:, 1], connect=connect)
-
-    def _segment_lines(self, segs: np.ndarray) -> list[QLineF]:
-        """The QLineF of each segment number, made once and kept for later frames."""
-        lines = self._lines
-        if lines is None:
-            lines = self._lines = [None] * len(self._seg)  # type: ignore[list-item]
-            self._line_made = np.zeros(len(self._seg), bool)
-        new = segs[~self._line_made[segs]]
-        if len(new):
-            for i, row in zip(new.tolist(), self._seg[new].tolist(), strict=True):
-                lines[i] = QLineF(*row)
-            self._line_made[new] = True
-        return [lines[i] for i in segs.tolist()]
-
-    def _draw_segments(self, painter: QPainter, segs: np.ndarray, antialias: bool) -> None:
-        """Antialiased (few edges): kept QLineFs, half the cost of a path. Else one path,
-        built from the arrays: making tens of thousands of QLineFs takes a third of a second.
-        """
-        if antialias:
-            painter.drawLines(self._segment_lines(segs))
-            return
-        xy = self._seg[segs]
-        connect = np.zeros(2 * len(segs), np.int32)
-        connect[::2] = 1
-        painter.drawPath(arrayToQPath(xy[:, 0::2].ravel(), xy[:, 1::2].ravel(), connect=connect))
-
     def _paint_edges(
         self,
         painter: QPainter,
@@ -419,44 +480,58 @@ class GraphItem(QGraphicsItem):
         pen = QPen(EDGE, 1.0)
         pen.setCosmetic(True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        lines = self._straight
+        assert lines is not None
         # antialiased hairlines cost about 3x: only worth it when edges are few
         antialias = len(idx) < 1500
         whole = keep is None and len(idx) == n_e
-        if whole:
-            painter.setPen(pen)
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing, antialias)
-            if self._full_edges is None:
-                self._full_edges = self._edge_path(idx)
-            painter.drawPath(self._full_edges)
-        else:
+        dpen = QPen(EDGE_DIM, 1.0)
+        dpen.setCosmetic(True)
+        if lod == FAR:
+            if whole:
+                painter.setPen(pen)
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing, antialias)
+                if lines.full_path is None:
+                    lines.full_path = lines.path(idx)
+                painter.drawPath(lines.full_path)
+                return
             # only the segments in view
-            x0, y0, x1, y1 = area
-            segs = np.nonzero(
-                (self._sx1 >= x0) & (self._sx0 <= x1) & (self._sy1 >= y0) & (self._sy0 <= y1)
-            )[0]
+            segs = lines.in_rect(*area)
             if keep is not None:
-                lit = keep[self._seg_edge[segs]]
-                dim = segs[~lit]
-                segs = segs[lit]
-                if len(dim):
-                    dpen = QPen(EDGE_DIM, 1.0)
-                    dpen.setCosmetic(True)
+                lit = keep[lines.seg_edge[segs]]
+                if (~lit).any():
                     painter.setPen(dpen)
-                    self._draw_segments(painter, dim, antialias)
-                idx = idx[keep[idx]]
+                    lines.draw_segments(painter, segs[~lit], antialias)
+                segs = segs[lit]
             painter.setPen(pen)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, antialias)
             if len(segs):
-                self._draw_segments(painter, segs, antialias)
-        if lod != FAR:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(EDGE)
-            if whole:
-                if self._full_arrows is None:
-                    self._full_arrows = self._arrow_path(idx, 7.0)
-                painter.drawPath(self._full_arrows)
-            elif len(idx):
-                painter.drawPath(self._arrow_path(idx, 7.0))
+                lines.draw_segments(painter, segs, antialias)
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, antialias)
+        if whole:
+            if self._curves_full is None:
+                self._curves_full = curve_path(lay.edge_off, lay.edge_pts)
+            painter.setPen(pen)
+            painter.drawPath(self._curves_full)
+        else:
+            if keep is not None:
+                dim = idx[~keep[idx]]
+                if len(dim):
+                    painter.setPen(dpen)
+                    painter.drawPath(curve_path(*lines.subset(dim)))
+                idx = idx[keep[idx]]
+            painter.setPen(pen)
+            if len(idx):
+                painter.drawPath(curve_path(*lines.subset(idx)))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(EDGE)
+        if whole:
+            if lines.full_arrows is None:
+                lines.full_arrows = lines.arrows(idx, 7.0)
+            painter.drawPath(lines.full_arrows)
+        elif len(idx):
+            painter.drawPath(lines.arrows(idx, 7.0))
         if lod == NEAR and len(idx) < 3000:
             painter.setFont(self._font_small)
             painter.setPen(TEXT_SOFT)
@@ -523,9 +598,7 @@ class GraphItem(QGraphicsItem):
                 painter.drawRoundedRect(r, r.height() / 2, r.height() / 2)
             else:
                 painter.drawRoundedRect(r, 5, 5)
-            text_color = TEXT
-            if ov is not None and self.overlay_has[b] and int(ov[b].sum()) < 300:
-                text_color = QColor("white")
+            text_color, soft_color = text_colours(fill)
             painter.setPen(text_color)
             if k == NODE:
                 painter.setFont(self._font_bold)
@@ -537,7 +610,7 @@ class GraphItem(QGraphicsItem):
                         self._elide(b, labels[b], r.width() - 12, 0),
                     )
                     painter.setFont(self._font_small)
-                    painter.setPen(TEXT_SOFT if ov is None else text_color)
+                    painter.setPen(soft_color)
                     bottom = QRectF(r.x() + 6, r.y() + 19, r.width() - 12, 13)
                     painter.drawText(
                         bottom,
@@ -557,14 +630,16 @@ class GraphItem(QGraphicsItem):
                     top, Qt.AlignmentFlag.AlignCenter, self._elide(b, labels[b], r.width() - 16, 0)
                 )
                 painter.setFont(self._font_small)
-                painter.setPen(TEXT_SOFT)
+                painter.setPen(soft_color)
                 bottom = QRectF(r.x() + 8, r.y() + 23, r.width() - 16, 14)
                 painter.drawText(
-                    bottom, Qt.AlignmentFlag.AlignCenter, f"{int(lay.members[b]):,} nodes  \u002b"
+                    bottom,
+                    Qt.AlignmentFlag.AlignCenter,
+                    f"{int(lay.members[b]):,} node{'' if int(lay.members[b]) == 1 else 's'}  \u002b",
                 )
             else:
                 painter.setFont(self._font_small)
-                painter.setPen(TEXT_SOFT)
+                painter.setPen(soft_color)
                 painter.drawText(
                     r, Qt.AlignmentFlag.AlignCenter, self._elide(b, labels[b], r.width() - 8, 2)
                 )

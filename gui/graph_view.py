@@ -266,6 +266,7 @@ class GraphView(QGraphicsView):
                 if nid and graph.nx.nodes[nid].get("subgraph"):
                     subs[b] = True
             self._item.subgraph_boxes = subs
+        self._minimap.set_layout(None)  # not redrawn with the old layout by the next line
         self._apply_decorations()
         self._minimap.set_layout(layout)
         self._place_minimap()

@@ -6,18 +6,26 @@ Our own vectorised Sugiyama, because no library is fast enough on wide graphs:
    its nodes, hidden plumbing (`hidden=True`, e.g. TF Identity) is elided with its
    edges bridged, and shared inputs (parameters, constants, inputs feeding several
    consumers) are drawn once per consumer as small stubs right above it, so they
-   make no long edges.
-2. *Layers*: longest path in execution order (edges that run against it, possible
-   once scopes are collapsed, are reversed); what depends on no model input (weight
-   reads, constant reshapes) pulled down next to its first consumer, but below what
-   feeds its scope from outside, so sibling scope boxes stack without overlapping;
-   long edges get one dummy node per layer crossed.
-3. *Order*: barycenter sweeps over all layers at once (even layers, then odd, each
-   from both neighbours), nodes of one scope kept together; the ordering with the
-   fewest crossings wins.
-4. *x*: each node pulled to the mean of its neighbours, then pushed apart within
-   its layer (an isotonic projection done with cumulative max / min); *y* per layer,
-   with room for group titles.
+   make no long edges. A collapsed scope holding nothing but stubs draws no box.
+2. *Layers*: longest path in execution order, except that no edge runs backwards (a
+   collapsed scope comes after what feeds it; only a real cycle between collapsed
+   scopes is broken); a scope starts below what feeds it from outside, so scopes
+   that follow one another stack instead of standing side by side; what depends on
+   no model input (weight reads, constant reshapes; a collapsed scope of them too)
+   is pulled down next to its first consumer, inside that consumer's scope. Long
+   edges get one dummy node per layer crossed, drawn in the deepest scope of either
+   end that spans that layer: an edge enters its target's box as soon as it can.
+3. *Order*: small graphs get dot's layer-by-layer barycenter sweeps (down and up,
+   from two starts), large ones sweeps over all layers at once (even layers, then
+   odd); then dot's transpose step, vectorised. A scope is kept together in each
+   layer and two sibling scopes keep the same left-to-right order in all their
+   layers, so every expanded scope can be drawn as a rectangle (`layout_place`).
+4. *Coordinates* (`gui.layout_place`): x by projection onto separation constraints
+   with each group's borders and each straight run of edges shared across layers;
+   y per layer with room for the groups' titles and padding; edge routes that run
+   vertically through layers and bend between them (`edge_curves` draws the bends as
+   curves). No box overlaps another or leaves its group, and no edge crosses a box:
+   `gui.layout_metrics` measures it and bench/layout_quality.py compares with dot.
 
 `prepare` reads a Graph once (the slow, Python-level part); `layout_graph` lays out
 any collapsed / expanded state of it. Both are pure.
@@ -36,6 +44,7 @@ import numpy as np
 from inspectors.graph import Graph, shape_text
 
 from .colors import MODULE, category
+from .layout_place import assign_x, assign_y, fillers, find_groups, routes
 
 Scope = tuple[str, ...]
 
@@ -45,11 +54,9 @@ NODE, SCOPE, STUB = 0, 1, 2
 NODE_H = 36.0
 SCOPE_H = 44.0
 STUB_H = 22.0
-LAYER_GAP = 34.0
-NODE_SEP = 22.0
 DUMMY_W = 6.0
-GROUP_PAD = 12.0
-TITLE_H = 20.0
+#: Layouts of up to this many items (boxes, dummies) are ordered layer by layer.
+SEQUENTIAL_MAX = 6000
 CHAR_W = 6.6
 
 
@@ -144,13 +151,22 @@ def prepare(graph: Graph, *, elide_hidden: bool = True, shared_min_consumers: in
     cats = np.fromiter((category(o, k) for o, k in zip(ops, kinds, strict=True)), np.int64, n)
     label_len = np.fromiter((len(t) for t in labels), np.int64, n)
     # the second line drawn up close: "op  [shape]" in a smaller font
+    shape_len: dict[Any, int] = {}  # most nodes share a few shapes
+
+    def detail(op: str, outputs: Any) -> int:
+        if not outputs:
+            return len(op)
+        shape = outputs[0][0]
+        try:
+            k = shape_len.get(shape)
+        except TypeError:  # an unhashable shape (a list)
+            return len(op) + len(shape_text(shape)) + 2
+        if k is None:
+            k = shape_len[shape] = len(shape_text(shape))
+        return len(op) + k + 2
+
     detail_len = np.fromiter(
-        (
-            len(o) + (len(shape_text(a["outputs"][0][0])) + 2 if a.get("outputs") else 0)
-            for o, a in zip(ops, attrs, strict=True)
-        ),
-        np.int64,
-        n,
+        (detail(o, a.get("outputs")) for o, a in zip(ops, attrs, strict=True)), np.int64, n
     )
     label_len = np.maximum(label_len, (detail_len * 0.82).astype(np.int64))
 
@@ -240,6 +256,8 @@ class Layout:
     node_index: dict[str, int] = field(default_factory=dict)
     stub_boxes: dict[int, list[int]] = field(default_factory=dict)  # node index -> stubs
     scope_box: dict[Scope, int] = field(default_factory=dict)  # collapsed scope -> box
+    # index into group_rects of the innermost group each box is drawn in, -1 for none
+    box_groups: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -316,7 +334,9 @@ def layout_graph(
     node_top = top_of_scope[p.node_scope]
     visible = ~p.hidden
     plain = visible & (node_top < 0) & ~p.shared
-    boxed = visible & (node_top >= 0)
+    # a collapsed scope is drawn when it holds something besides stubs (a module whose
+    # only nodes are its parameters, used elsewhere, draws no empty box)
+    boxed = visible & (node_top >= 0) & ~p.shared
     tops, top_inv = np.unique(node_top[boxed], return_inverse=True)
     top_rank = np.full(len(tops), np.iinfo(np.int64).max)
     np.minimum.at(top_rank, top_inv, p.order_pos[boxed])
@@ -334,12 +354,16 @@ def layout_graph(
     unit_of[plain_idx] = unit_of_ref[: len(plain_idx)]
     top_unit = unit_of_ref[len(plain_idx) :]
     boxed_idx = np.nonzero(boxed)[0]
-    boxed_nonshared = ~p.shared[boxed_idx]
-    unit_of[boxed_idx[boxed_nonshared]] = top_unit[top_inv[boxed_nonshared]]
+    unit_of[boxed_idx] = top_unit[top_inv]
     node_box = unit_of.copy()
-    node_box[boxed_idx] = top_unit[top_inv]
+    # a shared node inside a collapsed scope belongs to that scope's box, if it has one
+    sh = np.nonzero(visible & (node_top >= 0) & p.shared)[0]
+    if len(sh) and len(tops):
+        at = np.minimum(np.searchsorted(tops, node_top[sh]), len(tops) - 1)
+        found = tops[at] == node_top[sh]
+        node_box[sh[found]] = top_unit[at[found]]
     members = np.ones(n_units, np.int64)
-    members[top_unit] = np.bincount(top_inv[boxed_nonshared], minlength=len(tops))
+    members[top_unit] = np.bincount(top_inv, minlength=len(tops))
     is_scope_unit = unit_ref < 0
     tops_ext = np.concatenate([tops, [-1]]).astype(np.int64)
     scope_of_unit = np.where(
@@ -379,24 +403,23 @@ def layout_graph(
         np.int8
     )
     box_node = np.concatenate([node_of_unit, st_src])  # node index or -1
-    box_ids = [p.node_ids[i] if i >= 0 else "" for i in box_node.tolist()]
+    box_node_l = box_node.tolist()
     box_scope_id = np.concatenate([scope_of_unit, np.full(n_stubs, -1)])
-    box_scope: list[Scope] = [
-        p.scopes[s] if s >= 0 else p.scopes[int(p.node_scope[i])]
-        for s, i in zip(box_scope_id.tolist(), box_node.tolist(), strict=True)
-    ]
-    box_label = [
-        p.labels[i] if i >= 0 else box_scope[b][-1] for b, i in enumerate(box_node.tolist())
-    ]
-    box_op = [
-        p.ops[i] if i >= 0 else "/".join(box_scope[b]) for b, i in enumerate(box_node.tolist())
-    ]
+    scope_ids = np.where(box_scope_id >= 0, box_scope_id, p.node_scope[np.maximum(box_node, 0)])
+    box_scope: list[Scope] = [p.scopes[s] for s in scope_ids.tolist()]
+    node_ids, labels, ops = p.node_ids, p.labels, p.ops
+    if len(tops):
+        box_ids = [node_ids[i] if i >= 0 else "" for i in box_node_l]
+        box_label = [labels[i] if i >= 0 else box_scope[b][-1] for b, i in enumerate(box_node_l)]
+        box_op = [ops[i] if i >= 0 else "/".join(box_scope[b]) for b, i in enumerate(box_node_l)]
+    else:  # no collapsed scope: every box draws a node
+        box_ids = [node_ids[i] for i in box_node_l]
+        box_label = [labels[i] for i in box_node_l]
+        box_op = [ops[i] for i in box_node_l]
     cats = np.where(box_node >= 0, p.cats[np.maximum(box_node, 0)], MODULE)
-    lens = np.where(
-        box_node >= 0,
-        p.label_len[np.maximum(box_node, 0)],
-        np.fromiter((len(t) for t in box_label), np.int64, n_boxes),
-    )
+    lens = p.label_len[np.maximum(box_node, 0)]
+    for b in np.nonzero(box_node < 0)[0].tolist():
+        lens[b] = len(box_label[b])
     width = np.where(kinds == SCOPE, np.clip((lens + 4) * CHAR_W + 22, 96, 230), 0.0)
     width = np.where(kinds == NODE, np.clip(lens * CHAR_W + 22, 64, 230), width)
     width = np.where(kinds == STUB, np.clip(lens * CHAR_W + 22, 40, 130) * 0.9, width)
@@ -415,17 +438,28 @@ def layout_graph(
         box_group[stub_box] = box_group[st_dst]
 
     # -- layering ----------------------------------------------------------------------
-    rev = unit_rank[us] > unit_rank[ud]
+    # execution order, except that an edge never runs backwards: a collapsed scope is
+    # ranked after everything that feeds it (its parameters may have run first)
+    unit_order = _topological_rank(n_units, us, ud, unit_rank)
+    rev = unit_order[us] > unit_order[ud]
     ls = np.where(rev, ud, us)
     ld = np.where(rev, us, ud)
     has_stub = np.zeros(n_units, bool)
     has_stub[st_dst] = True
-    anchored = np.ones(n_units, bool)  # a collapsed scope box stays where it is
     plain_unit = node_of_unit >= 0
+    anchored = np.zeros(n_units, bool)
     anchored[plain_unit] = p.is_input[node_of_unit[plain_unit]]
+    if len(tops):
+        # a collapsed scope stays up only when it holds a model input: one holding
+        # weight reads and constants floats down to its first user, like a weight read
+        holds_input = np.zeros(len(tops), bool)
+        np.logical_or.at(holds_input, top_inv, p.is_input[boxed_idx])
+        anchored[top_unit] |= holds_input
     anchored[st_dst[p.is_input[st_src]]] = True  # fed by a model input drawn as a stub
     unit_loc = np.where(is_scope_unit, scope_of_unit, p.node_group[np.maximum(node_of_unit, 0)])
-    layer_u = _longest_path(n_units, ls, ld, unit_rank, has_stub, anchored, unit_loc, p.anc)
+    layer_u, floats = _longest_path(
+        n_units, ls, ld, unit_order, has_stub, anchored, unit_loc, p.anc
+    )
     layer = np.concatenate([layer_u, layer_u[st_dst] - 1]).astype(np.int64)
     all_s = np.concatenate([ls, stub_box])
     all_d = np.concatenate([ld, st_dst])
@@ -436,10 +470,7 @@ def layout_graph(
     long_e = np.nonzero(span > 1)[0]
     n_dummy_per = span[long_e] - 1
     n_dummy = int(n_dummy_per.sum())
-    total = n_boxes + n_dummy
     lay = np.concatenate([layer, np.zeros(n_dummy, np.int64)])
-    w_all = np.concatenate([width, np.full(n_dummy, DUMMY_W)])
-    h_all = np.concatenate([height, np.zeros(n_dummy)])
     chain_len = np.where(span > 1, span + 1, 2)
     chain_off = np.zeros(len(all_s) + 1, np.int64)
     np.cumsum(chain_len, out=chain_off[1:])
@@ -457,40 +488,90 @@ def layout_graph(
     seg_a = chain[seg_mask]
     seg_b = chain[np.roll(seg_mask, 1)]
 
-    # -- groups of every layout node (dummies: the common scope of their edge's ends) --
+    # -- groups: every layout node's ---------------------------------------------------
     group_all = np.concatenate(
-        [box_group, _common_scope(p, box_group[all_s[dummy_edge]], box_group[all_d[dummy_edge]])]
+        [
+            box_group,
+            _dummy_groups(p, box_group, layer, all_s[dummy_edge], all_d[dummy_edge], lay[n_boxes:]),
+        ]
     )
-    cluster_keys = _cluster_keys(p, group_all, lay)
+    groups = find_groups(p.anc, p.scope_depth, group_all, lay)
+    fill_g, fill_r = fillers(groups, lay)
+    n_fill = len(fill_g)
+    if n_fill:  # an empty item wherever a group spans a layer holding nothing of it
+        lay = np.concatenate([lay, fill_r])
+        group_all = np.concatenate([group_all, groups.scope[fill_g]])
+        groups = find_groups(p.anc, p.scope_depth, group_all, lay)
+    total = n_boxes + n_dummy + n_fill
+    w_all = np.concatenate([width, np.full(n_dummy, DUMMY_W), np.zeros(n_fill)])
+    h_all = np.concatenate([height, np.zeros(n_dummy + n_fill)])
 
     # -- ordering ------------------------------------------------------------------------
     init = np.zeros(total)
-    init[:n_units] = unit_rank
+    init[:n_units] = unit_order
     if n_stubs:
-        init[n_units:n_boxes] = unit_rank[st_dst] - 0.5
+        init[n_units:n_boxes] = unit_order[st_dst] - 0.5
     if n_dummy:
-        init[n_boxes:] = unit_rank[np.minimum(all_s[dummy_edge], n_units - 1)] + 0.25
+        init[n_boxes : n_boxes + n_dummy] = (
+            unit_order[np.minimum(all_s[dummy_edge], n_units - 1)] + 0.25
+        )
     if hint_x:
         hx = np.array([hint_x.get(v, np.nan) if v else np.nan for v in box_ids], dtype=float)
         have = ~np.isnan(hx)
         if have.any():
             scale = max(1.0, float(np.nanmax(np.abs(hx))))
             init[:n_boxes][have] = hx[have] / scale * max(n, 1)
+    if n_fill:
+        init[n_boxes + n_dummy :] = _group_mean(groups, init, fill_g, n_boxes + n_dummy)
     if sweeps is None:
         sweeps = 12 if total < 8000 else (5 if total < 40000 else (3 if total < 150000 else 2))
     keep_best = total < 60000
-    pos, crossings = _order(lay, init, seg_a, seg_b, cluster_keys, sweeps, keep_best)
+    transpose = 12 if total < 20000 else 0
+    pos, crossings = _order(
+        lay, init, seg_a, seg_b, groups.item_chain, sweeps, keep_best, transpose
+    )
 
     # -- coordinates -----------------------------------------------------------------------
-    xs = _assign_x(p, lay, pos, w_all, seg_a, seg_b, group_all, n_boxes, n_units)
-    ys, layer_top, layer_h = _assign_y(p, lay, h_all, box_group, n_boxes)
-    rects = np.column_stack([xs[:n_boxes] - width / 2, ys[:n_boxes] - height / 2, width, height])
-    edge_off, edge_pts = _polylines(
-        chain, chain_off, xs, ys, h_all, layer_top, layer_h, lay, reversed_e, all_s, all_d
+    is_dummy = np.arange(total) >= n_boxes
+    # what follows its consumer and pulls nobody: stubs, and what depends on no model
+    # input (weight reads and what is computed from them, and the edges out of them), so
+    # the data's path runs straight and weights branch off beside it
+    follower = np.zeros(total, bool)
+    follower[:n_units] = floats
+    follower[n_units:n_boxes] = True
+    if n_dummy:
+        follower[n_boxes : n_boxes + n_dummy] = follower[all_s[dummy_edge]]
+    xs, g_left, g_right, x_stats = assign_x(
+        groups,
+        lay,
+        pos,
+        w_all,
+        is_dummy,
+        seg_a,
+        seg_b,
+        follower,
+        iterations=8 if total < 20000 else (6 if total < 60000 else 4),
     )
-    group_ids, group_rects = _groups(p, rects, box_group)
+    layer_top, layer_h, g_top, g_bottom = assign_y(groups, lay, h_all)
+    ys = layer_top[lay] + layer_h[lay] / 2
+    rects = np.column_stack([xs[:n_boxes] - width / 2, ys[:n_boxes] - height / 2, width, height])
+    edge_off, edge_pts = routes(
+        chain,
+        chain_off,
+        xs,
+        lay,
+        ys - h_all / 2,
+        ys + h_all / 2,
+        layer_top,
+        layer_h,
+        reversed_e,
+    )
+    group_ids = groups.scope
+    group_rects = np.column_stack([g_left, g_top, g_right - g_left, g_bottom - g_top])
     group_scopes = [p.scopes[s] for s in group_ids.tolist()]
-    group_depth = p.scope_depth[group_ids] if len(group_ids) else np.zeros(0, np.int64)
+    group_depth = groups.depth
+    group_pos = np.full(n_scopes, -1, np.int64)
+    group_pos[group_ids] = np.arange(len(group_ids))
 
     # -- normalise to a positive scene -------------------------------------------------------
     lo_parts = [rects[:, :2].min(axis=0)] if n_boxes else [np.zeros(2)]
@@ -498,6 +579,9 @@ def layout_graph(
     if len(group_rects):
         lo_parts.append(group_rects[:, :2].min(axis=0))
         hi_parts.append((group_rects[:, :2] + group_rects[:, 2:]).max(axis=0))
+    if len(edge_pts):
+        lo_parts.append(edge_pts.min(axis=0))
+        hi_parts.append(edge_pts.max(axis=0))
     lo = np.min(lo_parts, axis=0)
     hi = np.max(hi_parts, axis=0)
     shift = 24.0 - lo
@@ -540,6 +624,8 @@ def layout_graph(
             "boxes": n_boxes,
             "stubs": n_stubs,
             "dummies": n_dummy,
+            "fillers": n_fill,
+            **x_stats,
             "layers": int(lay.max() + 1) if total else 0,
             "seconds": time.perf_counter() - t0,
         },
@@ -547,159 +633,79 @@ def layout_graph(
         node_index=p.index,
         stub_boxes=stub_boxes,
         scope_box={p.scopes[int(t)]: int(u) for t, u in zip(tops, top_unit, strict=True)},
+        box_groups=group_pos[box_group] if n_boxes else np.zeros(0, np.int64),
     )
 
 
 # -- steps ----------------------------------------------------------------------------
 
 
-def _common_depth(p: Prepared, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Length of the common prefix of scope ids `a` and `b`, elementwise."""
-    if len(a) == 0:
-        return np.zeros(0, np.int64)
-    aa, bb = p.anc[a], p.anc[b]
-    return ((aa == bb) & (aa >= 0)).sum(axis=1)
-
-
-def _common_scope(p: Prepared, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    k = _common_depth(p, a, b)
-    return np.where(k > 0, p.anc[a, np.maximum(k - 1, 0)], 0) if len(a) else k
-
-
-def _cluster_keys(p: Prepared, groups: np.ndarray, lay: np.ndarray) -> list[np.ndarray]:
-    """Per depth d, an id per node for (layer, scope prefix of length d), -1 for none."""
-    keys: list[np.ndarray] = []
-    max_depth = min(6, int(p.scope_depth[groups].max()) if len(groups) else 0)
-    for d in range(1, max_depth + 1):
-        pref = p.anc[groups, d - 1]
-        has = pref >= 0
-        key = np.where(has, lay * (len(p.scopes) + 1) + pref, -1)
-        _, inv = np.unique(key, return_inverse=True)
-        inv = inv.astype(np.int64)
-        inv[~has] = -1
-        keys.append(inv)
-    return keys
-
-
-def _assign_x(p, lay, pos, w, seg_a, seg_b, groups, n_boxes, n_units) -> np.ndarray:
-    """Centres pulled toward neighbours, then pushed apart within each layer."""
-    total = len(lay)
-    if total == 0:
-        return np.zeros(0)
-    o = np.lexsort((pos, lay))
-    lay_o = lay[o]
-    w_o = w[o]
-    first = np.ones(total, bool)
-    first[1:] = lay_o[1:] != lay_o[:-1]
-    # separation between neighbours: half widths, a gap, and padding per group border
-    g_o = groups[o]
-    k = _common_depth(p, g_o[:-1], g_o[1:])
-    d_o = p.scope_depth[g_o]
-    borders = d_o[:-1] + d_o[1:] - 2 * k
-    is_dummy = o >= n_boxes
-    sep = np.where(is_dummy[1:] & is_dummy[:-1], 4.0, NODE_SEP)
-    gap = np.zeros(total)
-    gap[1:] = (w_o[1:] + w_o[:-1]) / 2 + sep + borders * GROUP_PAD
-    gap[first] = 0.0
-    cum = np.cumsum(gap)
-    offs = cum - np.maximum.accumulate(np.where(first, cum, 0.0))
-    x = np.empty(total)
-    x[o] = offs - _segment_mean(offs, lay_o)
-
-    dummy = np.arange(total) >= n_boxes
-    wgt = np.where(dummy[seg_a] | dummy[seg_b], 4.0, 1.0)
-    wgt = np.where(dummy[seg_a] & dummy[seg_b], 16.0, wgt)
-    stub = np.zeros(total, bool)
-    stub[n_units:n_boxes] = True
-    # a stub pulls nobody; it only follows its consumer
-    w_up = wgt * 8.0
-    w_down = np.where(stub[seg_a], 0.0, wgt)
-    for it in range(8):
-        num = np.zeros(total)
-        den = np.zeros(total)
-        if it % 3 != 1:
-            num += np.bincount(seg_b, weights=x[seg_a] * w_down, minlength=total)
-            den += np.bincount(seg_b, weights=w_down, minlength=total)
-        if it % 3 != 0:
-            num += np.bincount(seg_a, weights=x[seg_b] * w_up, minlength=total)
-            den += np.bincount(seg_a, weights=w_up, minlength=total)
-        want = np.where(den > 0, num / np.maximum(den, 1e-12), x)
-        x = _project(want, o, lay_o, offs, first)
-    return x
-
-
-def _assign_y(p, lay, h, box_group, n_boxes):
-    """Layer centres, leaving room above a layer for the titles of groups that start there."""
-    n_layers = int(lay.max()) + 1 if len(lay) else 0
-    if n_layers == 0:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    layer_h = np.zeros(n_layers)
-    np.maximum.at(layer_h, lay, h)
-    layer_h = np.maximum(layer_h, 8.0)
+def _dummy_groups(p: Prepared, box_group, box_lay, src, dst, lay) -> np.ndarray:
+    """The group each dummy of an edge src -> dst is drawn in: the deepest scope of
+    either end whose box spans the dummy's layer (the target's at equal depth), so an
+    edge enters its target's group as soon as it can and leaves its source's as late
+    as it can, and runs down a side channel inside it rather than around it."""
     n_scopes = len(p.scopes)
-    first_l = np.full(n_scopes, n_layers, np.int64)
-    last_l = np.full(n_scopes, -1, np.int64)
-    lb = lay[:n_boxes]
+    first = np.full(n_scopes, np.iinfo(np.int64).max)
+    last = np.full(n_scopes, -1, np.int64)
     for d in range(p.anc.shape[1]):
         col = p.anc[box_group, d]
         has = col >= 0
-        np.minimum.at(first_l, col[has], lb[has])
-        np.maximum.at(last_l, col[has], lb[has])
-    used = last_l >= 0
-    used[0] = False
-    depth = p.scope_depth
-    extra = np.zeros(n_layers)
-    if used.any():
-        # distinct group depths starting (ending) at each layer, each needs a title (pad)
-        st = np.unique(first_l[used] * (depth.max() + 1) + depth[used])
-        extra += np.bincount(st // (depth.max() + 1), minlength=n_layers) * (TITLE_H + GROUP_PAD)
-        en = np.unique(last_l[used] * (depth.max() + 1) + depth[used]) // (depth.max() + 1)
-        en = en[en + 1 < n_layers] + 1
-        extra += np.bincount(en, minlength=n_layers)[:n_layers] * GROUP_PAD
-    gaps = LAYER_GAP + extra
-    tops = np.cumsum(gaps + np.concatenate([[0.0], layer_h[:-1]]))
-    centre = tops + layer_h / 2
-    return centre[lay], tops, layer_h
-
-
-def _groups(p, rects, box_group):
-    """Rectangles of expanded scopes: members' bounds plus padding and a title per level."""
-    n_scopes = len(p.scopes)
-    if len(rects) == 0 or n_scopes <= 1:
-        return np.zeros(0, np.int64), np.zeros((0, 4))
-    x0, y0 = rects[:, 0], rects[:, 1]
-    x1, y1 = x0 + rects[:, 2], y0 + rects[:, 3]
-    gx0 = np.full(n_scopes, np.inf)
-    gy0 = np.full(n_scopes, np.inf)
-    gx1 = np.full(n_scopes, -np.inf)
-    gy1 = np.full(n_scopes, -np.inf)
-    deepest = np.zeros(n_scopes, np.int64)
-    bd = p.scope_depth[box_group]
+        np.minimum.at(first, col[has], box_lay[has])
+        np.maximum.at(last, col[has], box_lay[has])
+    out = np.zeros(len(lay), np.int64)
+    gu, gv = box_group[src], box_group[dst]
     for d in range(p.anc.shape[1]):
-        col = p.anc[box_group, d]
-        has = col >= 0
-        c = col[has]
-        np.minimum.at(gx0, c, x0[has])
-        np.minimum.at(gy0, c, y0[has])
-        np.maximum.at(gx1, c, x1[has])
-        np.maximum.at(gy1, c, y1[has])
-        np.maximum.at(deepest, c, bd[has])
-    used = np.isfinite(gx0)
-    used[0] = False
-    ids = np.nonzero(used)[0]
-    ids = ids[np.lexsort((ids, p.scope_depth[ids]))]
-    below = deepest[ids] - p.scope_depth[ids]
-    pad = GROUP_PAD * (below + 1)
-    top = (TITLE_H + GROUP_PAD) * (below + 1)
-    out = np.column_stack(
-        [
-            gx0[ids] - pad,
-            gy0[ids] - top,
-            gx1[ids] - gx0[ids] + 2 * pad,
-            gy1[ids] - gy0[ids] + top + pad,
-        ]
-    )
-    return ids, out
+        for g in (p.anc[gu, d], p.anc[gv, d]):
+            ok = (g >= 0) & (first[np.maximum(g, 0)] <= lay) & (lay <= last[np.maximum(g, 0)])
+            out[ok] = g[ok]
+    return out
+
+
+def _topological_rank(n: int, src: np.ndarray, dst: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Positions of the boxes in an order where every edge runs forward, as close to
+    `rank` (execution order) as that allows; a cycle (possible only between collapsed
+    scopes) is broken at its box that ran first."""
+    if not len(src) or bool((rank[src] < rank[dst]).all()):
+        return rank
+    t = _EdgeTables(n, src, dst)
+    indeg = t.indeg.tolist()
+    ranks = rank.tolist()
+    heap = [(ranks[u], u) for u in range(n) if indeg[u] == 0]
+    heapq.heapify(heap)
+    by_rank = sorted(range(n), key=ranks.__getitem__)
+    next_forced = 0
+    placed = [False] * n
+    out = np.empty(n, np.int64)
+    users, ub = t.users, t.user_bounds
+    for k in range(n):
+        while heap and placed[heap[0][1]]:
+            heapq.heappop(heap)
+        if heap:
+            _, u = heapq.heappop(heap)
+        else:  # a cycle: take the earliest box not placed yet
+            while placed[by_rank[next_forced]]:
+                next_forced += 1
+            u = by_rank[next_forced]
+        placed[u] = True
+        out[u] = k
+        for v in users[ub[u] : ub[u + 1]]:
+            indeg[v] -= 1
+            if indeg[v] == 0 and not placed[v]:
+                heapq.heappush(heap, (ranks[v], v))
+    return out
+
+
+def _group_mean(groups, values: np.ndarray, of_group: np.ndarray, n_items: int) -> np.ndarray:
+    """Mean of `values` over the first `n_items` items inside each group of `of_group`."""
+    sums = np.zeros(len(groups.scope))
+    cnt = np.zeros(len(groups.scope))
+    for c in groups.item_chain:
+        c = c[:n_items]
+        has = c >= 0
+        sums += np.bincount(c[has], weights=values[:n_items][has], minlength=len(sums))
+        cnt += np.bincount(c[has], minlength=len(sums))
+    return sums[of_group] / np.maximum(cnt[of_group], 1)
 
 
 def _bridge_hidden(esrc, edst, labels, hidden, order_pos):
@@ -755,8 +761,9 @@ def _bridge_hidden(esrc, edst, labels, hidden, order_pos):
 
 
 def _longest_path(n_units, ls, ld, rank, has_stub, anchored, unit_loc=None, anc=None):
-    """Layer per box: longest path from the sources; what depends on no model input
-    (`anchored` marks the inputs) pulled down next to its users.
+    """Layer per box, and which boxes float: longest path from the sources; what
+    depends on no model input (`anchored` marks the inputs) pulled down next to its
+    users.
 
     With `unit_loc` (the scope id each box is drawn in) and `anc` (scope ancestors),
     what depends on no input also starts below everything that feeds its group from
@@ -765,23 +772,23 @@ def _longest_path(n_units, ls, ld, rank, has_stub, anchored, unit_loc=None, anc=
     """
     base = has_stub.astype(np.int64)
     if n_units == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, bool)
     if not len(ls):
-        return base
+        return base, ~anchored
     t = _EdgeTables(n_units, ls, ld)
     order = np.argsort(rank, kind="stable").tolist()
     floats = _floating(t, rank, anchored)
-    if unit_loc is not None and anc is not None and floats.any():
+    if unit_loc is not None and anc is not None and len(anc):
         grouped = _grouped_forward(t, rank, base, floats, ls, ld, unit_loc, anc)
         if grouped is not None:
             layer = _pull_down(grouped, floats, t, order, base)
             if (layer[ls] < layer[ld]).all():  # tied weights could pull against an edge
-                return layer
-    return _pull_down(_forward(t, order, base), floats, t, order, base)
+                return layer, floats
+    return _pull_down(_forward(t, order, base), floats, t, order, base), floats
 
 
 def _grouped_forward(t, rank, base, floats, ls, ld, unit_loc, anc) -> np.ndarray | None:
-    """Longest path where a floating root starts below what feeds its groups from outside.
+    """Longest path where a group starts below what feeds it from outside.
 
     A box with a stub also leaves room for it below those entries. Floating boxes
     are visited just before their first user (not where the framework
@@ -802,25 +809,37 @@ def _grouped_forward(t, rank, base, floats, ls, ld, unit_loc, anc) -> np.ndarray
     if not len(src):
         return None
     group = np.concatenate(pairs_group)
-    enters: dict[int, list[int]] = {}
-    for p, g in zip(src.tolist(), group.tolist(), strict=True):
-        enters.setdefault(p, []).append(g)
-    # what starts below its groups' entries: floating roots, and boxes with a stub
-    # (the stub, drawn in the layer above, must be inside the group too)
-    starters = np.nonzero((floats & (t.indeg == 0)) | (base > 0))[0].tolist()
-    groups_of = {u: [g for g in anc[unit_loc[u]].tolist() if g >= 0] for u in starters}
+    o = np.lexsort((group, src))
+    key = np.unique(src[o] * anc.shape[0] + group[o])
+    enter_src, enter_group = key // anc.shape[0], key % anc.shape[0]
+    enter_start = np.searchsorted(enter_src, np.arange(n + 1))
+    # what starts below its groups' entries: floating roots, boxes with a stub (the
+    # stub, drawn in the layer above, must be inside the group too), and every box
+    # fed by nothing of its own group: so a group starts below what feeds it, and
+    # scope boxes that follow one another stack instead of standing side by side
+    inner = np.zeros(n, bool)
+    inner[ld[unit_loc[ls] == unit_loc[ld]]] = True
+    starter = ((floats & (t.indeg == 0)) | (base > 0) | ~inner) & (unit_loc > 0)
+    locs = np.unique(unit_loc[starter])
+    chain_of = {int(s): [g for g in anc[s].tolist() if g >= 0] for s in locs}
     # visiting order: floating boxes just before their first user, deepest first
-    ranks = rank.astype(np.float64)
-    eff = ranks.copy()
+    eff_l = rank.astype(np.float64).tolist()
     step = 1.0 / (2 * (n + 1))
     users, ub = t.users, t.user_bounds
-    eff_l = eff.tolist()
     for u in sorted(np.nonzero(floats)[0].tolist(), key=eff_l.__getitem__, reverse=True):
         first = users[ub[u] : ub[u + 1]]
         if first:
             eff_l[u] = min(eff_l[v] for v in first) - step
     visit = np.argsort(np.asarray(eff_l), kind="stable").tolist()
-    return _forward(t, visit, base, groups_of, enters, anc.shape[0])
+    return _forward(
+        t,
+        visit,
+        base,
+        np.where(starter, unit_loc, -1).tolist(),
+        chain_of,
+        (enter_start.tolist(), enter_group.tolist()),
+        anc.shape[0],
+    )
 
 
 class _EdgeTables:
@@ -841,32 +860,45 @@ def _forward(
     t: _EdgeTables,
     order: list[int],
     floor: np.ndarray,
-    groups_of: dict[int, list[int]] | None = None,
-    enters: dict[int, list[int]] | None = None,
+    start_loc: list[int] | None = None,
+    chain_of: dict[int, list[int]] | None = None,
+    enters: tuple[list[int], list[int]] | None = None,
     n_scopes: int = 0,
 ) -> np.ndarray:
-    """Longest path in `order`, each box at least at its `floor`; a box in `groups_of`
-    also below the last box seen entering any of its groups (`enters`: box -> the
-    groups it feeds from outside)."""
+    """Longest path in `order`, each box at least at its `floor`. With the rest: a box
+    whose `start_loc` is a scope also goes below the last box seen entering any group
+    of `chain_of[scope]`; `enters` (CSR: per box, the groups it feeds from outside)
+    says which boxes enter which group."""
     layer = floor.tolist()
-    stub = layer[:] if groups_of else layer
-    groups_of = groups_of or {}
-    enters = enters or {}
-    entry = [-1] * n_scopes
     preds, bounds = t.preds, t.pred_bounds
+    if start_loc is None or chain_of is None or enters is None:
+        for u in order:
+            a, b = bounds[u], bounds[u + 1]
+            if a != b:
+                best = max([layer[p] for p in preds[a:b]]) + 1
+                if best > layer[u]:
+                    layer[u] = best
+        return np.asarray(layer, np.int64)
+    stub = layer[:]
+    entry = [-1] * n_scopes
+    e_start, e_group = enters
     for u in order:
         a, b = bounds[u], bounds[u + 1]
         if a != b:
             best = max([layer[p] for p in preds[a:b]]) + 1
             if best > layer[u]:
                 layer[u] = best
-        if u in groups_of:
-            start = max([entry[g] for g in groups_of[u]], default=-1)
+        loc = start_loc[u]
+        if loc >= 0:
+            start = max([entry[g] for g in chain_of[loc]])
             if start >= 0 and start + 1 + stub[u] > layer[u]:
                 layer[u] = start + 1 + stub[u]  # its stub goes in the layer above it
-        for g in enters.get(u, ()):
-            if layer[u] > entry[g]:
-                entry[g] = layer[u]
+        a, b = e_start[u], e_start[u + 1]
+        if a != b:
+            lu = layer[u]
+            for g in e_group[a:b]:
+                if lu > entry[g]:
+                    entry[g] = lu
     return np.asarray(layer, np.int64)
 
 
@@ -916,11 +948,22 @@ def _pull_down(out, floats, t: _EdgeTables, order: list[int], lo: np.ndarray) ->
     return np.asarray(layer, np.int64)
 
 
-def _order(lay, init, seg_a, seg_b, cluster_keys, sweeps, keep_best=True):
-    """Barycenter sweeps over all layers at once; the ordering with fewest crossings."""
+def _order(lay, init, seg_a, seg_b, cluster_keys, sweeps, keep_best=True, transpose=0):
+    """Barycenter sweeps over all layers at once (unless the start has fewer
+    crossings, with `keep_best`), improved by up to `transpose` rounds of swapping
+    neighbours. Graphs of up to `SEQUENTIAL_MAX` items get dot-like layer-by-layer
+    sweeps instead."""
     total = len(lay)
     if total == 0:
         return np.zeros(0, np.int64), 0
+    if total <= SEQUENTIAL_MAX:
+        starts = (True, False) if total <= SEQUENTIAL_MAX // 2 else (True,)
+        best, best_c = _order_sequential(lay, init, seg_a, seg_b, cluster_keys, 12, starts)
+        if transpose and best_c:
+            nb = _Neighbours(total, seg_a, seg_b)
+            best = _transpose(lay, best, nb, _innermost(cluster_keys, total), transpose)
+            best_c = count_crossings(lay, best, seg_a, seg_b)
+        return best, int(best_c)
     counts = np.bincount(lay)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     pos = _sorted_positions(lay, init.astype(float), cluster_keys, starts)
@@ -939,22 +982,220 @@ def _order(lay, init, seg_a, seg_b, cluster_keys, sweeps, keep_best=True):
             num += np.bincount(seg_a, weights=p[seg_b], minlength=total) * w_up
             bary = np.where((den > 0) & (parity == half), num / np.maximum(den, 1e-9), p)
             pos = _sorted_positions(lay, bary + p * 1e-6, cluster_keys, starts)
-        if not keep_best:
-            best = pos
-            continue
+    # each sweep mostly improves on the last: only the start is worth comparing with
+    if not keep_best:
+        best = pos
+    elif sweeps:
         c = count_crossings(lay, pos, seg_a, seg_b)
-        if c < best_c:
-            best, best_c = pos.copy(), c
-        if best_c == 0:
-            break
+        if c <= best_c:
+            best, best_c = pos, c
+    if transpose and best_c != 0:
+        nb = _Neighbours(total, seg_a, seg_b)
+        best = _transpose(lay, best, nb, _innermost(cluster_keys, total), transpose)
+        best_c = count_crossings(lay, best, seg_a, seg_b)
     return best, int(best_c)
+
+
+def _order_sequential(lay, init, seg_a, seg_b, cluster_keys, sweeps, starts=(True, False)):
+    """Layer-by-layer barycenter sweeps, alternating down and up, like dot's mincross:
+    Python loops, for graphs of a few thousand items. One run per entry of `starts`
+    (True: the first sweep goes down), each from the initial order; the ordering with
+    fewest crossings wins.
+
+    A group is placed as a block: where a sweep meets it first, by the barycenter of
+    its items there; in the layers after, where it was in the layer before, so two
+    groups never swap sides within a sweep and stay drawable as rectangles.
+    """
+    total = len(lay)
+    counts = np.bincount(lay)
+    first_pos = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pos0 = _sorted_positions(lay, init.astype(float), cluster_keys, first_pos)
+    best, best_c = pos0.copy(), count_crossings(lay, pos0, seg_a, seg_b)
+    if best_c == 0:
+        return best, 0
+    nb = _Neighbours(total, seg_a, seg_b)
+    up_l, ups = nb.up.tolist(), nb.up_start.tolist()
+    dn_l, dns = nb.down.tolist(), nb.down_start.tolist()
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    o0 = np.lexsort((pos0, lay)).tolist()
+    # per item, its groups outermost first; each group's first and last layer
+    item_groups: list[list[int]] = [[] for _ in range(total)]
+    for ck in cluster_keys:
+        for v, g in zip(np.nonzero(ck >= 0)[0].tolist(), ck[ck >= 0].tolist(), strict=True):
+            item_groups[v].append(g)
+    n_groups = max((int(ck.max()) + 1 for ck in cluster_keys if len(ck)), default=0)
+    g_first = [len(counts)] * n_groups
+    g_last = [-1] * n_groups
+    for v, r in enumerate(lay.tolist()):
+        for g in item_groups[v]:
+            g_first[g] = min(g_first[g], r)
+            g_last[g] = max(g_last[g], r)
+    depth = len(cluster_keys)
+    enter_down = [False] * len(counts)  # a group starts in this layer
+    enter_up = [False] * len(counts)  # a group ends in this layer
+    for g in range(n_groups):
+        if g_last[g] >= 0:
+            enter_down[g_first[g]] = True
+            enter_up[g_last[g]] = True
+    grouped = [False] * len(counts)  # the layer holds something of a group
+    for v, r in enumerate(lay.tolist()):
+        if item_groups[v]:
+            grouped[r] = True
+    for down_first in starts:
+        layers = [o0[bounds[r] : bounds[r + 1]] for r in range(len(counts))]
+        pos = pos0.astype(float).tolist()
+        run_best, stale = best_c, 0
+        for it in range(sweeps):
+            if stale >= 4:  # four sweeps without progress: this run has settled
+                break
+            down = (it % 2 == 0) == down_first
+            nbr, nst = (up_l, ups) if down else (dn_l, dns)
+            rng = range(len(layers)) if down else range(len(layers) - 1, -1, -1)
+            entry = g_first if down else g_last
+            entering = enter_down if down else enter_up
+            prev_mean = [0.0] * n_groups  # each group's mean position in the layer before
+            for r in rng:
+                items = layers[r]
+                if len(items) > 1:
+                    bary = []
+                    for v in items:
+                        a, b = nst[v], nst[v + 1]
+                        if b - a == 1:
+                            bary.append(pos[nbr[a]])
+                        elif b > a:
+                            bary.append(sum([pos[u] for u in nbr[a:b]]) / (b - a))
+                        else:
+                            bary.append(pos[v])
+                    if entering[r]:
+                        # a group met here for the first time: its items' mean barycenter
+                        key_sum: dict[int, float] = {}
+                        key_n: dict[int, int] = {}
+                        for v, bv in zip(items, bary, strict=True):
+                            for g in item_groups[v]:
+                                if entry[g] == r:
+                                    key_sum[g] = key_sum.get(g, 0.0) + bv
+                                    key_n[g] = key_n.get(g, 0) + 1
+                        for g, sm in key_sum.items():
+                            prev_mean[g] = sm / key_n[g] + g * 1e-9
+                    keyed = []
+                    for v, bv in zip(items, bary, strict=True):
+                        groups_v = item_groups[v]
+                        if groups_v:
+                            key = [prev_mean[g] for g in groups_v]
+                            key += [bv] * (depth + 1 - len(key))
+                            key.append(pos[v])
+                            keyed.append((key, v))
+                        else:
+                            keyed.append(([bv] * (depth + 1) + [pos[v]], v))
+                    keyed.sort()
+                    layers[r] = items = [v for _, v in keyed]
+                if not grouped[r]:
+                    for i, v in enumerate(items):
+                        pos[v] = float(i)
+                    continue
+                sums: dict[int, float] = {}
+                ns: dict[int, int] = {}
+                for i, v in enumerate(items):
+                    pos[v] = float(i)
+                    for g in item_groups[v]:
+                        sums[g] = sums.get(g, 0.0) + i
+                        ns[g] = ns.get(g, 0) + 1
+                for g, sm in sums.items():
+                    prev_mean[g] = sm / ns[g] + g * 1e-9
+            cur = np.asarray(pos, np.int64)
+            c = count_crossings(lay, cur, seg_a, seg_b)
+            stale = 0 if c < run_best else stale + 1
+            run_best = min(run_best, c)
+            if c < best_c:
+                best, best_c = cur, c
+                if c == 0:
+                    return best, 0
+    return best, int(best_c)
+
+
+def _innermost(cluster_keys: list[np.ndarray], n: int) -> np.ndarray:
+    """The innermost group of each item (-1: none), from the per-depth group ids."""
+    out = np.full(n, -1, np.int64)
+    for ck in cluster_keys:
+        out = np.where(ck >= 0, ck, out)
+    return out
+
+
+class _Neighbours:
+    """Each item's neighbours in the layer above and in the layer below (CSR arrays)."""
+
+    def __init__(self, n: int, seg_a: np.ndarray, seg_b: np.ndarray) -> None:
+        o = np.argsort(seg_b, kind="stable")
+        self.up = seg_a[o]
+        self.up_start = np.searchsorted(seg_b[o], np.arange(n + 1))
+        o = np.argsort(seg_a, kind="stable")
+        self.down = seg_b[o]
+        self.down_start = np.searchsorted(seg_a[o], np.arange(n + 1))
+
+
+def _pair_crossings(nbr, start, pos, u, v) -> tuple[np.ndarray, np.ndarray]:
+    """For pairs (u, v): crossings between their edges to one side with u left of v,
+    and with v left of u."""
+    du = start[u + 1] - start[u]
+    dv = start[v + 1] - start[v]
+    size = du * dv
+    k = np.repeat(np.arange(len(u)), size)
+    if not len(k):
+        return np.zeros(len(u)), np.zeros(len(u))
+    idx = np.arange(len(k)) - np.repeat(np.cumsum(size) - size, size)
+    dvk = dv[k]
+    a = nbr[start[u][k] + idx // dvk]
+    b = nbr[start[v][k] + idx % dvk]
+    pa, pb = pos[a], pos[b]
+    return (
+        np.bincount(k, weights=pa > pb, minlength=len(u)),
+        np.bincount(k, weights=pa < pb, minlength=len(u)),
+    )
+
+
+def _transpose(lay, pos, nb: _Neighbours, same: np.ndarray, rounds: int) -> np.ndarray:
+    """dot's transpose step, vectorised: swap neighbours of a layer (of one group) when
+    that removes crossings with the layers above and below. Pairs that share no item
+    and lie in layers of one parity are decided together."""
+    pos = pos.copy()
+    order = np.lexsort((pos, lay))
+    for _ in range(rounds):
+        swapped = 0
+        for lay_parity in (0, 1):
+            for pos_parity in (0, 1):
+                u, v = order[:-1], order[1:]
+                cand = (
+                    (lay[u] == lay[v])
+                    & (lay[u] % 2 == lay_parity)
+                    & (pos[u] % 2 == pos_parity)
+                    & (same[u] == same[v])
+                )
+                k = np.nonzero(cand)[0]
+                if not len(k):
+                    continue
+                u, v = order[k], order[k + 1]
+                c_uv, c_vu = _pair_crossings(nb.up, nb.up_start, pos, u, v)
+                d_uv, d_vu = _pair_crossings(nb.down, nb.down_start, pos, u, v)
+                better = (c_vu + d_vu) < (c_uv + d_uv)
+                if not better.any():
+                    continue
+                k, u, v = k[better], u[better], v[better]
+                pos[u] += 1
+                pos[v] -= 1
+                order[k], order[k + 1] = v, u
+                swapped += len(k)
+        if not swapped:
+            break
+    return pos
 
 
 def _sorted_positions(lay, bary, cluster_keys, starts) -> np.ndarray:
     """Position in its layer of each node, layers sorted by scope cluster then barycenter.
 
-    A cluster (the nodes of one scope in one layer) is placed by its mean barycenter,
-    outermost scope first, so scopes stay contiguous and their groups do not overlap.
+    A cluster (the nodes of one scope, in every layer) is placed by its mean barycenter
+    over all its layers, outermost scope first: a scope is contiguous in each layer
+    and two sibling scopes keep the same left-to-right order in every layer they share,
+    so each can be drawn as one rectangle.
     """
     keys = [bary]
     for ck in reversed(cluster_keys):
@@ -977,20 +1218,26 @@ def count_crossings(lay, pos, seg_a, seg_b) -> int:
     if len(seg_a) < 2:
         return 0
     la = lay[seg_a]
-    pb = pos[seg_b]
-    o = np.lexsort((pb, pos[seg_a], la))
+    pa = pos[seg_a].astype(np.int64)
+    pb = pos[seg_b].astype(np.int64)
+    w = int(max(pa.max(), pb.max())) + 1
+    if w * w * (int(la.max()) + 1) < 2**62:  # one sort key: faster than three
+        o = np.argsort((la * w + pa) * w + pb)
+    else:
+        o = np.lexsort((pb, pa, la))
     group = la[o]
-    key = pb[o].astype(np.int64)
+    key = pb[o]
     m = len(key)
     bounds = np.concatenate([[0], np.nonzero(np.diff(group))[0] + 1, [m]])
     lens = np.diff(bounds)
     seg_start = np.repeat(bounds[:-1], lens)
     seg_len = np.repeat(lens, lens)
     r = np.arange(m) - seg_start
-    kmax = int(key.max()) + 2
+    kmax = w + 1
     total = 0
     b = 1
     longest = int(lens.max())
+    ar = np.arange(m)
     while b < longest:
         pair_start = (r // (2 * b)) * (2 * b)
         side = (r - pair_start) >= b
@@ -998,7 +1245,7 @@ def count_crossings(lay, pos, seg_a, seg_b) -> int:
         comp = (gid * kmax + key) * 2 + side
         perm = np.argsort(comp, kind="stable")
         inv = np.empty(m, np.int64)
-        inv[perm] = np.arange(m)
+        inv[perm] = ar
         rs = np.nonzero(side)[0]
         if len(rs):
             merged = inv[rs] - gid[rs]  # position inside the merged pair block
@@ -1011,69 +1258,45 @@ def count_crossings(lay, pos, seg_a, seg_b) -> int:
     return total
 
 
-def _segment_mean(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    sums = np.bincount(seg, weights=values)
-    cnt = np.bincount(seg)
-    return (sums / np.maximum(cnt, 1))[seg]
+def edge_curves(off: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges as drawn: each slanted step of a route becomes a curve leaving and entering
+    vertically (a cubic Bezier), sampled into a polyline; vertical steps stay straight.
 
-
-def _project(want, o, lay_o, offs, first) -> np.ndarray:
-    """Closest ordered, non-overlapping centres: cumulative max and min, averaged."""
-    y = want[o] - offs
-    span = float(np.abs(y).max() + 1.0) * 4.0
-    lift = lay_o * span
-    up = np.maximum.accumulate(y + lift) - lift
-    down = (np.minimum.accumulate((y + lift)[::-1]) - lift[::-1])[::-1]
-    del first
-    res = np.empty(len(want))
-    res[o] = (up + down) / 2 + offs
-    return res
-
-
-def _polylines(chain, chain_off, xs, ys, h, layer_top, layer_h, lay, reversed_e, all_s, all_d):
-    """Edge points: source bottom, through each dummy's layer, to the target top."""
-    n_e = len(chain_off) - 1
-    if n_e == 0:
-        return np.zeros(1, np.int64), np.zeros((0, 2))
-    # ports: spread the ends of several edges along a box's top / bottom
-    sx = xs[all_s]
-    dx = xs[all_d]
-    out_off = _port_offsets(all_s, dx)
-    in_off = _port_offsets(all_d, sx)
-    interior = chain_off[1:] - chain_off[:-1] - 2  # dummies per edge
-    n_pts = 2 + 2 * interior
-    off = np.zeros(n_e + 1, np.int64)
-    np.cumsum(n_pts, out=off[1:])
-    pts = np.empty((int(off[-1]), 2))
-    pts[off[:-1], 0] = sx + out_off
-    pts[off[:-1], 1] = ys[all_s] + h[all_s] / 2
-    pts[off[1:] - 1, 0] = dx + in_off
-    pts[off[1:] - 1, 1] = ys[all_d] - h[all_d] / 2
-    has = interior > 0
-    if has.any():
-        e = np.repeat(np.arange(n_e)[has], interior[has])
-        k = np.arange(len(e)) - np.repeat(np.cumsum(interior[has]) - interior[has], interior[has])
-        node = chain[chain_off[e] + 1 + k]
-        base = off[e] + 1 + 2 * k
-        lt = layer_top[lay[node]]
-        pts[base, 0] = xs[node]
-        pts[base, 1] = lt
-        pts[base + 1, 0] = xs[node]
-        pts[base + 1, 1] = lt + layer_h[lay[node]]
-    # reversed edges: flip so the arrow tip (last point) is the real target
-    for i in np.nonzero(reversed_e)[0].tolist():
-        pts[off[i] : off[i + 1]] = pts[off[i] : off[i + 1]][::-1].copy()
-    return off, pts
-
-
-def _port_offsets(owner: np.ndarray, other_x: np.ndarray) -> np.ndarray:
-    """Offsets spreading the edges of one box by the x of their other end."""
-    o = np.lexsort((other_x, owner))
-    own = owner[o]
-    cnt = np.bincount(owner)
-    first = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-    rank = np.arange(len(o)) - first[own]
-    k = cnt[own]
-    off = np.empty(len(o))
-    off[o] = (rank - (k - 1) / 2) * np.minimum(10.0, 40.0 / np.maximum(k, 1))
-    return off
+    Returns (offsets, points) like `Layout.edge_off` / `edge_pts`.
+    """
+    n_e = len(off) - 1
+    if n_e <= 0 or len(pts) == 0:
+        return off.copy(), pts.copy()
+    lens = np.diff(off)
+    not_last = np.ones(len(pts), bool)
+    not_last[off[1:][lens > 0] - 1] = False
+    a = np.nonzero(not_last)[0]
+    d = pts[a + 1] - pts[a]
+    slanted = (np.abs(d[:, 0]) > 0.5) & (np.abs(d[:, 1]) > 0.5)
+    k = np.where(slanted, np.clip(np.ceil(np.abs(d[:, 0]) / 12.0) + 2, 3, 12), 1).astype(np.int64)
+    seg_edge = np.searchsorted(off, a, side="right") - 1
+    per_edge = np.bincount(seg_edge, weights=k, minlength=n_e).astype(np.int64) + (lens > 0)
+    new_off = np.zeros(n_e + 1, np.int64)
+    np.cumsum(per_edge, out=new_off[1:])
+    out = np.empty((int(new_off[-1]), 2))
+    firsts = lens > 0
+    out[new_off[:-1][firsts]] = pts[off[:-1][firsts]]
+    # the samples of segment s go after its edge's first point and earlier segments
+    seg_first = np.zeros(len(a), np.int64)
+    cum = np.cumsum(k) - k
+    edge_cum0 = np.zeros(n_e, np.int64)
+    first_seg = np.searchsorted(seg_edge, np.arange(n_e), side="left")
+    has_seg = first_seg < len(a)
+    edge_cum0[has_seg] = cum[np.minimum(first_seg[has_seg], len(a) - 1)]
+    seg_first = new_off[seg_edge] + 1 + cum - edge_cum0[seg_edge]
+    s = np.repeat(np.arange(len(a)), k)
+    j = np.arange(int(k.sum())) - np.repeat(cum, k) + 1
+    t = j / k[s]
+    p0 = pts[a[s]]
+    dd = d[s]
+    curve = slanted[s]
+    fx = np.where(curve, t * t * (3 - 2 * t), t)
+    fy = np.where(curve, 1.5 * t * (1 - t) + t**3, t)
+    out[seg_first[s] + j - 1, 0] = p0[:, 0] + dd[:, 0] * fx
+    out[seg_first[s] + j - 1, 1] = p0[:, 1] + dd[:, 1] * fy
+    return new_off, out
