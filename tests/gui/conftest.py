@@ -1,4 +1,5 @@
-"""The window most GUI tests drive: fresh settings, 1400 x 900, shown and active."""
+"""What the GUI tests drive: the window (fresh settings, 1400 x 900, shown and active)
+and a bare graph view (900 x 700)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gui.graph_view import GraphView
 from gui.main_window import MainWindow
 from gui.settings import Settings
 
@@ -20,3 +22,13 @@ def window(qtbot, tmp_path: Path) -> MainWindow:
     win.activateWindow()
     yield win
     win.close()
+
+
+@pytest.fixture
+def view(qtbot) -> GraphView:
+    v = GraphView()
+    v.resize(900, 700)
+    qtbot.addWidget(v)
+    v.show()
+    qtbot.waitExposed(v)
+    return v

@@ -7,7 +7,6 @@ from PySide6.QtGui import QColor
 
 from bench.synthetic import transformer_graph
 from gui.graph_item import TEXT, TEXT_ON_DARK, colormap, text_colours
-from gui.graph_view import GraphView
 
 
 @pytest.mark.parametrize(
@@ -35,16 +34,6 @@ def test_every_value_colour_gets_the_better_contrasting_text():
         label, _ = text_colours(fill)
         lum = 0.2126 * fill.redF() + 0.7152 * fill.greenF() + 0.0722 * fill.blueF()
         assert label == (TEXT_ON_DARK if lum < 0.35 else TEXT) or 0.35 <= lum <= 0.6
-
-
-@pytest.fixture
-def view(qtbot):
-    v = GraphView()
-    v.resize(900, 700)
-    qtbot.addWidget(v)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
 
 
 def test_a_collapsed_group_under_a_dark_overlay_writes_light_text(qtbot, view):

@@ -8,17 +8,6 @@ from PySide6.QtTest import QTest
 
 from bench.synthetic import layered_graph, subgraph_graph, transformer_graph
 from gui.graph_item import colormap
-from gui.graph_view import GraphView
-
-
-@pytest.fixture
-def view(qtbot):
-    v = GraphView()
-    v.resize(900, 700)
-    qtbot.addWidget(v)
-    v.show()
-    qtbot.waitExposed(v)
-    return v
 
 
 def _show(qtbot, view, graph):

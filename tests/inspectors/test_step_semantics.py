@@ -68,6 +68,17 @@ def walk(session: Session, command: str) -> list[tuple[str | None, str]]:
     return pauses
 
 
+def breakpoint_hits(session: Session) -> list[str]:
+    """Continue until the run stops for something other than a breakpoint: the nodes hit."""
+    hits: list[str] = []
+    while True:
+        session.continue_()
+        pause = session.wait()
+        if pause.reason != ev.BREAKPOINT:
+            return hits
+        hits.append(pause.node_id)
+
+
 def step_over_units(session: Session) -> list[str]:
     """The last node of each unit of the top level, from a finished run's execution."""
     graph = session.graph

@@ -18,6 +18,7 @@ from inspectors import events as ev  # noqa: E402
 from inspectors.capture import capture  # noqa: E402
 from inspectors.session import Session  # noqa: E402
 from inspectors.target import ModelTarget, load_target  # noqa: E402
+from tests.inspectors.test_step_semantics import breakpoint_hits  # noqa: E402
 
 pytestmark = pytest.mark.tf
 
@@ -507,13 +508,7 @@ def test_a_breakpoint_or_run_to_on_a_node_of_the_opened_body_stops_in_each_itera
     """The body's own id (as the opened body names it) matches every iteration's node."""
     session = start(load_target("while_tf"))
     session.breakpoints.add(node="while/cell/MatVec/MatMul")
-    hits = []
-    while True:
-        session.continue_()
-        pause = session.wait()
-        if pause.reason != ev.BREAKPOINT:
-            break
-        hits.append(pause.node_id)
+    hits = breakpoint_hits(session)
     assert hits == [f"while/body[{i}]/while/cell/MatVec/MatMul" for i in range(3)]
     for bp in list(session.breakpoints):
         session.breakpoints.remove(bp.id)

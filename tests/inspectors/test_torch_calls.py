@@ -20,7 +20,7 @@ from inspectors.graph import Graph, call_part, plain_part, plain_scope  # noqa: 
 from inspectors.session import Session  # noqa: E402
 from inspectors.target import ModelTarget  # noqa: E402
 from inspectors.torch_inspector.names import CallScopes, WorkLabels, call_label  # noqa: E402
-from tests.inspectors.test_step_semantics import walk  # noqa: E402
+from tests.inspectors.test_step_semantics import breakpoint_hits, walk  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -282,13 +282,7 @@ def test_a_breakpoint_on_a_modules_path_stops_entering_each_call(strategy):
             session.breakpoints.add(scope=scope)
             session.restart()
             session.wait()
-            hits = []
-            while True:
-                session.continue_()
-                pause = session.wait()
-                if pause.reason != ev.BREAKPOINT:
-                    break
-                hits.append(session.run.scopes[pause.node_id])
+            hits = [session.run.scopes[n] for n in breakpoint_hits(session)]
             assert hits == calls
     finally:
         session.stop()
