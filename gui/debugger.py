@@ -80,6 +80,7 @@ class DebugController(QObject):
         self.spec = ""
         self.eager = False
         self.live_graph: Graph | None = None  # eager: the graph grown from NodeAdded events
+        self._template: Graph | None = None  # eager: the laid-out graph the run reveals
         self.marks = RunMarks()  # executed / current / NaN / error node of this run
         self.last_pause: ev.Paused | None = None
         self.summaries: dict[str, tuple[TensorSummary, ...]] = {}
@@ -545,11 +546,22 @@ class DebugController(QObject):
         self.errors = {}
 
     def _start_live_graph(self) -> None:
-        """Eager mode: from the first run on, the view shows the graph as it grows."""
+        """Eager mode: from the first run on, the view shows the graph as it grows.
+
+        The graph of the last whole run (at first, the capture's) stays laid out, and
+        the run reveals it node by node, each where it will stay: nothing drawn jumps.
+        Only a run that takes another path (a node that graph lacks) is laid out anew
+        as it grows."""
         base = self.window.result.graph if self.window.result is not None else None
         graph = empty_live_graph(base)
         self.live_graph = graph
-        self.view.set_graph(graph)
+        shown = self.view.graph()
+        if shown is not None and shown.meta.get("capture") == "eager":
+            self._template = shown
+            self.view.set_shown(set())
+        else:
+            self._template = None
+            self.view.set_graph(graph)
 
     # ------------------------------------------------------------------- events
 
@@ -559,6 +571,11 @@ class DebugController(QObject):
         graph = self.live_graph
         assert graph is not None
         add_recorded_nodes(graph, added)
+        template = self._template
+        if template is not None and any(e.node_id not in template for e in added):
+            # another path than the graph on screen: lay out what this run grows
+            self._template = None
+            self.view.set_graph(graph)
         self._graph_dirty = True
 
     def _on_nodes_stepped(self, stepped: list[ev.NodeStepped]) -> None:
@@ -723,7 +740,10 @@ class DebugController(QObject):
         self._last_view_refresh = now
         if self._graph_dirty and self.live_graph is not None:
             self._graph_dirty = False
-            self.view.add_nodes_incremental(self.live_graph)
+            if self._template is not None:
+                self.view.set_shown(set(self.live_graph.nodes))
+            else:
+                self.view.add_nodes_incremental(self.live_graph)
         self._view_dirty = False
         graph = self.view.graph()
         if graph is None:

@@ -69,6 +69,7 @@ _DECORATIONS = frozenset(
         "overlay_has",
         "subgraph_boxes",
         "shape_of",
+        "shown",
     }
 )
 LABEL_REACH = 240.0  # scene units an edge label may reach right of its edge
@@ -225,6 +226,9 @@ class GraphItem(QGraphicsItem):
         self.match_boxes = np.zeros(0, np.int64)
         self.highlight: np.ndarray | None = None  # bool per box, None = no highlight
         self.state = np.zeros(0, np.int8)  # STATE_CODES per box
+        #: Boxes drawn (None: all). An eager run growing into a graph laid out before
+        #: shows only what it has run so far, each box where it will stay.
+        self.shown: np.ndarray | None = None
         self.breakpoint = np.zeros(0, bool)
         self.overlay: np.ndarray | None = None  # (n, 3) uint8 colours, or None
         self.overlay_has = np.zeros(0, bool)
@@ -296,6 +300,7 @@ class GraphItem(QGraphicsItem):
         self.match_boxes = np.zeros(0, np.int64)
         self.highlight = None
         self.state = np.zeros(n, np.int8)
+        self.shown = None
         self.breakpoint = np.zeros(n, bool)
         self.overlay = None
         self.overlay_has = np.zeros(n, bool)
@@ -418,14 +423,19 @@ class GraphItem(QGraphicsItem):
                 (self._gx1 >= x0) & (self._gx0 <= x1) & (self._gy1 >= y0) & (self._gy0 <= y1)
             )[0]
             self._paint_groups(painter, gv, lod, scale)
+        shown = self.shown
         if len(self._ex0):
             # an edge's shape label runs right of where the edge starts
             lx0 = x0 - (LABEL_REACH if lod == NEAR else 0.0)
             ev = (self._ex1 >= lx0) & (self._ex0 <= x1) & (self._ey1 >= y0) & (self._ey0 <= y1)
+            if shown is not None:
+                ev &= shown[lay.edge_src] & shown[lay.edge_dst]
             self._paint_edges(painter, np.nonzero(ev)[0], lod, scale, (x0, y0, x1, y1))
         bv = np.nonzero((self._x1 >= x0) & (self._x0 <= x1) & (self._y1 >= y0) & (self._y0 <= y1))[
             0
         ]
+        if shown is not None:
+            bv = bv[shown[bv]]
         self._paint_boxes(painter, bv, lod, scale)
         self._paint_marks(painter, bv, lod, scale)
 
@@ -495,8 +505,12 @@ class GraphItem(QGraphicsItem):
                     lines.full_path = lines.path(idx)
                 painter.drawPath(lines.full_path)
                 return
-            # only the segments in view
+            # only the segments in view (of the edges asked for)
             segs = lines.in_rect(*area)
+            if self.shown is not None:
+                asked = np.zeros(n_e, bool)
+                asked[idx] = True
+                segs = segs[asked[lines.seg_edge[segs]]]
             if keep is not None:
                 lit = keep[lines.seg_edge[segs]]
                 if (~lit).any():

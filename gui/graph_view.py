@@ -169,6 +169,7 @@ class GraphView(QGraphicsView):
         self._match_pos = -1
         self._highlight_mode = "none"
         self._states: dict[str, str] = {}
+        self._shown: set[str] | None = None
         self._breakpoints: set[str] = set()
         self._overlay: tuple[dict[str, float], str, bool] | None = None
         self._overlay_range: tuple[float, float] = (0.0, 1.0)
@@ -195,6 +196,7 @@ class GraphView(QGraphicsView):
         self._selected = None
         self._matches, self._match_pos = [], -1
         self._states, self._breakpoints, self._overlay = {}, set(), None
+        self._shown = None
         self._fit_after_layout = True
         self._relayout(auto=True)
         self.breadcrumb_changed.emit(self.breadcrumb())
@@ -618,6 +620,25 @@ class GraphView(QGraphicsView):
 
     # -- debugger decorations -------------------------------------------------------------
 
+    def set_shown(self, node_ids: set[str] | None) -> None:
+        """Draw only these nodes (and the edges between them); None: all. Positions stay
+        those of the whole graph's layout, so a graph revealed node by node never moves."""
+        self._shown = None if node_ids is None else set(node_ids)
+        self._apply_shown()
+        self.viewport().update()
+
+    def _apply_shown(self) -> None:
+        lay = self._layout
+        if lay is None:
+            return
+        if self._shown is None:
+            self._item.shown = None
+            return
+        mask = np.zeros(len(lay), bool)
+        for nid in self._shown:
+            mask[lay.boxes_of(nid)] = True
+        self._item.shown = mask
+
     def set_node_states(self, states: dict[str, str]) -> None:
         self._states = dict(states)
         self._apply_states()
@@ -637,6 +658,7 @@ class GraphView(QGraphicsView):
         self.viewport().update()
 
     def _apply_decorations(self) -> None:
+        self._apply_shown()
         self._apply_states()
         self._apply_breakpoints()
         self._apply_overlay()

@@ -233,18 +233,45 @@ def test_exception_turns_the_node_red_and_restart_works(qtbot, window, tmp_path)
     assert d.engine.session.run.outputs[0].shape == (3, 10)
 
 
-def test_eager_graph_grows_on_screen_with_each_step(qtbot, window):
+def drawn(window: MainWindow) -> set[str]:
+    """The nodes the view draws now (all of them when nothing is hidden)."""
+    view = window.view
+    mask = view._item.shown
+    return {n for n in view.graph().nodes if mask is None or mask[view._layout.boxes_of(n)].any()}
+
+
+def test_eager_graph_grows_on_screen_with_each_step_and_nothing_drawn_moves(qtbot, window):
     ready(qtbot, window, "dynamic_torch", "eager")
-    counts = []
-    for _ in range(4):
+    grown: list[set[str]] = []
+    places: dict[str, tuple[float, float]] = {}
+    for _ in range(6):
         press(qtbot, window, Qt.Key.Key_F11)
+        window.debugger._refresh_view(force=True)
         qtbot.waitUntil(lambda: not window.view.is_busy(), timeout=RUN_TIMEOUT)
-        counts.append(len(window.view.graph()))
-    assert counts == sorted(counts) and counts[-1] > counts[0]
-    assert window.view.graph() is window.debugger.live_graph
+        now = drawn(window)
+        grown.append(now)
+        assert now == set(window.debugger.live_graph.nodes)  # what this run has met
+        for node in now:  # each where it first appeared
+            rect = window.view.node_rect(node)
+            assert places.setdefault(node, (rect.x(), rect.y())) == (rect.x(), rect.y())
+    assert all(a < b for a, b in zip(grown, grown[1:], strict=False))  # it grows
     assert "(growing)" in window.debugger.position_label.text()
     press(qtbot, window, Qt.Key.Key_F5)
     assert "(growing)" not in window.debugger.position_label.text()  # the run is over
+
+
+def test_an_eager_run_on_another_path_is_laid_out_as_it_grows(qtbot, window):
+    ready(qtbot, window, "dynamic_torch", "eager")
+    d = window.debugger
+    inputs = __import__("sample_models.dynamic_torch", fromlist=["other_inputs"]).other_inputs()
+    arrays = tuple(np.asarray(t.detach().numpy() if hasattr(t, "detach") else t) for t in inputs)
+    with qtbot.waitSignal(d.engine.paused, timeout=RUN_TIMEOUT):
+        d.restart_with_inputs(arrays)
+    press(qtbot, window, Qt.Key.Key_F5)
+    d._refresh_view(force=True)
+    qtbot.waitUntil(lambda: not window.view.is_busy(), timeout=RUN_TIMEOUT)
+    assert d._template is None and window.view.graph() is d.live_graph  # laid out anew
+    assert drawn(window) == set(d.live_graph.nodes)  # every node this run made is drawn
 
 
 def test_tensorflow_steps_into_a_while_and_finishes_exactly(qtbot, window):
