@@ -466,7 +466,6 @@ class DebugController(QObject):
     def _build_session(self, token: int, result: Any, budget: int) -> None:
         """Worker thread: the Session, its inputs as numpy and their summaries."""
         from inspectors.session import Session
-        from inspectors.tensors import summarize
 
         try:
             session = Session(result.captured, budget=budget)
@@ -476,12 +475,7 @@ class DebugController(QObject):
             message = f"Stepping is not available for this model: {type(exc).__name__}: {exc}"
             self._session_built.emit((token, result, None, message, traceback.format_exc()))
             return
-        try:
-            inputs = tuple(session.stepper.inputs())
-            shown: Any = (inputs, [summarize(a) for a in inputs])
-        except Exception as exc:  # a display problem only
-            shown = f"Inputs could not be shown: {exc}"
-        self._session_built.emit((token, result, session, shown, ""))
+        self._session_built.emit((token, result, session, "", ""))
 
     def _on_session_built(self, built: tuple[Any, ...]) -> None:
         token, result, session, shown, details = built
@@ -504,6 +498,7 @@ class DebugController(QObject):
         engine.gradients_ready.connect(self._on_gradients)
         engine.message.connect(self._on_message)
         engine.value_ready.connect(self._on_value_ready)
+        engine.inputs_ready.connect(self._on_inputs_ready)
         engine.running_changed.connect(lambda _r: self._update_actions())
         self.engine = engine
         engine.send(cmds.SetStepPlumbing(self.act_step_plumbing.isChecked()))
@@ -517,13 +512,10 @@ class DebugController(QObject):
         self.breakpoints_panel.set_known_scopes(
             sorted(s.path for s in graph.scope_tree().walk() if s.path)
         )
-        if isinstance(shown, str):
-            self.window.log_panel.warning(shown)
-        else:
-            self.inputs_panel.set_inputs(shown[0], summaries=shown[1])
         self.view.set_breakpoints(session.breakpoints.on_nodes())
         self.tensor_panel.clear("Step the model to see values here.")
         engine.start()
+        engine.send(cmds.FetchInputs())  # the Inputs panel: read on the engine thread
         self.session_started.emit(engine)
         self._update_actions()
 
@@ -691,13 +683,7 @@ class DebugController(QObject):
             self._start_live_graph()
         self.tensor_panel.clear("Restarted: step the model to see values here.")
         if restarted.new_inputs and self.engine is not None:
-            try:
-                self.inputs_panel.set_inputs(
-                    tuple(self.engine.session.stepper.inputs()),
-                    summaries=list(restarted.input_summaries) or None,
-                )
-            except Exception as exc:  # noqa: BLE001 - a display problem only
-                self.window.log_panel.warning(f"Inputs could not be shown: {exc}")
+            self.engine.send(cmds.FetchInputs())
         self._refresh_view(force=True)
 
     def _on_gradients(self, ready: ev.GradientsReady) -> None:
@@ -718,6 +704,12 @@ class DebugController(QObject):
         self.window.log_panel.log(message.level, message.text)
         if message.level != "info" or "restart" in message.text:
             self.window.statusBar().showMessage(message.text, 6000)  # where the eyes are
+
+    def _on_inputs_ready(self, ready: ev.InputsReady) -> None:
+        if ready.message:
+            self.window.log_panel.warning(ready.message)
+        else:
+            self.inputs_panel.set_inputs(ready.arrays, summaries=list(ready.summaries))
 
     def _on_value_ready(self, ready: ev.ValueReady) -> None:
         if ready.message:

@@ -32,6 +32,7 @@ class Engine(QObject):
     restarted = Signal(object)  # Restarted
     message = Signal(object)  # Message
     value_ready = Signal(object)  # ValueReady
+    inputs_ready = Signal(object)  # InputsReady
     stopped = Signal()
     running_changed = Signal(bool)
 
@@ -120,6 +121,8 @@ class Engine(QObject):
                 self.message.emit(event)
             elif isinstance(event, ev.ValueReady):
                 self.value_ready.emit(event)
+            elif isinstance(event, ev.InputsReady):
+                self.inputs_ready.emit(event)
             elif isinstance(event, ev.Stopped):
                 self._owed = 0
                 self._set_running(False)

@@ -97,6 +97,11 @@ class GradStep:
 
 
 @dataclass(frozen=True)
+class FetchInputs:
+    """Ask for the current run's inputs: an `InputsReady` answers."""
+
+
+@dataclass(frozen=True)
 class FetchValue:
     """Ask for a full value: a `ValueReady` answers (recomputed when it was dropped)."""
 
@@ -119,6 +124,7 @@ Command = (
     | SetBudget
     | Backward
     | GradStep
+    | FetchInputs
     | FetchValue
 )
 
@@ -140,5 +146,6 @@ ALL = (
     SetBudget,
     Backward,
     GradStep,
+    FetchInputs,
     FetchValue,
 )

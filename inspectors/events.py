@@ -101,6 +101,16 @@ class ValueReady:
 
 
 @dataclass(frozen=True)
+class InputsReady:
+    """The inputs of the current run, asked for with `FetchInputs` (numpy arrays and
+    their summaries; `message` says why there are none)."""
+
+    arrays: tuple[Any, ...]
+    summaries: tuple[TensorSummary, ...]
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class Stopped:
     """The engine thread has ended; the session accepts no more commands."""
 
@@ -114,5 +124,6 @@ Event = (
     | Restarted
     | Message
     | ValueReady
+    | InputsReady
     | Stopped
 )

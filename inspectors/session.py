@@ -215,6 +215,10 @@ class Session:
         """Walk gradients backwards: pause on the previous node in execution order."""
         self.send(cmds.GradStep())
 
+    def fetch_inputs(self) -> None:
+        """Ask for the current inputs; an `InputsReady` follows."""
+        self.send(cmds.FetchInputs())
+
     def fetch_value(self, node_id: str, index: int = 0) -> None:
         """Ask for a full value; a `ValueReady` follows (recomputed when it was dropped)."""
         self.send(cmds.FetchValue(node_id, index))
@@ -395,6 +399,8 @@ class Session:
             self._grad_step()
         elif isinstance(cmd, cmds.FetchValue):
             self._fetch_value(cmd.node_id, cmd.index)
+        elif isinstance(cmd, cmds.FetchInputs):
+            self._fetch_inputs()
         elif isinstance(cmd, cmds.Pause):
             self._pause_asked = False
         elif isinstance(cmd, cmds.SetStepPlumbing):
@@ -715,6 +721,14 @@ class Session:
         self._pause(ev.GRADIENT, node_id)
 
     # ------------------------------------------------------------------- values
+
+    def _fetch_inputs(self) -> None:
+        try:
+            arrays = tuple(self._inputs if self._inputs is not None else self.stepper.inputs())
+        except Exception as exc:  # a display problem only: the run goes on
+            self._emit(ev.InputsReady((), (), f"Inputs could not be read: {exc}"))
+            return
+        self._emit(ev.InputsReady(arrays, tuple(summarize(a) for a in arrays)))
 
     def _fetch_value(self, node_id: str, index: int) -> None:
         array = self.store.get(node_id, index)

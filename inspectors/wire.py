@@ -36,6 +36,7 @@ _EVENTS = (
     events.Restarted,
     events.Message,
     events.ValueReady,
+    events.InputsReady,
     events.Stopped,
 )
 

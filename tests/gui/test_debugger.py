@@ -553,3 +553,15 @@ def test_run_to_a_node_that_already_ran_says_so_instead_of_running_to_the_end(qt
     window.view.select(None)
     QTest.keyClick(window, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
     assert window.statusBar().currentMessage() == "Select a node to watch"
+
+
+def test_the_inputs_panel_shows_the_runs_inputs_read_on_the_engine_thread(qtbot, window):
+    ready(qtbot, window, "feedforward_torch")
+    panel = window.debugger.inputs_panel
+    qtbot.waitUntil(lambda: len(panel.inputs()) == 1, timeout=RUN_TIMEOUT)
+    expected = window.debugger.engine.session.stepper.inputs()[0]
+    np.testing.assert_array_equal(panel.inputs()[0], expected)
+    new = np.full((4, 10), 0.5, np.float32)
+    with qtbot.waitSignal(window.debugger.engine.inputs_ready, timeout=RUN_TIMEOUT):
+        window.debugger.restart_with_inputs((new,))
+    np.testing.assert_array_equal(panel.inputs()[0], new)

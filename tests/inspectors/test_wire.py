@@ -43,6 +43,8 @@ EXAMPLES = [
     events.Message("info", "hello"),
     events.ValueReady("fc1", 0, ARRAY, "recomputed"),
     events.ValueReady("fc1", 0, None, "dropped"),
+    events.InputsReady((ARRAY,), (SUMMARY,)),
+    commands.FetchInputs(),
     events.Stopped(),
 ]
 
