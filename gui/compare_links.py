@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Container
-from typing import Any
 
 from inspectors.graph import Graph
 
@@ -175,13 +174,3 @@ def node_label(graph: Graph | None, node_id: str | None) -> str:
         return node_id
     label = str(graph.node(node_id).get("label") or node_id)
     return label if label == node_id else f"{label} ({node_id})"
-
-
-def values_of(session: Any, graph: Graph) -> dict[str, Any]:
-    """The kept first output of every node of `graph` that has one (GUI thread, paused)."""
-    out = {}
-    for node in graph.nodes:
-        value = session.value(node)
-        if value is not None:
-            out[node] = value
-    return out

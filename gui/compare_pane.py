@@ -1,7 +1,8 @@
 """One side of the compare window: a model, its own loader and engine, and its graph.
 
-A `ComparePane` loads a spec off the GUI thread (`ModelLoader`), runs a Session on
-its engine thread (`Engine`), and paints the run on its `CompareGraphView` the way
+A `ComparePane` has an engine of its own (`Engine`): it loads a spec there
+(`ModelLoader`), steps it with commands, reads the run from its `RunModel`, and
+paints the run on its `CompareGraphView` the way
 the main window's debugger does: node states, and in eager mode the graph growing
 from `NodeAdded` events. The window on top links two panes; a pane knows nothing of
 the other.
@@ -35,8 +36,10 @@ from .compare_links import summary_line
 from .debugger import PAUSE_WORDS
 from .engine import Engine
 from .graph_view import GraphView
-from .live_graph import RunMarks, add_recorded_nodes, empty_live_graph
+from .live_graph import add_recorded_nodes, empty_live_graph
 from .loader import LoadResult, ModelLoader
+from .run_model import RunModel, RunReader
+from .widgets import set_enabled
 
 CAPTURES = ("auto", "fx", "export", "eager", "function")
 #: While a model runs, its node states refresh at most this often (ms).
@@ -126,7 +129,7 @@ class CompareGraphView(GraphView):
             painter.drawText(QRectF(44, y, w - 40, 15), Qt.AlignmentFlag.AlignVCenter, name)
 
 
-class ComparePane(QFrame):
+class ComparePane(RunReader, QFrame):
     """One model in the compare window: spec, run controls, summary line and graph."""
 
     loaded = Signal(object)  # LoadResult, once its Session is running
@@ -142,11 +145,10 @@ class ComparePane(QFrame):
         self.setObjectName(f"comparePane{title}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.result: LoadResult | None = None
-        self.engine: Engine | None = None
-        self.eager = False
+        self._engine = Engine(parent=self)  # this side's own engine, for the pane's life
+        self.run = RunModel(self._engine, self)
+        self.engine: Engine | None = None  # the engine while a session runs, else None
         self.live_graph: Graph | None = None
-        self.marks = RunMarks()  # executed / current / NaN / error node of this run
-        self.last_pause: ev.Paused | None = None
         self._own_selection = False
         self._dirty = False
         self._graph_dirty = False
@@ -156,10 +158,11 @@ class ComparePane(QFrame):
         self.must_wait: Any = lambda: False
 
         self.closed = False
-        self.loader = ModelLoader(self)
+        self.loader = ModelLoader(self._engine, self)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
         self.loader.stage_changed.connect(lambda text: self.status_label.setText(text))
+        self._engine.subscribe(self)
 
         self.view = CompareGraphView()
         self.view.node_selected.connect(self._on_view_selected)
@@ -184,14 +187,14 @@ class ComparePane(QFrame):
         self.over_button = QPushButton("↷ Over")
         self.continue_button = QPushButton("▶ Continue")
         self.restart_button = QPushButton("⟲ Restart")
-        for button, slot, tip in (
-            (self.step_button, self.step, "Run exactly one node of this side"),
-            (self.over_button, self.step_over, "Run the next node of this side; scopes run whole"),
-            (self.continue_button, self.continue_, "Run this side to the end"),
-            (self.restart_button, self.restart, "Start this side's run again"),
+        for button, command, tip in (
+            (self.step_button, cmds.Step(), "Run exactly one node of this side"),
+            (self.over_button, cmds.StepOver(), "Run the next node of this side; scopes run whole"),
+            (self.continue_button, cmds.Continue(), "Run this side to the end"),
+            (self.restart_button, cmds.Restart(), "Start this side's run again"),
         ):
             button.setToolTip(tip)
-            button.clicked.connect(slot)
+            button.clicked.connect(lambda _=False, c=command: self.send(c))
         self.position_label = QLabel("")
         self.position_label.setObjectName("comparePosition")
         self.status_label = QLabel("Open a model.")
@@ -291,15 +294,11 @@ class ComparePane(QFrame):
         self.load_failed.emit(message)
 
     def _on_loaded(self, result: LoadResult) -> None:
-        from inspectors.session import Session
-
         if self.closed:  # the window closed while this model was loading
             return
-        self.shutdown()
+        self.engine = None  # the engine ends the old session and starts one on this model
         self.result = result
-        self.eager = result.capture == "eager"
         self.live_graph = None
-        self._reset_run()
         self.view.set_graph(result.graph)
         failures = "; ".join(f"{f['strategy']} failed: {f['reason']}" for f in result.failures)
         self.status_label.setText(
@@ -308,31 +307,29 @@ class ComparePane(QFrame):
         )
         self.status_label.setToolTip(failures)
         self._update_summary()
-        try:
-            session = Session(result.captured)
-        except Exception as exc:  # exploring still works without stepping
-            self.status_label.setText(f"Stepping is not available: {type(exc).__name__}: {exc}")
-            self.graph_replaced.emit()
-            self.loaded.emit(result)
-            return
-        engine = Engine(session, self)
-        engine.nodes_added.connect(self._on_nodes_added)
-        engine.nodes_stepped.connect(self._on_nodes_stepped)
-        engine.paused.connect(self._on_paused)
-        engine.failed.connect(self._on_failed)
-        engine.restarted.connect(self._on_restarted)
-        engine.running_changed.connect(self._on_running_changed)
-        self.engine = engine
-        engine.start()
         self._update_buttons()
-        self.graph_replaced.emit()
-        self.loaded.emit(result)
+
+    def _on_session_unavailable(self, unavailable: ev.SessionUnavailable) -> None:
+        """Exploring still works without stepping."""
+        self.status_label.setText(unavailable.message)
+        self._announce()
+
+    def _on_session_started(self, _started: ev.SessionStarted) -> None:
+        self.engine = self._engine
+        self._update_buttons()
+        self._announce()
+
+    def _announce(self) -> None:
+        if self.result is not None:
+            self.graph_replaced.emit()
+            self.loaded.emit(self.result)
 
     def shutdown(self) -> None:
-        """End this side's engine (closing, or another model opened)."""
-        if self.engine is None:
-            return
-        self._end_engine()
+        """End this side's engine (the window is closing)."""
+        self.engine = None
+        self._engine.shutdown(timeout=5.0)
+        self._update_buttons()
+        self.running_changed.emit(False)
 
     def close(self) -> None:  # type: ignore[override]
         """The window is closing: drop a load still on its way, end the engine."""
@@ -342,34 +339,11 @@ class ComparePane(QFrame):
         self.shutdown()
         super().close()
 
-    def _end_engine(self) -> None:
-        engine, self.engine = self.engine, None
-        engine.shutdown(timeout=5.0)
-        engine.deleteLater()
-        self._update_buttons()
-        self.running_changed.emit(False)
-
     # ------------------------------------------------------------------ commands
 
     def send(self, command: cmds.Command) -> None:
         if self.engine is not None:
             self.engine.send(command)
-
-    def step(self) -> None:
-        self.send(cmds.Step())
-
-    def step_over(self) -> None:
-        self.send(cmds.StepOver())
-
-    def continue_(self) -> None:
-        self.send(cmds.Continue())
-
-    def restart(self) -> None:
-        self.send(cmds.Restart())
-
-    def run_to(self, node_id: str) -> None:
-        """Run until `node_id` has run (to the end when it never does)."""
-        self.send(cmds.RunTo(node_id))
 
     def running(self) -> bool:
         return self.engine is not None and self.engine.running
@@ -406,10 +380,6 @@ class ComparePane(QFrame):
 
     # ------------------------------------------------------------------ events
 
-    def _reset_run(self) -> None:
-        self.marks.reset()
-        self.last_pause = None
-
     def _on_nodes_added(self, added: list[ev.NodeAdded]) -> None:
         if self.live_graph is None:
             self.live_graph = empty_live_graph(self.full_graph())
@@ -419,13 +389,10 @@ class ComparePane(QFrame):
         self._graph_dirty = True
         self._dirty = True
 
-    def _on_nodes_stepped(self, stepped: list[ev.NodeStepped]) -> None:
-        self.marks.stepped(stepped)
+    def _on_nodes_stepped(self, _stepped: list[ev.NodeStepped]) -> None:
         self._dirty = True
 
     def _on_paused(self, pause: ev.Paused) -> None:
-        self.last_pause = pause
-        self.marks.paused(pause)
         if pause.reason == ev.FINISHED and self.eager:
             # the whole recorded graph is there now: show all of it
             self._fit_when_drawn = self._graph_dirty or self.view.is_busy()
@@ -445,14 +412,12 @@ class ComparePane(QFrame):
         self.running_changed.emit(running)
 
     def _on_failed(self, failed: ev.Failed) -> None:
-        self.marks.error_node = failed.node_id
         self.status_label.setText(
             f"⚠ {at_node(failed.node_id or 'the model', failed.message)[:120]}"
         )
         self._dirty = True
 
     def _on_restarted(self, _restarted: ev.Restarted) -> None:
-        self._reset_run()
         if self.eager:
             self.live_graph = empty_live_graph(self.full_graph())
             self.view.set_graph(self.live_graph)
@@ -496,7 +461,7 @@ class ComparePane(QFrame):
             self.position_label.setText("")
             return
         pause = self.last_pause
-        total = len(self.full_graph() or []) if self.eager else self.engine.session.total()
+        total = len(self.full_graph() or []) if self.eager else self.run.total
         word = "running…" if self.engine.running else ""
         if pause is not None and not self.engine.running:
             word = PAUSE_WORDS.get(pause.reason, pause.reason)
@@ -507,14 +472,8 @@ class ComparePane(QFrame):
         self.position_label.setText(f"node {len(self.marks.executed)} of {total}{grow} · {word}")
 
     def _update_buttons(self) -> None:
-        has = self.engine is not None
-        for button in (
-            self.step_button,
-            self.over_button,
-            self.continue_button,
-            self.restart_button,
-        ):
-            button.setEnabled(has)
+        run_buttons = (self.step_button, self.over_button, self.continue_button)
+        set_enabled((*run_buttons, self.restart_button), self.engine is not None)
         self._update_position()
 
     def set_link_text(self, text: str) -> None:

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
+from inspectors import commands as cmds
 from inspectors import events as ev
 
 from .compare_links import (
@@ -35,10 +35,10 @@ from .compare_links import (
     Links,
     lockstep_layer,
     node_label,
-    values_of,
 )
 from .compare_pane import ComparePane
 from .debugger import PAUSE_WORDS
+from .widgets import flush_column, make_action
 
 #: Colour modes of both panes.
 COLOUR_MODES = {
@@ -70,6 +70,7 @@ class CompareWindow(QMainWindow):
         self.links: Links | None = None
         self.diff: Any = None  # inspectors.diff.GraphDiff of the two captured graphs
         self.numeric: dict[str, tuple[float, float]] = {}
+        self._recolour_due = False
         self.layer_status = ""  # where the last layer step left both sides
         self._layer_head = ""  # its first part: `Layer 1 of 3: fc1 ↔ fc1/MatMul`
         self._layer_step: int | None = None  # the layer a layer step is running to
@@ -92,14 +93,7 @@ class CompareWindow(QMainWindow):
         self.layer_label.setContentsMargins(8, 0, 8, 4)
         self.layer_label.setStyleSheet("color: #1a5fb4;")
         self.layer_label.hide()
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.diff_label)
-        layout.addWidget(self.layer_label)
-        layout.addWidget(splitter, 1)
-        self.setCentralWidget(central)
+        self.setCentralWidget(flush_column(self.diff_label, self.layer_label, splitter))
         self.statusBar().showMessage("Open a model on each side, or pick a preset pair.")
 
         self._build_actions()
@@ -111,6 +105,7 @@ class CompareWindow(QMainWindow):
                 lambda busy, o=other: None if busy else QTimer.singleShot(0, o.load_pending)
             )
             pane.graph_replaced.connect(self._apply_colours)
+            pane.run.engine.value_ready.connect(self._on_value_ready)
             pane.paused.connect(lambda p, s=side: self._on_paused(s, p))
             pane.running_changed.connect(lambda _r: self._update_actions())
             pane.user_selected.connect(lambda n, s=side: self._on_selected(s, n))
@@ -134,15 +129,7 @@ class CompareWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         def act(text: str, slot: Any, keys: str | None, tip: str) -> QAction:
-            action = QAction(text, self)
-            if keys:
-                action.setShortcut(QKeySequence(keys))
-                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.setToolTip(f"{tip} ({keys})" if keys else tip)
-            action.setStatusTip(tip)
-            action.triggered.connect(slot)
-            self.addAction(action)
-            return action
+            return make_action(self, text, slot, keys, tip, keys_in_tip=True)
 
         self.act_step = act("↓ Step both", self.step_both, "F11", "Run one node on each side")
         self.act_layer = act(
@@ -259,7 +246,7 @@ class CompareWindow(QMainWindow):
     def step_both(self) -> None:
         self._clear_layer_status()
         for pane in self.panes:
-            pane.step()
+            pane.send(cmds.Step())
 
     def running(self) -> bool:
         """True while either side's model runs."""
@@ -290,9 +277,9 @@ class CompareWindow(QMainWindow):
         for side, side_ends, done, here in zip(live, ends, executed, at, strict=True):
             pane = self.panes[side]
             if layer >= total:
-                pane.continue_()
+                pane.send(cmds.Continue())
             elif side_ends[layer] != here and side_ends[layer] not in done:
-                pane.run_to(side_ends[layer])
+                pane.send(cmds.RunTo(side_ends[layer]))
         self.statusBar().showMessage(self._layer_running_text(layer))
         self._update_layer_label()
         if not self.running():  # every side was already there
@@ -301,18 +288,18 @@ class CompareWindow(QMainWindow):
     def step_over_both(self) -> None:
         self._clear_layer_status()
         for pane in self.panes:
-            pane.step_over()
+            pane.send(cmds.StepOver())
 
     def continue_both(self) -> None:
         self._clear_layer_status()
         for pane in self.panes:
-            pane.continue_()
+            pane.send(cmds.Continue())
 
     def restart_both(self) -> None:
         self.numeric = {}
         self._clear_layer_status()
         for pane in self.panes:
-            pane.restart()
+            pane.send(cmds.Restart())
 
     def _on_paused(self, side: int, pause: Any) -> None:
         if self.colour_mode() == "values":
@@ -558,14 +545,39 @@ class CompareWindow(QMainWindow):
         return cats, legend
 
     def _compute_numeric(self) -> None:
-        """Max abs / relative difference of linked nodes' values (both sides paused)."""
+        """Max abs / relative difference of linked nodes' values (both sides paused).
+
+        The values come from each side's engine: those not fetched yet are asked for,
+        and the colours are applied again as they arrive."""
         self.numeric = {}
         if self.links is None or any(p.engine is None or p.engine.running for p in self.panes):
             return
         from inspectors.diff import numeric_diff
 
-        values = [values_of(p.engine.session, p.full_graph()) for p in self.panes]  # type: ignore[union-attr,arg-type]
+        values: list[dict[str, Any]] = []
+        for side, pane in enumerate(self.panes):
+            run, kept = pane.run, {}
+            for pair in self.links.pairs:
+                node = pair[side]
+                if node not in run.summaries:
+                    continue  # not run (yet) on this side
+                run.fetch(node, 1)
+                value = run.value(node)
+                if value is not None:
+                    kept[node] = value
+            values.append(kept)
         self.numeric = numeric_diff(values[0], values[1], self.links.pairs)
+
+    def _on_value_ready(self, _ready: Any) -> None:
+        """A side's value arrived: the value colours take it in (once per burst)."""
+        if self.colour_mode() == "values" and not self._recolour_due:
+            self._recolour_due = True
+            QTimer.singleShot(50, self._recolour)
+
+    def _recolour(self) -> None:
+        self._recolour_due = False
+        if self.colour_mode() == "values":
+            self._apply_colours()
 
     def parting(self) -> tuple[str | None, str | None, str | None, str | None]:
         """Where the two executions part: (last common node in A, its partner in B,

@@ -1,37 +1,40 @@
 """The debugger half of the window: run controls, node states on the graph, and the
-Tensor, Breakpoints, Watch and Inputs panels, all driven by one Engine per model.
+Tensor, Breakpoints, Watch and Inputs panels, all driven by the window's engine.
 
-The controller owns the Session for the loaded model (through `Engine`), turns its
-signals into view states, and never calls model code on the GUI thread: every
-command goes to the engine thread, every result comes back as a queued signal.
+The controller sends commands to the engine (`Engine.send`) and reads the run from the
+window's `RunModel`, which the engine's events keep; it never holds a Session or a
+model, and never runs model code: values and gradients come as `ValueReady` answers,
+the breakpoint list goes whole with `SetBreakpoints`.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QInputDialog, QLabel, QToolBar
+from PySide6.QtWidgets import QInputDialog, QLabel
 
 from inspectors import commands as cmds
 from inspectors import events as ev
-from inspectors.graph import Graph
+from inspectors.breakpoints import Breakpoints
+from inspectors.graph import Graph, split_node_path
 from inspectors.run_command import at_node
-from inspectors.stepping import split_node_path
 from inspectors.tensors import TensorSummary
 
 from .engine import Engine
-from .live_graph import RunMarks, add_recorded_nodes, empty_live_graph
+from .live_graph import add_recorded_nodes, empty_live_graph
+from .overlays import RUN_OVERLAY_LABELS
 from .panels.breakpoints_panel import BreakpointsPanel
 from .panels.inputs_panel import InputsPanel
 from .panels.tensor_panel import TensorPanel
 from .panels.tensor_summary import format_bytes
 from .panels.watch_panel import WatchPanel
+from .run_model import RunReader
+from .widgets import make_action, text_toolbar
 
 BACKWARD_TIP = "Backward pass: gradient of the loss at every node and parameter"
 NO_GRADIENTS_YET = "Gradients need a finished run: continue to the end (F5) first."
@@ -66,27 +69,22 @@ def gradient_norm(summary: TensorSummary | None) -> float:
     return math.sqrt(summary.size) * math.hypot(summary.std, summary.mean)
 
 
-class DebugController(QObject):
+class DebugController(RunReader, QObject):
     """Connects a MainWindow's graph view to a Session running on its engine thread."""
 
-    session_started = Signal(object)  # the Engine of the newly loaded model
-    _session_built = Signal(object)  # from the builder thread: (token, result, session, ...)
+    session_started = Signal(object)  # the Engine, once a session runs on a new model
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.window = window
         self.view = window.view
-        self.engine: Engine | None = None
+        self.run = window.run_model  # the run, as the engine's events told it
+        self._engine: Engine = window.engine
+        self.engine: Engine | None = None  # the engine while a session runs, else None
         self.spec = ""
-        self.eager = False
         self.live_graph: Graph | None = None  # eager: the graph grown from NodeAdded events
         self._template: Graph | None = None  # eager: the laid-out graph the run reveals
-        self.marks = RunMarks()  # executed / current / NaN / error node of this run
-        self.last_pause: ev.Paused | None = None
-        self.summaries: dict[str, tuple[TensorSummary, ...]] = {}
-        self.grad_summaries: dict[str, tuple[TensorSummary | None, ...]] = {}
-        self.param_grads: dict[str, TensorSummary] = {}
-        self.errors: dict[str, str] = {}
+        self.breakpoints = Breakpoints()  # the panel's list; sent whole to the engine
         self._last_view_refresh = 0.0
         self._view_dirty = False
         self._graph_dirty = False
@@ -114,9 +112,11 @@ class DebugController(QObject):
         self.position_label.setObjectName("debugPosition")
         window.statusBar().addPermanentWidget(self.position_label)
 
-        self._build_token = 0
-        self._session_built.connect(self._on_session_built)
+        engine = self._engine
+        engine.subscribe(self)  # each signal `x` to `self._on_x`
         window.model_loaded.connect(self._on_model_loaded)
+        engine.send(cmds.SetBudget(window.settings.value_budget()))
+        engine.send(cmds.SetStepPlumbing(window.settings.step_plumbing()))
         window.closing.connect(self.shutdown)
         window.overlay_source = self.overlay_values
         self.view.node_selected.connect(self._on_node_selected)
@@ -125,7 +125,7 @@ class DebugController(QObject):
         self._select_after_layout: str | None = None
         self.tensor_panel.value_edited.connect(self._on_value_edited)
         self.tensor_panel.fetch_requested.connect(self._on_fetch_requested)
-        self.breakpoints_panel.changed.connect(self._on_breakpoints_changed)
+        self.breakpoints_panel.changed.connect(self._on_panel_breakpoints)
         self.breakpoints_panel.node_activated.connect(window.select_node)
         self.watch_panel.node_activated.connect(window.select_node)
         self.watch_panel.changed.connect(self._save_model_state)
@@ -135,40 +135,33 @@ class DebugController(QObject):
     # ------------------------------------------------------------------ controls
 
     def _build_actions(self) -> None:
-        def act(text: str, slot: Any, keys: str | list[str] | None, tip: str) -> QAction:
-            action = QAction(text, self.window)
-            if isinstance(keys, list):
-                action.setShortcuts([QKeySequence(k) for k in keys])
-            elif keys:
-                action.setShortcut(QKeySequence(keys))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.setStatusTip(tip)
-            action.setToolTip(f"{tip} ({keys if isinstance(keys, str) else ', '.join(keys or [])})")
-            action.triggered.connect(slot)
-            self.window.addAction(action)
-            return action
+        def act(text: str, slot: Any, keys: str | None, tip: str) -> QAction:
+            return make_action(self.window, text, slot, keys, tip, keys_in_tip=True)
 
         self.act_continue = act(
-            "Continue", self.continue_, "F5", "Run to the next breakpoint or the end"
+            "Continue", self._sends(cmds.Continue()), "F5", "Run to the next breakpoint or the end"
         )
         self.act_pause = act(
-            "Pause", self.pause, "F6", "Pause the running model after the current node"
+            "Pause",
+            self._sends(cmds.Pause()),
+            "F6",
+            "Pause the running model after the current node",
         )
         self.act_step_over = act(
             "Step over",
-            self.step_over,
+            self._sends(cmds.StepOver()),
             "F10",
             "Run the next node at this level; a module, loop or call met there runs whole",
         )
         self.act_step_into = act(
             "Step into",
-            self.step_into,
+            self._sends(cmds.Step()),
             "F11",
             "Run exactly one node, into modules, loop bodies and calls",
         )
         self.act_step_out = act(
             "Step out",
-            self.step_out,
+            self._sends(cmds.StepOut()),
             "Shift+F11",
             "Finish the enclosing module, loop or call: pause on its last node",
         )
@@ -205,14 +198,14 @@ class DebugController(QObject):
             "Break on the first node whose output has a NaN (the Breakpoints panel's switch)",
         )
         self.act_break_nan.setCheckable(True)
-        self.act_backward = act("Gradients", self.backward, "Ctrl+G", BACKWARD_TIP)
+        self.act_backward = act("Gradients", self._sends(cmds.Backward()), "Ctrl+G", BACKWARD_TIP)
         # The action's shortcut is off while it is disabled; this one then says why.
         self._backward_refused = QShortcut(QKeySequence("Ctrl+G"), self.window)
         self._backward_refused.setContext(Qt.ShortcutContext.WindowShortcut)
         self._backward_refused.activated.connect(self._refuse_backward)
         self.act_grad_step = act(
             "Step back (gradients)",
-            self.grad_step,
+            self._sends(cmds.GradStep()),
             "Shift+F10",
             "Walk the gradients backwards, node by node",
         )
@@ -258,10 +251,7 @@ class DebugController(QObject):
             self.window.menuBar().addAction(help_menu.menuAction())
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Debug")
-        bar.setObjectName("debugToolBar")
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for a, text in (
+        buttons = (
             (self.act_continue, "▶ Continue"),
             (self.act_pause, "‖ Pause"),
             (self.act_step_over, "↷ Over"),
@@ -272,12 +262,15 @@ class DebugController(QObject):
             (self.act_break_nan, "NaN stop"),
             (self.act_backward, "∇ Gradients"),
             (self.act_grad_step, "← Back"),
-        ):
-            a.setIconText(text)
-            bar.addAction(a)
+        )
+        bar = text_toolbar("Debug", "debugToolBar", buttons)
+        bar.addActions([a for a, _text in buttons])
         self.window.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         self.window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar = bar
+
+    def _on_running_changed(self, _running: bool) -> None:
+        self._update_actions()
 
     def _update_actions(self) -> None:
         has = self.engine is not None
@@ -318,7 +311,12 @@ class DebugController(QObject):
 
     # ------------------------------------------------------------------ commands
 
+    def _sends(self, command: cmds.Command) -> Any:
+        """The slot of an action that sends `command`."""
+        return lambda: self.send(command)
+
     def send(self, command: cmds.Command) -> None:
+        """Send a command to the engine (nothing while no session runs)."""
         if self.engine is None:
             return
         if self.eager and self.live_graph is None and isinstance(command, cmds.RUN_COMMANDS):
@@ -326,26 +324,10 @@ class DebugController(QObject):
         self.engine.send(command)
         self._update_actions()
 
-    def continue_(self) -> None:
-        self.send(cmds.Continue())
-
-    def pause(self) -> None:
-        self.send(cmds.Pause())
-
-    def step_over(self) -> None:
-        self.send(cmds.StepOver())
-
-    def step_into(self) -> None:
-        self.send(cmds.Step())
-
-    def step_out(self) -> None:
-        self.send(cmds.StepOut())
-
     def set_step_plumbing(self, show: bool) -> None:
         """Kept in the settings; sent to the engine now and to every engine started later."""
         self.window.settings.set_step_plumbing(show)
-        if self.engine is not None:
-            self.engine.send(cmds.SetStepPlumbing(show))
+        self._engine.send(cmds.SetStepPlumbing(show))  # the engine keeps it for every session
 
     def run_to_selected(self) -> None:
         node = self.view.selected()
@@ -371,9 +353,6 @@ class DebugController(QObject):
         """End the run: back to before the first node (values and states cleared)."""
         self.send(cmds.Restart())
 
-    def backward(self) -> None:
-        self.send(cmds.Backward())
-
     def why_no_gradients(self) -> str:
         """Why Gradients cannot run now."""
         if self.engine is None:
@@ -387,9 +366,6 @@ class DebugController(QObject):
         reason = self.why_no_gradients()
         self.window.statusBar().showMessage(reason, 6000)
         self.window.log_panel.info(reason)
-
-    def grad_step(self) -> None:
-        self.send(cmds.GradStep())
 
     def toggle_breakpoint(self) -> None:
         node = self.view.selected()
@@ -429,8 +405,8 @@ class DebugController(QObject):
 
     def set_value_budget(self, nbytes: int) -> None:
         self.window.settings.set_value_budget(nbytes)
-        if self.engine is not None:
-            self.engine.send(cmds.SetBudget(int(nbytes)))  # applies from the next value on
+        # from the next value on, and for every session the engine starts later
+        self._engine.send(cmds.SetBudget(int(nbytes)))
         self.window.log_panel.info(f"Full values are kept up to {human_bytes(nbytes)}")
 
     def watch_selected(self) -> None:
@@ -449,93 +425,67 @@ class DebugController(QObject):
 
     # --------------------------------------------------------------- model life
 
-    def _on_model_loaded(self, result: Any) -> None:
-        """Build the Session off the GUI thread (a stepper's plan and the inputs'
-        summaries can take a while for a big model); `_on_session_built` goes on."""
-        self.shutdown()
-        self._reset_run_state()  # nothing of the previous model's run stays visible
-        self._build_token += 1
-        token, budget = self._build_token, self.window.settings.value_budget()
-        threading.Thread(
-            target=self._build_session,
-            args=(token, result, budget),
-            name="graphstep-session-builder",
-            daemon=True,
-        ).start()
+    # the run, as the window's RunModel keeps it (read-only here)
 
-    def _build_session(self, token: int, result: Any, budget: int) -> None:
-        """Worker thread: the Session, its inputs as numpy and their summaries."""
-        from inspectors.session import Session
+    @property
+    def grad_summaries(self) -> dict[str, tuple[TensorSummary | None, ...]]:
+        return self.run.grad_summaries
 
-        try:
-            session = Session(result.captured, budget=budget)
-        except Exception as exc:  # the stepper could not be built: exploring still works
-            import traceback
+    @property
+    def param_grads(self) -> dict[str, TensorSummary]:
+        return self.run.param_grads
 
-            message = f"Stepping is not available for this model: {type(exc).__name__}: {exc}"
-            self._session_built.emit((token, result, None, message, traceback.format_exc()))
-            return
-        self._session_built.emit((token, result, session, "", ""))
+    @property
+    def errors(self) -> dict[str, str]:
+        return self.run.errors
 
-    def _on_session_built(self, built: tuple[Any, ...]) -> None:
-        token, result, session, shown, details = built
-        if token != self._build_token or self.window.result is not result:
-            return  # another model was opened meanwhile
-        if session is None:
-            self.window.log_panel.error(shown, details)
-            self._update_actions()
-            return
-        self.spec = result.spec
-        self.eager = result.capture == "eager"
+    # --------------------------------------------------------------- model life
+
+    def _on_model_loaded(self, _result: Any) -> None:
+        """A new model: the engine ends the old session and starts one on it
+        (`_on_session_started`); nothing of the old run stays visible meanwhile."""
+        self._save_model_state()
+        self.engine = None
         self.live_graph = None
-        self._reset_run_state()
-        engine = Engine(session, self)
-        engine.nodes_added.connect(self._on_nodes_added)
-        engine.nodes_stepped.connect(self._on_nodes_stepped)
-        engine.paused.connect(self._on_paused)
-        engine.failed.connect(self._on_failed)
-        engine.restarted.connect(self._on_restarted)
-        engine.gradients_ready.connect(self._on_gradients)
-        engine.message.connect(self._on_message)
-        engine.value_ready.connect(self._on_value_ready)
-        engine.inputs_ready.connect(self._on_inputs_ready)
-        engine.running_changed.connect(lambda _r: self._update_actions())
-        self.engine = engine
-        engine.send(cmds.SetStepPlumbing(self.act_step_plumbing.isChecked()))
-        self._load_model_state(session)
-        self.breakpoints_panel.set_breakpoints(session.breakpoints)
-        self._sync_nan_action()
-        graph = result.graph
-        self.breakpoints_panel.set_known_ops(
-            sorted({str(graph.node(n).get("op")) for n in graph.nodes})
-        )
-        self.breakpoints_panel.set_known_scopes(
-            sorted(s.path for s in graph.scope_tree().walk() if s.path)
-        )
-        self.view.set_breakpoints(session.breakpoints.on_nodes())
+        self._template = None
         self.tensor_panel.clear("Step the model to see values here.")
-        engine.start()
+        self._update_actions()
+
+    def _on_session_unavailable(self, unavailable: ev.SessionUnavailable) -> None:
+        self.engine = None
+        self.window.log_panel.error(unavailable.message, unavailable.details)
+        self._update_actions()
+
+    def _on_session_started(self, started: ev.SessionStarted) -> None:
+        engine = self._engine
+        self.spec = started.spec
+        self.live_graph = None
+        self._template = None
+        self.engine = engine
+        self._load_model_state()
+        self.breakpoints_panel.set_breakpoints(self.breakpoints)
+        engine.send(cmds.SetBreakpoints(self.breakpoints.to_items()))
+        self._sync_nan_action()
+        graph = self.window.result.graph if self.window.result is not None else None
+        if graph is not None:
+            self.breakpoints_panel.set_known_ops(
+                sorted({str(graph.node(n).get("op")) for n in graph.nodes})
+            )
+            self.breakpoints_panel.set_known_scopes(
+                sorted(s.path for s in graph.scope_tree().walk() if s.path)
+            )
+        self.view.set_breakpoints(self.breakpoints.on_nodes())
+        self.tensor_panel.clear("Step the model to see values here.")
         engine.send(cmds.FetchInputs())  # the Inputs panel: read on the engine thread
         self.session_started.emit(engine)
         self._update_actions()
 
     def shutdown(self) -> None:
-        """End the current engine (window closing, or another model loaded)."""
-        if self.engine is None:
-            return
+        """The window is closing: keep the model's breakpoints and watches, end the engine."""
         self._save_model_state()
-        engine, self.engine = self.engine, None
-        engine.shutdown(timeout=5.0)
-        engine.deleteLater()
+        self.engine = None
+        self._engine.shutdown(timeout=5.0)
         self._update_actions()
-
-    def _reset_run_state(self) -> None:
-        self.marks.reset()
-        self.last_pause = None
-        self.summaries = {}
-        self.grad_summaries = {}
-        self.param_grads = {}
-        self.errors = {}
 
     def _start_live_graph(self) -> None:
         """Eager mode: from the first run on, the view shows the graph as it grows.
@@ -572,9 +522,7 @@ class DebugController(QObject):
 
     def _on_nodes_stepped(self, stepped: list[ev.NodeStepped]) -> None:
         watched = set(self.watch_panel.watched())
-        self.marks.stepped(stepped)
         for event in stepped:
-            self.summaries[event.node_id] = event.summaries
             if event.node_id in watched:
                 self.watch_panel.update_summary(
                     event.node_id, event.summaries[0] if event.summaries else None
@@ -589,8 +537,6 @@ class DebugController(QObject):
             self._show_tensor(shown)
 
     def _on_paused(self, pause: ev.Paused) -> None:
-        self.last_pause = pause
-        self.marks.paused(pause)
         if pause.reason == ev.FINISHED:
             self.watch_panel.run_finished()
         self._refresh_view(force=True)
@@ -665,9 +611,6 @@ class DebugController(QObject):
         self._refresh_view(force=True)
 
     def _on_failed(self, failed: ev.Failed) -> None:
-        if failed.node_id:
-            self.marks.error_node = failed.node_id
-            self.errors[failed.node_id] = failed.message
         message = at_node(failed.node_id, failed.message)
         if failed.node_id and self.title(failed.node_id) != failed.node_id:
             message = f"{self.title(failed.node_id)}: {message[len(failed.node_id) + 2 :]}"
@@ -677,7 +620,6 @@ class DebugController(QObject):
         self._view_dirty = True
 
     def _on_restarted(self, restarted: ev.Restarted) -> None:
-        self._reset_run_state()
         self.watch_panel.run_restarted()
         if self.eager:
             self._start_live_graph()
@@ -686,9 +628,7 @@ class DebugController(QObject):
             self.engine.send(cmds.FetchInputs())
         self._refresh_view(force=True)
 
-    def _on_gradients(self, ready: ev.GradientsReady) -> None:
-        self.grad_summaries = dict(ready.nodes)
-        self.param_grads = dict(ready.params)
+    def _on_gradients_ready(self, ready: ev.GradientsReady) -> None:
         self.window.log_panel.info(
             f"Gradients of loss {ready.loss:.6g} ({ready.loss_source}) at {len(ready.nodes)} nodes and {len(ready.params)} parameters"
             + (f"; {len(ready.absent)} without a gradient" if ready.absent else "")
@@ -712,10 +652,10 @@ class DebugController(QObject):
             self.inputs_panel.set_inputs(ready.arrays, summaries=list(ready.summaries))
 
     def _on_value_ready(self, ready: ev.ValueReady) -> None:
-        if ready.message:
+        if ready.message and ready.message != "" and not ready.gradient:
             self.window.log_panel.info(f"{self.title(ready.node_id)}: {ready.message}")
         if self.tensor_panel.property("node_id") == ready.node_id:
-            self._show_tensor(ready.node_id, fetched={ready.index: ready.array})
+            self._show_tensor(ready.node_id)
 
     # ------------------------------------------------------------------- views
 
@@ -789,7 +729,6 @@ class DebugController(QObject):
         if self.engine is None:
             self.position_label.setText("")
             return
-        session = self.engine.session
         pause = self.last_pause
         k = sum(1 for n in self.marks.executed if split_node_path(n)[1] is None)
         inside = len(self.marks.executed) - k  # nodes run inside loop bodies and calls
@@ -800,7 +739,7 @@ class DebugController(QObject):
                 k += 1
             else:
                 inside += 1
-        n = len(self.view.graph() or []) if self.eager else session.total()
+        n = len(self.view.graph() or []) if self.eager else self.run.total
         reason = (
             "running…"
             if self.engine.running
@@ -811,7 +750,7 @@ class DebugController(QObject):
             if pause and pause.node_id and not self.engine.running
             else ""
         )
-        memory = human_bytes(session.store.nbytes)
+        memory = human_bytes(self.run.memory)
         inner = f" (+{inside} inside bodies)" if inside else ""
         # an eager graph grows while the model runs; once the run is over it is whole
         over = pause is not None and pause.reason in (ev.FINISHED, ev.GRADIENT, ev.EXCEPTION)
@@ -829,29 +768,31 @@ class DebugController(QObject):
         if node_id:
             self._show_tensor(node_id)
 
-    def _show_tensor(self, node_id: str, fetched: dict[int, Any] | None = None) -> None:
-        """Show `node_id`'s value (and gradient) in the Tensor panel."""
-        session = self.engine.session if self.engine is not None else None
+    def _show_tensor(self, node_id: str) -> None:
+        """Show `node_id`'s value (and gradient) in the Tensor panel; values not fetched
+        yet are asked for, and shown when the engine's answer comes."""
         summaries = self.summaries.get(node_id)
         self.tensor_panel.setProperty("node_id", node_id)
-        if session is None or summaries is None:
+        if self.engine is None or summaries is None:
             message = "Not run yet: step or continue to see its value."
             if node_id in self.errors:
                 message = f"Raised: {self.errors[node_id]}"
             self.tensor_panel.clear(message)
             return
-        running = self.engine is not None and self.engine.running
-        values: list[np.ndarray | None] = []
-        dropped: list[bool] = []
-        for i in range(len(summaries)):
-            value = None if running else session.value(node_id, i)
-            if fetched and i in fetched:
-                value = fetched[i]
-            values.append(value)
-            dropped.append(value is None and session.store.is_dropped(node_id, i))
+        run = self.run
+        running = self.engine.running
         grads = self.grad_summaries.get(node_id)
+        count = len(summaries)
+        if not running:
+            run.fetch(node_id, count)
+            if grads:
+                run.fetch(node_id, count, gradient=True)
+        values: list[np.ndarray | None] = [
+            None if running else run.value(node_id, i) for i in range(count)
+        ]
+        dropped = [(node_id, i, False) in run.dropped for i in range(count)]
         grad_values = (
-            [None if running else session.gradient(node_id, i) for i in range(len(summaries))]
+            [None if running else run.value(node_id, i, gradient=True) for i in range(count)]
             if grads
             else None
         )
@@ -873,15 +814,33 @@ class DebugController(QObject):
 
     def _on_fetch_requested(self, node_id: str, index: int) -> None:
         if self.engine is not None:
-            self.engine.send(cmds.FetchValue(node_id, index))
+            self.engine.send(cmds.FetchValue(node_id, index))  # recomputed when dropped
 
-    def _on_breakpoints_changed(self) -> None:
+    def _on_panel_breakpoints(self) -> None:
+        """The panel changed its list: the engine gets the whole of it."""
         if self.engine is None:
             return
-        bps = self.engine.session.breakpoints
-        self.view.set_breakpoints(bps.on_nodes())
+        self.engine.send(cmds.SetBreakpoints(self.breakpoints.to_items()))
+        self.view.set_breakpoints(self.breakpoints.on_nodes())
         self._sync_nan_action()
         self._save_model_state()
+
+    def _on_breakpoints_changed(self, changed: ev.BreakpointsChanged) -> None:
+        """The engine counted a hit or disabled a broken expression: the panel shows it."""
+        differs = False
+        for item in changed.items:
+            try:
+                bp = self.breakpoints.get(int(item["id"]))
+            except KeyError:
+                continue
+            hits, enabled = int(item.get("hits", 0)), bool(item.get("enabled", True))
+            if (bp.hits, bp.enabled) != (hits, enabled):
+                bp.hits, bp.enabled = hits, enabled
+                differs = True
+        if differs:
+            self.breakpoints_panel.refresh()
+            self.view.set_breakpoints(self.breakpoints.on_nodes())
+            self._save_model_state()
 
     # ------------------------------------------------------------------ overlays
 
@@ -911,11 +870,12 @@ class DebugController(QObject):
 
     # ------------------------------------------------------------- persistence
 
-    def _load_model_state(self, session: Any) -> None:
+    def _load_model_state(self) -> None:
         """Restore the model's breakpoints and watches; a malformed entry is skipped and
         named in the Log (a hand-edited or older settings file must not stop debugging)."""
         state = self.window.settings.model_state(self.spec)
-        ignored = session.breakpoints.load_list(state.get("breakpoints", []))
+        self.breakpoints = Breakpoints()
+        ignored = self.breakpoints.load_list(state.get("breakpoints", []))
         for node in self.watch_panel.watched():
             self.watch_panel.remove_watch(node)
         watches = state.get("watches", [])
@@ -936,16 +896,10 @@ class DebugController(QObject):
         if self.engine is None or not self.spec:
             return
         state = {
-            "breakpoints": self.engine.session.breakpoints.to_list(),
+            "breakpoints": self.breakpoints.to_list(),
             "watches": self.watch_panel.watched(),
         }
         self.window.settings.set_model_state(self.spec, state)
 
 
-VALUE_OVERLAYS = {
-    "absmax": "|value| max",
-    "mean": "Value mean",
-    "std": "Value std",
-    "nan": "NaN / Inf count",
-    "gradnorm": "Gradient norm",
-}
+VALUE_OVERLAYS = RUN_OVERLAY_LABELS

@@ -1,9 +1,10 @@
-"""The Session on its engine thread, seen from the GUI thread as Qt signals.
+"""The engine, seen from the GUI thread: an `EngineClient` whose events become signals.
 
-The Session calls its listener on the engine thread. The listener only appends to a
-deque; a timer on the GUI thread drains it every few milliseconds and emits the
+The client calls its listener on the engine's threads. The listener only appends to
+a deque; a timer on the GUI thread drains it every few milliseconds and emits the
 signals, batching `NodeStepped` so a fast continue over 50,000 nodes costs the GUI a
-handful of slots per frame, never one per node. Nothing here runs model code.
+handful of slots per frame, never one per node. Nothing here runs model code, and
+nothing here can reach a Session, a stepper or a model: only commands go out.
 """
 
 from __future__ import annotations
@@ -15,65 +16,116 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from inspectors import commands as cmds
 from inspectors import events as ev
+from inspectors.engine import EngineClient
 
 FLUSH_MS = 30
 
 _ENDS_IN_A_PAUSE = (*cmds.RUN_COMMANDS, cmds.Restart)
 
+#: Each event type -> the signal that carries it (the batched two aside).
+_SIGNAL_OF = {
+    ev.Paused: "paused",
+    ev.Failed: "failed",
+    ev.GradientsReady: "gradients_ready",
+    ev.Restarted: "restarted",
+    ev.Message: "message",
+    ev.ValueReady: "value_ready",
+    ev.InputsReady: "inputs_ready",
+    ev.BreakpointsChanged: "breakpoints_changed",
+    ev.Stopped: "stopped",
+    ev.LoadStage: "load_stage",
+    ev.Loaded: "loaded",
+    ev.LoadFailed: "load_failed",
+    ev.LoadCancelled: "load_cancelled",
+    ev.LoadStopped: "load_stopped",
+    ev.SessionStarted: "session_started",
+    ev.SessionUnavailable: "session_unavailable",
+    ev.TrainingReady: "training_ready",
+    ev.TrainingUnavailable: "training_unavailable",
+    ev.Iterated: "iterated",
+    ev.TrainingFinished: "training_finished",
+    ev.TrainingFailed: "training_failed",
+}
+
 
 class Engine(QObject):
-    """Commands to a Session; its events back as signals, on the GUI thread."""
+    """Commands to an engine; its events back as signals, on the GUI thread.
+
+    Every signal carries the event itself (`nodes_added` and `nodes_stepped` a list
+    of them, in order); `running_changed(bool)` says whether a run command is still
+    owed its pause.
+    """
 
     nodes_added = Signal(list)  # list[NodeAdded]
     nodes_stepped = Signal(list)  # list[NodeStepped], in order
-    paused = Signal(object)  # Paused
-    failed = Signal(object)  # Failed
-    gradients_ready = Signal(object)  # GradientsReady
-    restarted = Signal(object)  # Restarted
-    message = Signal(object)  # Message
-    value_ready = Signal(object)  # ValueReady
-    inputs_ready = Signal(object)  # InputsReady
-    stopped = Signal()
+    paused = Signal(object)
+    failed = Signal(object)
+    gradients_ready = Signal(object)
+    restarted = Signal(object)
+    message = Signal(object)
+    value_ready = Signal(object)
+    inputs_ready = Signal(object)
+    breakpoints_changed = Signal(object)
+    stopped = Signal(object)
+    load_stage = Signal(object)
+    loaded = Signal(object)
+    load_failed = Signal(object)
+    load_cancelled = Signal(object)
+    load_stopped = Signal(object)
+    session_started = Signal(object)
+    session_unavailable = Signal(object)
+    training_ready = Signal(object)
+    training_unavailable = Signal(object)
+    iterated = Signal(object)
+    training_finished = Signal(object)
+    training_failed = Signal(object)
     running_changed = Signal(bool)
 
-    def __init__(self, session: Any, parent: QObject | None = None) -> None:
+    def __init__(self, client: EngineClient | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.session = session
+        if client is None:
+            from inspectors.engine import Engine as LocalEngine
+
+            client = LocalEngine()
+        self.client = client
         self._inbox: collections.deque[ev.Event] = collections.deque()
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._flush)
+        self._timer.start()
         self.running = False
         self._owed = 0  # pauses still to come for the run commands sent
-        session.add_listener(self._on_event)
+        self._closed = False
+        client.add_listener(self._inbox.append)  # engine threads: queue for the GUI thread
 
-    # -------------------------------------------------------------- commands
-
-    def start(self) -> None:
-        self._timer.start()
-        self.session.start()
+    def subscribe(self, owner: object) -> None:
+        """Connect each signal `name` to `owner._on_<name>`, where `owner` has one: the
+        one place a controller is wired to the engine."""
+        names = ("nodes_added", "nodes_stepped", "running_changed", *_SIGNAL_OF.values())
+        for name in names:
+            handler = getattr(owner, f"_on_{name}", None)
+            if handler is not None:
+                getattr(self, name).connect(handler)
 
     def send(self, command: cmds.Command) -> None:
         """The one way to the engine (`inspectors.commands`); events come back as signals."""
+        if self._closed:
+            return
         if isinstance(command, _ENDS_IN_A_PAUSE):
             # Each run command ends in exactly one pause; the model is running while any
             # is still owed (restart-then-continue owes two: its ready pause is not the end).
             self._owed += 1
             self._set_running(True)
-        self.session.send(command)
+        self.client.send(command)
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop the engine thread (a model blocked inside one op finishes that op first)."""
-        self.session.stop()
-        self.session.join(timeout)
+        """End the engine (a model blocked inside one op finishes that op first)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.client.close(timeout)
         self._flush()
         self._timer.stop()
-
-    # ---------------------------------------------------------------- events
-
-    def _on_event(self, event: ev.Event) -> None:
-        """Engine thread: queue the event for the GUI thread."""
-        self._inbox.append(event)
 
     def _set_running(self, running: bool) -> None:
         if running != self.running:
@@ -110,21 +162,9 @@ class Engine(QObject):
             if isinstance(event, ev.Paused):
                 self._owed = max(0, self._owed - 1)
                 self._set_running(self._owed > 0)
-                self.paused.emit(event)
-            elif isinstance(event, ev.Failed):
-                self.failed.emit(event)
-            elif isinstance(event, ev.GradientsReady):
-                self.gradients_ready.emit(event)
-            elif isinstance(event, ev.Restarted):
-                self.restarted.emit(event)
-            elif isinstance(event, ev.Message):
-                self.message.emit(event)
-            elif isinstance(event, ev.ValueReady):
-                self.value_ready.emit(event)
-            elif isinstance(event, ev.InputsReady):
-                self.inputs_ready.emit(event)
-            elif isinstance(event, ev.Stopped):
+            elif isinstance(event, ev.Stopped | ev.SessionStarted):
                 self._owed = 0
                 self._set_running(False)
-                self.stopped.emit()
+            signal: Any = getattr(self, _SIGNAL_OF[type(event)])
+            signal.emit(event)
         deliver_batches()

@@ -4,59 +4,59 @@ The window owns no model: it asks `ModelLoader` for one, keeps the neutral `Grap
 it gets back (and the opaque capture object, for the debugger engine), and hands the
 graph to `GraphView`. Everything a user can do is an action in the menus, so the
 debugger's toolbar and panels can be added later with `add_panel` and `menu`.
+
+The window composes its parts, each in its own module: the breadcrumb bar
+(`gui.breadcrumb`), the find bar and search (`gui.find_bar`), the welcome page
+(`gui.welcome`), the overlay table (`gui.overlays`), the exports (`gui.export`),
+drag and drop (`gui.drop`), the panels and saved layout (`gui.docks`), the actions,
+menus and toolbar (`gui.window_actions`) and the style sheet (`gui.stylesheet`).
+This module keeps the loading of models and what shows them.
 """
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QKeySequence,
-    QPalette,
-)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
     QFrame,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMenu,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QScrollArea,
-    QSizePolicy,
     QStackedWidget,
-    QTabBar,
     QToolBar,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
+from gui.breadcrumb import BreadcrumbBar
+from gui.docks import BOTTOM_DOCK_HEIGHT, PANEL_MIN_HEIGHT, PANEL_MIN_WIDTH, DockingMixin
+from gui.drop import MODEL_SUFFIXES, ModelDropMixin, spec_from_mime
+from gui.engine import Engine
+from gui.export import Exporter
+from gui.find_bar import FindBar, GraphSearch
 from gui.graph_view import GraphView
 from gui.loader import LoadResult, ModelLoader
+from gui.names import APP_NAME, FRAMEWORK_NAMES
+from gui.overlays import OVERLAYS, RUN_OVERLAYS, apply_overlay, output_sizes, parameter_counts
 from gui.panels.log_panel import LogPanel
-from gui.panels.node_panel import NodePanel, element_count, find_node, human_count
+from gui.panels.node_panel import NodePanel, find_node, human_count
+from gui.run_model import RunModel
 from gui.settings import Settings
-from inspectors.graph import Graph
+from gui.stylesheet import STYLE_SHEET
+from gui.welcome import WelcomePage
+from gui.widgets import distinct_keys, flush_column, set_enabled
+from gui.window_actions import WindowActionsMixin
+from inspectors.engine import EngineClient
 
-APP_NAME = "Graphstep"
-MODEL_SUFFIXES = (".py", ".pt2", ".keras", ".h5")
-FRAMEWORK_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 #: Capture strategies per framework, as offered by the capture chooser.
 CAPTURE_FOR = {"torch": ("auto", "fx", "export", "eager"), "tensorflow": ("auto", "function")}
 CAPTURE_TIPS = {
@@ -66,373 +66,9 @@ CAPTURE_TIPS = {
     "eager": "Record ops as the model really runs: works for any model that runs",
     "function": "tf.function concrete graph, with control-flow bodies as subgraphs",
 }
-OVERLAYS = {
-    "none": "Op category",
-    "params": "Parameter count",
-    "size": "Output size",
-    # fed by the debugger from the values of the current run
-    "absmax": "|value| max",
-    "mean": "Value mean",
-    "std": "Value std",
-    "nan": "NaN / Inf count",
-    "gradnorm": "Gradient norm",
-}
-#: Overlays whose numbers come from a run (`MainWindow.overlay_source`), not the graph.
-RUN_OVERLAYS = ("absmax", "mean", "std", "nan", "gradnorm")
-#: The smallest a side panel gets narrow and a bottom panel low; the rest scrolls.
-PANEL_MIN_WIDTH = 220
-PANEL_MIN_HEIGHT = 80
-#: The bottom dock area's first height (with its tab bar), least and most, in pixels.
-BOTTOM_DOCK_HEIGHT = (220, 290)
 
 
-# ----------------------------------------------------------------------- overlays
-
-
-def parameter_counts(graph: Graph) -> dict[str, float]:
-    """Parameters per node: a module's `params`, or a parameter node's own size."""
-    values: dict[str, float] = {}
-    for node_id, attrs in graph.nx.nodes(data=True):
-        params = attrs.get("params") or ()
-        if params:
-            total = sum(int(p[3]) for p in params if len(p) > 3 and p[3])
-        elif attrs.get("kind") == "param" and attrs.get("value"):
-            total = element_count(attrs["value"][0]) or 0  # a TF variable: what it holds
-        elif attrs.get("kind") == "param":
-            total = sum(element_count(shape) or 0 for shape, _ in attrs.get("outputs") or ())
-        else:
-            continue
-        if total:
-            values[node_id] = float(total)
-    return values
-
-
-def output_sizes(graph: Graph) -> dict[str, float]:
-    """Numbers a node produces: the summed element count of its outputs."""
-    values: dict[str, float] = {}
-    for node_id, outputs in graph.nx.nodes(data="outputs"):
-        counts = [element_count(shape) for shape, _ in outputs or ()]
-        if counts and all(c is not None for c in counts):
-            values[node_id] = float(sum(counts))  # type: ignore[arg-type]
-    return values
-
-
-def spec_from_mime(mime: QMimeData) -> str | None:
-    """The model a drag carries: one local .py / .pt2 / .keras file or SavedModel folder."""
-    if not mime.hasUrls():
-        return None
-    for url in mime.urls():
-        if not url.isLocalFile():
-            continue
-        path = Path(url.toLocalFile())
-        if path.suffix in MODEL_SUFFIXES and path.is_file():
-            return str(path)
-        if path.is_dir() and (path / "saved_model.pb").exists():
-            return str(path)
-    return None
-
-
-# ------------------------------------------------------------------- small widgets
-
-
-class BreadcrumbBar(QFrame):
-    """Where the view is: the top graph, then each subgraph opened, with a way back up."""
-
-    up_requested = Signal()
-    level_requested = Signal(int)  # index of the crumb clicked
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("breadcrumbBar")
-        self.up_button = QToolButton()
-        self.up_button.setText("▲ Up")
-        self.up_button.setToolTip("Back to the enclosing graph (Backspace)")
-        self.up_button.setAutoRaise(True)
-        self.up_button.clicked.connect(self.up_requested)
-        self._crumbs = QHBoxLayout()
-        self._crumbs.setSpacing(2)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 2, 6, 2)
-        layout.setSpacing(6)
-        layout.addWidget(self.up_button)
-        layout.addLayout(self._crumbs)
-        layout.addStretch(1)
-        self._path: list[str] = []
-        self.set_path([])
-
-    def path(self) -> list[str]:
-        return list(self._path)
-
-    def set_path(self, path: list[Any]) -> None:
-        self._path = [str(p) for p in path]
-        while self._crumbs.count():
-            item = self._crumbs.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
-        for i, name in enumerate(self._path):
-            if i:
-                sep = QLabel("›")
-                sep.setObjectName("crumbSeparator")
-                self._crumbs.addWidget(sep)
-            button = QToolButton()
-            button.setText(name)
-            button.setAutoRaise(True)
-            last = i == len(self._path) - 1
-            button.setEnabled(not last)
-            button.setProperty("current", last)
-            button.clicked.connect(lambda _=False, i=i: self.level_requested.emit(i))
-            self._crumbs.addWidget(button)
-        inside = len(self._path) > 1
-        self.up_button.setVisible(inside)
-        self.setVisible(inside)
-
-
-class FindBar(QFrame):
-    """Search the graph: type to find, Enter / Shift+Enter to walk the matches."""
-
-    search_changed = Signal(str)
-    next_requested = Signal()
-    previous_requested = Signal()
-    closed = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("findBar")
-        self.field = QLineEdit()
-        self.field.setPlaceholderText("Find nodes by name, op or id")
-        self.field.setClearButtonEnabled(True)
-        self.field.setMinimumWidth(140)
-        self.field.textChanged.connect(self.search_changed)
-        self.field.installEventFilter(self)
-        self.count_label = QLabel()
-        self.count_label.setMinimumWidth(90)
-        self.previous_button = QToolButton()
-        self.previous_button.setText("▲")
-        self.previous_button.setToolTip("Previous match (Shift+Enter, Shift+F3)")
-        self.previous_button.clicked.connect(self.previous_requested)
-        self.next_button = QToolButton()
-        self.next_button.setText("▼")
-        self.next_button.setToolTip("Next match (Enter, F3)")
-        self.next_button.clicked.connect(self.next_requested)
-        close = QToolButton()
-        close.setText("✕")
-        close.setToolTip("Close (Esc)")
-        close.setAutoRaise(True)
-        close.clicked.connect(self.close_bar)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 3, 8, 3)
-        layout.addWidget(QLabel("Find"))
-        layout.addWidget(self.field)
-        layout.addWidget(self.previous_button)
-        layout.addWidget(self.next_button)
-        layout.addWidget(self.count_label)
-        layout.addStretch(1)
-        layout.addWidget(close)
-        self.hide()
-
-    def open_bar(self) -> None:
-        self.show()
-        self.field.setFocus()
-        self.field.selectAll()
-
-    def close_bar(self) -> None:
-        self.hide()
-        self.closed.emit()
-
-    def set_count(self, count: int | None) -> None:
-        if count is None or not self.field.text():
-            self.count_label.setText("")
-        elif count == 0:
-            self.count_label.setText("<span style='color:#d9534f'>No matches</span>")
-        else:
-            self.count_label.setText(f"{count} match{'es' if count != 1 else ''}")
-
-    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt override
-        if obj is self.field and event.type() == event.Type.KeyPress:
-            key = event.key()
-            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-                if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-                    self.previous_requested.emit()
-                else:
-                    self.next_requested.emit()
-                return True
-            if key == Qt.Key.Key_Escape:
-                self.close_bar()
-                return True
-        return super().eventFilter(obj, event)
-
-
-class _WrappingList(QListWidget):
-    """A list whose item widgets wrap their text: each row is as tall as its text at the
-    list's current width."""
-
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self.fit_rows()
-
-    def fit_rows(self) -> None:
-        width = self.viewport().width()
-        for row in range(self.count()):
-            item = self.item(row)
-            widget = self.itemWidget(item)
-            if widget is not None:
-                height = widget.heightForWidth(width) if widget.hasHeightForWidth() else -1
-                if height < 0:
-                    height = widget.sizeHint().height()
-                hint = QSize(width, height)
-                if item.sizeHint() != hint:
-                    item.setSizeHint(hint)
-
-
-class WelcomePage(QWidget):
-    """What the window shows before a model is open: ways to open one."""
-
-    open_requested = Signal()
-    folder_requested = Signal()
-    model_requested = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("welcomePage")
-        title = QLabel(APP_NAME)
-        title.setObjectName("welcomeTitle")
-        subtitle = QLabel(
-            "Open a PyTorch or TensorFlow model to explore its computation graph.\n"
-            "Drop a .py, .pt2 or .keras file or a SavedModel folder anywhere on this window."
-        )
-        subtitle.setObjectName("welcomeSubtitle")
-        subtitle.setWordWrap(True)
-        open_button = QPushButton("Open model…")
-        open_button.setDefault(True)
-        open_button.clicked.connect(self.open_requested)
-        folder_button = QPushButton("Open SavedModel folder…")
-        folder_button.clicked.connect(self.folder_requested)
-        buttons = QHBoxLayout()
-        buttons.addWidget(open_button)
-        buttons.addWidget(folder_button)
-        buttons.addStretch(1)
-
-        self.samples = _WrappingList()
-        self.samples.setObjectName("welcomeSamples")
-        self.recent = QListWidget()
-        self.recent.setObjectName("welcomeList")
-        for widget in (self.samples, self.recent):
-            widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            widget.itemActivated.connect(self._activated)
-            widget.itemClicked.connect(self._activated)
-            widget.setFrameShape(QFrame.Shape.NoFrame)
-        lists = QHBoxLayout()
-        lists.setSpacing(24)
-        for heading, widget, stretch in (("Samples", self.samples, 3), ("Recent", self.recent, 2)):
-            column = QVBoxLayout()
-            label = QLabel(heading)
-            label.setObjectName("welcomeHeading")
-            column.addWidget(label)
-            column.addWidget(widget)
-            lists.addLayout(column, stretch)
-
-        inner = QVBoxLayout()
-        inner.setSpacing(10)
-        inner.addWidget(title)
-        inner.addWidget(subtitle)
-        inner.addSpacing(6)
-        inner.addLayout(buttons)
-        inner.addSpacing(12)
-        inner.addLayout(lists, 1)
-        box = QWidget()
-        box.setLayout(inner)
-        box.setMaximumWidth(900)
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(48, 40, 48, 32)
-        outer.addStretch(1)
-        outer.addWidget(box, 6)
-        outer.addStretch(1)
-
-    def set_samples(self, samples: list[Any]) -> None:
-        self.samples.clear()
-        for sample in samples:
-            framework = FRAMEWORK_NAMES.get(sample.framework, sample.framework)
-            item = QListWidgetItem()
-            item.setToolTip(sample.description)
-            item.setData(Qt.ItemDataRole.UserRole, sample.name)
-            label = QLabel(
-                f"<b>{html.escape(sample.name)}</b>&nbsp; "
-                f"<span style='color:{_muted(self)}'>{framework}</span><br>"
-                f"<span style='color:{_muted(self)}'>{html.escape(sample.description)}</span>"
-            )
-            label.setWordWrap(True)
-            label.setContentsMargins(6, 8, 6, 8)
-            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            self.samples.addItem(item)
-            self.samples.setItemWidget(item, label)
-        self.samples.fit_rows()
-
-    def set_recent(self, recent: list[str]) -> None:
-        self.recent.clear()
-        for spec in recent:
-            item = QListWidgetItem(Path(spec).name if "/" in spec else spec)
-            item.setToolTip(spec)
-            item.setData(Qt.ItemDataRole.UserRole, spec)
-            self.recent.addItem(item)
-        if not recent:
-            item = QListWidgetItem("Nothing opened yet")
-            item.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.recent.addItem(item)
-
-    def _activated(self, item: QListWidgetItem) -> None:
-        spec = item.data(Qt.ItemDataRole.UserRole)
-        if spec:
-            self.model_requested.emit(str(spec))
-
-
-def _muted(widget: QWidget) -> str:
-    return widget.palette().color(QPalette.ColorRole.PlaceholderText).name()
-
-
-STYLE_SHEET = """
-#breadcrumbBar, #findBar { border-bottom: 1px solid palette(mid); background: palette(window); }
-#breadcrumbBar QToolButton[current="true"] { font-weight: bold; color: palette(text); }
-#crumbSeparator { color: palette(mid); }
-#welcomeTitle { font-size: 26pt; font-weight: 300; }
-#welcomeSubtitle { color: palette(placeholder-text); font-size: 11pt; }
-#welcomeHeading { font-size: 9pt; font-weight: bold; color: palette(placeholder-text);
-                  text-transform: uppercase; letter-spacing: 1px; }
-#welcomeList, #welcomeSamples { background: transparent; font-size: 11pt; }
-#welcomeList::item { padding: 5px 2px; }
-#welcomeList QScrollBar:vertical, #welcomeSamples QScrollBar:vertical
-    { background: transparent; width: 10px; margin: 0; }
-#welcomeList QScrollBar::handle:vertical, #welcomeSamples QScrollBar::handle:vertical
-    { background: palette(mid); border-radius: 4px; min-height: 24px; margin: 0 1px; }
-#welcomeList QScrollBar::handle:vertical:hover, #welcomeSamples QScrollBar::handle:vertical:hover
-    { background: palette(dark); }
-#welcomeList QScrollBar::add-line:vertical, #welcomeList QScrollBar::sub-line:vertical,
-#welcomeSamples QScrollBar::add-line:vertical, #welcomeSamples QScrollBar::sub-line:vertical
-    { height: 0; }
-#welcomeList QScrollBar::add-page:vertical, #welcomeList QScrollBar::sub-page:vertical,
-#welcomeSamples QScrollBar::add-page:vertical, #welcomeSamples QScrollBar::sub-page:vertical
-    { background: none; }
-#statusModel { font-weight: bold; }
-#statusBusy { color: palette(placeholder-text); }
-"""
-
-
-# ----------------------------------------------------------------------- the window
-
-
-def distinct_keys(keys: list[Any] | tuple[Any, ...]) -> list[QKeySequence]:
-    """Key sequences for standard keys (their platform's primary binding only: the others
-    may be taken, as Ctrl+G of `FindNext` is by Gradients) and strings, each once: the
-    same keys twice (`FindNext` is F3 on Linux, and "F3") make the shortcut ambiguous,
-    and Qt then fires neither."""
-    found: list[QKeySequence] = []
-    for key in keys:
-        sequence = QKeySequence(key)
-        if not sequence.isEmpty() and all(sequence != f for f in found):
-            found.append(sequence)
-    return found
-
-
-class MainWindow(QMainWindow):
+class MainWindow(ModelDropMixin, DockingMixin, WindowActionsMixin, QMainWindow):
     """Graphstep's window: open a model, see its graph, inspect its nodes.
 
     `settings` defaults to the user's settings (or `GRAPHSTEP_SETTINGS`); tests pass
@@ -448,6 +84,7 @@ class MainWindow(QMainWindow):
         settings: Settings | None = None,
         *,
         show_error_dialogs: bool = True,
+        client: EngineClient | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -455,7 +92,6 @@ class MainWindow(QMainWindow):
         self.show_error_dialogs = show_error_dialogs
         self.error_dialog: QMessageBox | None = None
         self.result: LoadResult | None = None
-        self.captured: Any = None  # the core's capture object, for the debugger engine
         self._pending_spec: str | None = None
         self._dock_sizes_pending = True  # default dock sizes, set when first shown
         #: mode -> {node id: number} for the run overlays; set by the debugger.
@@ -471,7 +107,11 @@ class MainWindow(QMainWindow):
         )
         self.setStyleSheet(STYLE_SHEET)
 
-        self.loader = ModelLoader(self)
+        # The engine (in this process unless `client` says otherwise) and the run as its
+        # events tell it; the run model subscribes first, so every view reads it updated.
+        self.engine = Engine(client, self)
+        self.run_model = RunModel(self.engine, self)
+        self.loader = ModelLoader(self.engine, self)
         self.loader.stage_changed.connect(self._on_stage)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_failed)
@@ -482,11 +122,17 @@ class MainWindow(QMainWindow):
         self.view = GraphView()
         self.breadcrumbs = BreadcrumbBar()
         self.find_bar = FindBar()
+        self.search = GraphSearch(
+            self.view, self.find_bar, lambda: self.result is not None, self._show_view_selection
+        )
         self.welcome = WelcomePage()
         self._build_centre()
 
         self.node_panel = NodePanel()
         self.log_panel = LogPanel()
+        self.exporter = Exporter(
+            self, self.view, self.log_panel, self._shown_graph, self._on_export_error
+        )
         self.panels: dict[str, QDockWidget] = {}
         self.menus: dict[str, QMenu] = {}
         self._build_actions()
@@ -525,13 +171,7 @@ class MainWindow(QMainWindow):
     # -- construction ---------------------------------------------------------------
 
     def _build_centre(self) -> None:
-        graph_page = QWidget()
-        layout = QVBoxLayout(graph_page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.breadcrumbs)
-        layout.addWidget(self.find_bar)
-        layout.addWidget(self.view, 1)
+        graph_page = flush_column(self.breadcrumbs, self.find_bar, self.view)
         self.stack = QStackedWidget()
         welcome_page = QScrollArea()  # a small window scrolls the welcome page
         welcome_page.setWidgetResizable(True)
@@ -546,202 +186,11 @@ class MainWindow(QMainWindow):
         self.find_bar.search_changed.connect(self.find)
         self.find_bar.next_requested.connect(self.find_next)
         self.find_bar.previous_requested.connect(self.find_previous)
-        self.find_bar.closed.connect(self._on_find_closed)
         self.welcome.open_requested.connect(self.open_file_dialog)
         self.welcome.folder_requested.connect(self.open_folder_dialog)
         self.welcome.model_requested.connect(self.open_model)
 
-    def _action(
-        self,
-        text: str,
-        slot: Any = None,
-        shortcut: Any = None,
-        tip: str = "",
-        checkable: bool = False,
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            if isinstance(shortcut, list | tuple):
-                action.setShortcuts(distinct_keys(shortcut))
-            else:
-                action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.setCheckable(checkable)
-        if slot is not None:
-            action.triggered.connect(lambda _=False: slot())
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        a = self._action
-        K = QKeySequence.StandardKey
-        self.act_open = a(
-            "&Open model…", self.open_file_dialog, K.Open, "Open a .py, .pt2 or .keras model"
-        )
-        self.act_open_folder = a(
-            "Open Saved&Model folder…",
-            self.open_folder_dialog,
-            None,
-            "Open a TensorFlow SavedModel folder",
-        )
-        self.act_reload = a("&Reload", self.reload, "Ctrl+R", "Load the model again from disk")
-        self.act_cancel = a(
-            "Cancel loading", self.cancel_loading, None, "Stop loading the model being loaded"
-        )
-        self.act_export_png = a(
-            "View as &PNG…",
-            lambda: self._export_view_dialog("png"),
-            None,
-            "Save the visible graph as an image",
-        )
-        self.act_export_svg = a(
-            "View as &SVG…",
-            lambda: self._export_view_dialog("svg"),
-            None,
-            "Save the visible graph as a vector drawing",
-        )
-        self.act_export_graph = {
-            fmt: a(
-                f"Graph as {label}…",
-                lambda fmt=fmt: self._export_graph_dialog(fmt),
-                None,
-                f"Save the captured graph as {label}",
-            )
-            for fmt, label in (("json", "JSON"), ("graphml", "GraphML"), ("dot", "DOT"))
-        }
-        self.act_quit = a("&Quit", self.close, K.Quit, "Quit Graphstep")
-
-        self.act_zoom_in = a(
-            "Zoom &in", lambda: self.view.zoom_in(), [K.ZoomIn, "Ctrl+="], "Zoom in"
-        )
-        self.act_zoom_out = a("Zoom &out", lambda: self.view.zoom_out(), K.ZoomOut, "Zoom out")
-        self.act_fit = a(
-            "Zoom to &fit", lambda: self.view.zoom_to_fit(), "Ctrl+0", "Show the whole graph"
-        )
-        self.act_zoom_selection = a(
-            "Zoom to &selection",
-            lambda: self.view.zoom_to_selection(),
-            "Ctrl+E",
-            "Centre and zoom on the selected node",
-        )
-        self.act_expand_all = a(
-            "&Expand all scopes", self.expand_all, "Ctrl+Shift+E", "Open every module / name scope"
-        )
-        self.act_collapse = {
-            depth: a(
-                f"Collapse to depth &{depth}",
-                lambda d=depth: self.collapse_to_depth(d),
-                f"Ctrl+{depth}",
-                f"Show scopes {depth} level{'s' if depth > 1 else ''} deep, collapsed below",
-            )
-            for depth in (1, 2, 3)
-        }
-        self.act_find = a("&Find…", self.open_find, K.Find, "Find nodes by name, op or id")
-        self.act_find_next = a("Find &next", self.find_next, [K.FindNext, "F3"], "Next match")
-        self.act_find_previous = a(
-            "Find pre&vious", self.find_previous, [K.FindPrevious, "Shift+F3"], "Previous match"
-        )
-        self.act_up = a("&Up to enclosing graph", self.go_up, "Backspace", "Leave the subgraph")
-
-        self.highlight_group = QActionGroup(self)
-        self.act_highlight: dict[str, QAction] = {}
-        for mode, text, key in (
-            ("none", "No highlight", None),
-            ("ancestors", "Highlight &ancestors", "Ctrl+Shift+A"),
-            ("descendants", "Highlight &descendants", "Ctrl+Shift+D"),
-        ):
-            act = a(text, lambda m=mode: self.set_highlight_mode(m), key, checkable=True)
-            self.highlight_group.addAction(act)
-            self.act_highlight[mode] = act
-        self.act_highlight["none"].setChecked(True)
-
-        self.overlay_group = QActionGroup(self)
-        self.act_overlay: dict[str, QAction] = {}
-        for key, text in OVERLAYS.items():
-            act = a(
-                text,
-                lambda k=key: self.set_overlay(k),
-                None,
-                f"Colour nodes by {text.lower()}",
-                checkable=True,
-            )
-            self.overlay_group.addAction(act)
-            self.act_overlay[key] = act
-        self.act_overlay["none"].setChecked(True)
-        self.act_about = a("&About Graphstep", self.show_about)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.act_open)
-        file_menu.addAction(self.act_open_folder)
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        file_menu.addAction(self.act_reload)
-        file_menu.addSeparator()
-        export = file_menu.addMenu("&Export")
-        export.addAction(self.act_export_png)
-        export.addAction(self.act_export_svg)
-        export.addSeparator()
-        for act in self.act_export_graph.values():
-            export.addAction(act)
-        file_menu.addSeparator()
-        file_menu.addAction(self.act_quit)
-
-        self.samples_menu = bar.addMenu("&Samples")
-        self.samples_menu.setToolTipsVisible(True)
-
-        view = bar.addMenu("&View")
-        for act in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_zoom_selection):
-            view.addAction(act)
-        view.addSeparator()
-        view.addAction(self.act_expand_all)
-        for act in self.act_collapse.values():
-            view.addAction(act)
-        view.addAction(self.act_up)
-        view.addSeparator()
-        for act in self.act_highlight.values():
-            view.addAction(act)
-        view.addSeparator()
-        overlay = view.addMenu("&Colour nodes by")
-        for act in self.act_overlay.values():
-            overlay.addAction(act)
-        view.addSeparator()
-        view.addAction(self.act_find)
-        view.addAction(self.act_find_next)
-        view.addAction(self.act_find_previous)
-        view.addSeparator()
-        self.panels_menu = view.addMenu("&Panels")
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.act_about)
-        self.menus = {
-            "file": file_menu,
-            "samples": self.samples_menu,
-            "view": view,
-            "help": help_menu,
-        }
-
-    def _build_toolbar(self) -> None:
-        tools = QToolBar("Graph")
-        tools.setObjectName("graphToolBar")
-        tools.setMovable(True)
-        tools.setIconSize(QSize(16, 16))
-        tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for act, short in (
-            (self.act_open, "Open…"),
-            (self.act_fit, "Fit"),
-            (self.act_zoom_in, "+"),
-            (self.act_zoom_out, "−"),
-            (self.act_expand_all, "Expand all"),
-            (self.act_collapse[1], "Collapse"),
-            (self.act_find, "Find"),
-        ):
-            act.setIconText(short)
-        tools.addAction(self.act_open)
-        tools.addAction(self.act_reload)
-        tools.addSeparator()
+    def _build_capture_chooser(self, tools: QToolBar) -> None:
         tools.addWidget(QLabel(" Capture "))
         self.capture_combo = QComboBox()
         self.capture_combo.setObjectName("captureCombo")
@@ -754,27 +203,6 @@ class MainWindow(QMainWindow):
         self.capture_note = QLabel()
         self.capture_note.setObjectName("captureNote")
         tools.addWidget(self.capture_note)
-        tools.addSeparator()
-        tools.addAction(self.act_fit)
-        tools.addAction(self.act_zoom_in)
-        tools.addAction(self.act_zoom_out)
-        tools.addAction(self.act_expand_all)
-        tools.addAction(self.act_collapse[1])
-        tools.addSeparator()
-        tools.addWidget(QLabel(" Colour by "))
-        self.overlay_combo = QComboBox()
-        for key, text in OVERLAYS.items():
-            self.overlay_combo.addItem(text, key)
-        self.overlay_combo.currentIndexChanged.connect(
-            lambda i: self.set_overlay(self.overlay_combo.itemData(i))
-        )
-        tools.addWidget(self.overlay_combo)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        tools.addWidget(spacer)
-        tools.addAction(self.act_find)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tools)
-        self.toolbar = tools
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -825,72 +253,6 @@ class MainWindow(QMainWindow):
         self.node_panel.node_requested.connect(self.select_node)
         self.node_panel.subgraph_requested.connect(self.open_subgraph)
 
-    def add_panel(
-        self,
-        name: str,
-        widget: QWidget,
-        area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
-    ) -> QDockWidget:
-        """Dock `widget` as a movable, closable panel listed in View > Panels.
-
-        The panel sits in a scroll area, so a small window shrinks the dock and
-        scrolls the panel rather than refusing to get smaller.
-        """
-        dock = QDockWidget(name, self)
-        dock.setObjectName(f"{name.replace(' ', '')}Dock")
-        scroll = QScrollArea()
-        scroll.setObjectName("panelScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(widget)
-        if area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea):
-            scroll.setMinimumWidth(PANEL_MIN_WIDTH)
-        else:
-            scroll.setMinimumHeight(PANEL_MIN_HEIGHT)
-        dock.setWidget(scroll)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetClosable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
-        existing = [d for d in self.panels.values() if self.dockWidgetArea(d) == area]
-        self.addDockWidget(area, dock)
-        if existing:
-            self.tabifyDockWidget(existing[-1], dock)
-        self.panels[name] = dock
-        self.panels_menu.addAction(dock.toggleViewAction())
-        if self.isVisible():
-            QTimer.singleShot(0, self.hide_stray_tab_bars)
-        return dock
-
-    def hide_stray_tab_bars(self) -> None:
-        """Hide dock tab bars the layout no longer places.
-
-        Tabifying docks in a second dock area (and restoring a saved state) leaves
-        extra tab bars behind in Qt 6: visible, stale, painted over the panels. The
-        layout moves every tab bar it owns, so a bar it leaves where it was parked
-        is one of those and is hidden.
-        """
-        if not self.isVisible():
-            return
-        parked = QRect(-10_000, -10_000, 1, 1)
-        bars = [
-            bar
-            for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)
-            if bar.isVisible()
-        ]
-        if not bars:
-            return
-        kept = {bar: bar.geometry() for bar in bars}
-        for bar in bars:
-            bar.setGeometry(parked)
-        layout = self.layout()
-        layout.setGeometry(layout.geometry())
-        for bar in bars:
-            if bar.geometry() == parked:
-                bar.setGeometry(kept[bar])
-                bar.hide()
-
     # -- opening models -----------------------------------------------------------
 
     def capture_strategy(self) -> str:
@@ -913,11 +275,11 @@ class MainWindow(QMainWindow):
 
     def recapture(self, strategy: str) -> None:
         """Capture the open model again with `strategy`, without loading it again."""
-        if self.captured is None:
+        if self.result is None:
             return
         self._set_capture_choice(strategy)
-        self.log_panel.info(f"Capturing {self.result.name if self.result else ''} with {strategy}")
-        self.loader.recapture(self.captured, strategy)
+        self.log_panel.info(f"Capturing {self.result.name} with {strategy}")
+        self.loader.recapture(strategy)
 
     def cancel_loading(self) -> None:
         self.loader.cancel()
@@ -953,7 +315,7 @@ class MainWindow(QMainWindow):
     def _on_capture_changed(self, _index: int) -> None:
         strategy = self.capture_strategy()
         self.settings.set_capture_strategy(strategy)
-        if self.captured is not None and not self.loader.is_busy():
+        if self.result is not None and not self.loader.is_busy():
             self.recapture(strategy)
         elif self.loader.is_busy() and self._pending_spec:
             self.open_model(self._pending_spec)
@@ -987,7 +349,6 @@ class MainWindow(QMainWindow):
 
     def _on_loaded(self, result: LoadResult) -> None:
         self.result = result
-        self.captured = result.captured
         self._capture_failures = result.failures
         self.settings.add_recent(result.spec)
         self._refresh_recent()
@@ -1023,10 +384,6 @@ class MainWindow(QMainWindow):
             self.find(self.find_bar.field.text())
         self._update_actions()
         self.model_loaded.emit(result)
-
-    def show_captured(self, result: LoadResult) -> None:
-        """Show a graph captured elsewhere (e.g. another concrete function) as if just loaded."""
-        self._on_loaded(result)
 
     def _on_failed(self, message: str, details: str) -> None:
         self.log_panel.error(message, details)
@@ -1108,22 +465,24 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         has_graph = self.result is not None
-        for act in (
-            self.act_reload,
-            self.act_export_png,
-            self.act_export_svg,
-            self.act_fit,
-            self.act_zoom_in,
-            self.act_zoom_out,
-            self.act_zoom_selection,
-            self.act_expand_all,
-            self.act_find,
-            self.act_find_next,
-            self.act_find_previous,
-            *self.act_export_graph.values(),
-            *self.act_collapse.values(),
-        ):
-            act.setEnabled(has_graph)
+        set_enabled(
+            (
+                self.act_reload,
+                self.act_export_png,
+                self.act_export_svg,
+                self.act_fit,
+                self.act_zoom_in,
+                self.act_zoom_out,
+                self.act_zoom_selection,
+                self.act_expand_all,
+                self.act_find,
+                self.act_find_next,
+                self.act_find_previous,
+                *self.act_export_graph.values(),
+                *self.act_collapse.values(),
+            ),
+            has_graph,
+        )
         self.act_reload.setEnabled(has_graph)
         self.act_cancel.setEnabled(self.loader.is_busy())
 
@@ -1186,67 +545,27 @@ class MainWindow(QMainWindow):
         self.view.set_highlight_mode(mode)
 
     def overlay_mode(self) -> str:
-        action = self.overlay_group.checkedAction()
-        for key, act in self.act_overlay.items():
-            if act is action:
-                return key
-        return "none"
+        return self.overlays.mode()
 
     def set_overlay(self, mode: str) -> None:
-        """Colour nodes by `mode`: none (op category), params or size."""
-        self.act_overlay[mode].setChecked(True)
-        index = self.overlay_combo.findData(mode)
-        if index != self.overlay_combo.currentIndex():
-            self.overlay_combo.blockSignals(True)
-            self.overlay_combo.setCurrentIndex(index)
-            self.overlay_combo.blockSignals(False)
-        graph = self.view.graph()
-        if graph is None or mode == "none":
-            self.view.set_overlay(None)
-            return
-        if mode in RUN_OVERLAYS:
-            values = self.overlay_source(mode) if self.overlay_source is not None else {}
-            log = mode in ("absmax", "gradnorm")  # counts read best on a linear scale
-        else:
-            values = parameter_counts(graph) if mode == "params" else output_sizes(graph)
-            log = True
-        self.view.set_overlay(values, title=OVERLAYS[mode], log=log)
-        if not values:
-            self.statusBar().showMessage(
-                f"No node of this graph has a {OVERLAYS[mode].lower()}", 5000
-            )
+        """Colour nodes by overlay `mode` (a key of `gui.overlays.OVERLAYS`)."""
+        self.overlays.show_mode(mode)
+        note = apply_overlay(self.view, mode, self.overlay_source)
+        if note:
+            self.statusBar().showMessage(note, 5000)
 
     def open_find(self) -> None:
-        self.find_bar.open_bar()
-        if self.find_bar.field.text():
-            self.find(self.find_bar.field.text())
+        self.search.open()
 
     def find(self, text: str) -> int:
         """Search the view for `text`; the first match is selected. Returns the match count."""
-        if self.result is None:
-            return 0
-        count = self.view.find(text)
-        self.find_bar.set_count(count if text else None)
-        self._show_view_selection()
-        return count
+        return self.search.find(text)
 
     def find_next(self) -> None:
-        if not self.find_bar.isVisible():
-            self.open_find()
-            return
-        self.view.find_next()
-        self._show_view_selection()
+        self.search.step(forward=True)
 
     def find_previous(self) -> None:
-        if not self.find_bar.isVisible():
-            self.open_find()
-            return
-        self.view.find_previous()
-        self._show_view_selection()
-
-    def _on_find_closed(self) -> None:
-        self.view.find("")
-        self.view.setFocus()
+        self.search.step(forward=False)
 
     def _show_view_selection(self) -> None:
         selected = self.view.selected()
@@ -1294,127 +613,20 @@ class MainWindow(QMainWindow):
 
     def export_view(self, path: str | Path) -> Path:
         """The view as PNG or SVG, by `path`'s suffix."""
-        path = Path(path)
-        if path.suffix.lower() == ".svg":
-            self.view.export_svg(str(path))
-        else:
-            self.view.export_png(str(path))
-        self.log_panel.info(f"Saved the view as {path}")
-        return path
+        return self.exporter.export_view(path)
 
     def export_graph(self, path: str | Path, fmt: str | None = None) -> Path:
         """The captured graph as JSON, GraphML or DOT (by `fmt`, else `path`'s suffix)."""
-        if self.result is None:
-            raise RuntimeError("no model is open")
-        path = Path(path)
-        fmt = fmt or {".graphml": "graphml", ".dot": "dot", ".gv": "dot"}.get(
-            path.suffix.lower(), "json"
-        )
-        path.write_text(self.result.graph.export(fmt), encoding="utf-8")
-        self.log_panel.info(f"Saved the graph as {fmt.upper()} to {path}")
-        return path
+        return self.exporter.export_graph(path, fmt)
 
-    def _default_export_name(self, suffix: str) -> str:
-        name = self.result.name if self.result else "graph"
-        return str(Path.home() / f"{name}.{suffix}")
+    def _shown_graph(self) -> tuple[str, Any] | None:
+        return (self.result.name, self.result.graph) if self.result is not None else None
 
-    def _export_view_dialog(self, fmt: str) -> None:
-        filters = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)"}
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export view", self._default_export_name(fmt), filters[fmt]
-        )
-        if path:
-            self._guarded(lambda: self.export_view(path))
+    def _on_export_error(self, title: str, message: str) -> None:
+        if self.show_error_dialogs:
+            self._show_error(title, message)
 
-    def _export_graph_dialog(self, fmt: str) -> None:
-        filters = {
-            "json": "JSON (*.json)",
-            "graphml": "GraphML (*.graphml)",
-            "dot": "Graphviz DOT (*.dot *.gv)",
-        }
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export graph", self._default_export_name(fmt), filters[fmt]
-        )
-        if path:
-            self._guarded(lambda: self.export_graph(path, fmt))
-
-    def _guarded(self, job: Any) -> None:
-        try:
-            job()
-        except OSError as exc:
-            self.log_panel.error(f"Could not save: {exc}")
-            if self.show_error_dialogs:
-                self._show_error("Could not save", str(exc))
-
-    # -- drag and drop -------------------------------------------------------------------
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
-        if spec_from_mime(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        if spec_from_mime(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
-        spec = spec_from_mime(event.mimeData())
-        if spec:
-            event.acceptProposedAction()
-            self.open_model(spec)
-
-    # -- window state ---------------------------------------------------------------------
-
-    def _restore_window(self) -> None:
-        """The saved size and layout; anything unreadable gives the default one.
-
-        Whatever the saved layout held, the menu bar, the toolbars and the status bar
-        come back visible: without them nothing says how to get the panels back.
-        """
-        geometry = self.settings.window_geometry()
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 820)
-        state = self.settings.window_state()
-        if state is not None:
-            restored = self.restoreState(state)  # False leaves the default layout as it was
-            self._dock_sizes_pending = not restored
-            if not restored:
-                self.log_panel.warning(
-                    "The saved window layout could not be read: the default layout is used."
-                )
-            QTimer.singleShot(0, self.hide_stray_tab_bars)
-        self.show_essentials()
-
-    def show_essentials(self) -> None:
-        """Make the menu bar, the toolbars and the status bar visible."""
-        self.menuBar().setVisible(True)
-        self.statusBar().setVisible(True)
-        for bar in self.findChildren(QToolBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
-            bar.setVisible(True)
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().showEvent(event)
-        QTimer.singleShot(0, self._after_show)
-
-    def _after_show(self) -> None:
-        self.hide_stray_tab_bars()
-        if self._dock_sizes_pending:
-            self._dock_sizes_pending = False
-            self.apply_default_dock_sizes()
-
-    def apply_default_dock_sizes(self) -> None:
-        """Most of the window to the graph, a wide side panel, a bottom panel tall
-        enough for the Watch and Training plots (a third of the window, within bounds)."""
-        width, height = self.width(), self.height()
-        side = max(PANEL_MIN_WIDTH, min(420, int(width * 0.28)))
-        bottom = max(BOTTOM_DOCK_HEIGHT[0], min(BOTTOM_DOCK_HEIGHT[1], int(height * 0.32)))
-        self.resizeDocks([self.node_dock], [side], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [bottom], Qt.Orientation.Vertical)
-
-    def save_window(self) -> None:
-        self.settings.save_window(self.saveGeometry(), self.saveState())
-        self.settings.sync()
+    # -- closing ----------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.closing.emit()
@@ -1437,4 +649,21 @@ class MainWindow(QMainWindow):
         self._about = box
 
 
-__all__ = ["MainWindow", "human_count", "output_sizes", "parameter_counts"]
+__all__ = [
+    "APP_NAME",
+    "BOTTOM_DOCK_HEIGHT",
+    "CAPTURE_FOR",
+    "CAPTURE_TIPS",
+    "FRAMEWORK_NAMES",
+    "MODEL_SUFFIXES",
+    "OVERLAYS",
+    "PANEL_MIN_HEIGHT",
+    "PANEL_MIN_WIDTH",
+    "RUN_OVERLAYS",
+    "MainWindow",
+    "distinct_keys",
+    "human_count",
+    "output_sizes",
+    "parameter_counts",
+    "spec_from_mime",
+]

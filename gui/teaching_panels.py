@@ -3,16 +3,13 @@
 `attach_explain(window)` docks the Explain panel next to Node and feeds it from what
 the window and the debugger report: a model loaded (capture failures, static or
 dynamic graph), the engine paused (a While run as one step, a loop iteration, the
-first NaN), a retrace. Retracing and capturing another trace call TensorFlow, so they
-run on a worker thread and come back through a queued signal; the new graph is then
-shown through the window's own path for a loaded model.
+first NaN), a retrace. Retracing and capturing another trace are engine commands
+(`Retrace`, `SwitchTrace`, sent through the window's loader); the new graph comes
+back as a load of that origin and is shown through the window's own path.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import traceback
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -26,14 +23,10 @@ from .panels.explain_panel import ExplainPanel
 
 
 class ExplainController(QObject):
-    """Turns window and engine signals into Explain entries; runs retraces off the GUI."""
+    """Turns window and engine signals into Explain entries; asks the engine to retrace."""
 
     trace_shown = Signal(object)  # LoadResult of a retrace or a switch, once it is shown
     trace_failed = Signal(str)
-
-    # Emitted on the worker thread; queued to the GUI thread.
-    _job_done = Signal(int, object, object)  # job, Captured, (kind, detail)
-    _job_failed = Signal(int, str, str)
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
@@ -42,14 +35,9 @@ class ExplainController(QObject):
         self.dock = window.add_panel("Explain", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         window.node_dock.raise_()  # add_panel tabified it with the Node panel
         self.engine: Any = None
-        self.summaries: dict[str, tuple[Any, ...]] = {}
-        self._job = 0
+        self.run = window.run_model  # the run's summaries, as the engine's events told them
         self._busy = False
-        self._expected: Any = None  # the Captured whose load is a trace switch, not a new model
-        self._expected_note: tuple[str, Any] | None = None
-        queued = Qt.ConnectionType.QueuedConnection
-        self._job_done.connect(self._on_job_done, queued)
-        self._job_failed.connect(self._on_job_failed, queued)
+        window.loader.retrace_failed.connect(self._on_job_failed)
         window.model_loaded.connect(self._on_model_loaded)
         window.debugger.session_started.connect(self._on_session_started)
         self.panel.functions.trace_selected.connect(self.show_trace)
@@ -63,12 +51,14 @@ class ExplainController(QObject):
             return live
         return self.window.result.graph if self.window.result is not None else None
 
+    @property
+    def summaries(self) -> dict[str, tuple[Any, ...]]:
+        return self.run.summaries
+
     def _on_model_loaded(self, result: LoadResult) -> None:
-        self.summaries.clear()
-        captured = result.captured
-        switched = captured is not None and captured is self._expected
-        note = self._expected_note if switched else None
-        self._expected, self._expected_note = None, None
+        switched = result.origin in ("retrace", "switch")
+        note = (result.origin, result.detail) if switched else None
+        self._busy = False
         if not switched:
             self.panel.new_model()
             for item in explain.on_load(result.graph, result.capture, result.failures):
@@ -110,15 +100,9 @@ class ExplainController(QObject):
     # ----------------------------------------------------------------- engine
 
     def _on_session_started(self, engine: Any) -> None:
+        if self.engine is None:  # the window's engine: connected once
+            engine.paused.connect(self._on_paused)
         self.engine = engine
-        self.summaries.clear()
-        engine.nodes_stepped.connect(self._on_nodes_stepped)
-        engine.paused.connect(self._on_paused)
-        engine.restarted.connect(lambda _r: self.summaries.clear())
-
-    def _on_nodes_stepped(self, stepped: list[ev.NodeStepped]) -> None:
-        for step in stepped:
-            self.summaries[step.node_id] = step.summaries
 
     def _on_paused(self, pause: ev.Paused) -> None:
         node = pause.node_id
@@ -161,65 +145,19 @@ class ExplainController(QObject):
         self._start("retrace", batch)
 
     def _start(self, kind: str, value: int) -> None:
-        captured = self.window.captured
-        if captured is None or self._busy:
+        """Ask the engine for another trace; it arrives as a load of origin `kind`."""
+        loader = self.window.loader
+        if self.window.result is None or self._busy or loader.is_busy():
             return
-        self._job += 1
-        job = self._job
         self._busy = True
         text = "Tracing…" if kind == "retrace" else "Capturing that concrete function…"
         self.panel.functions.set_busy(True, text)
-        thread = threading.Thread(
-            target=self._work,
-            args=(job, captured, kind, value),
-            name=f"graphstep-retrace-{job}",
-            daemon=True,
-        )
-        thread.start()
+        if kind == "retrace":
+            loader.retrace(value)
+        else:
+            loader.switch_trace(value)
 
-    def _work(self, job: int, captured: Any, kind: str, value: int) -> None:
-        """Worker thread: all TensorFlow calls happen here."""
-        from inspectors import retrace
-
-        try:
-            if kind == "retrace":
-                inputs = retrace.inputs_with_batch(captured, value)
-                new = retrace.capture_trace(captured, inputs)
-            else:
-                new = retrace.capture_trace(captured, value)
-        except Exception as exc:
-            with contextlib.suppress(RuntimeError):
-                self._job_failed.emit(job, str(exc), traceback.format_exc())
-            return
-        with contextlib.suppress(RuntimeError):
-            self._job_done.emit(job, new, (kind, value))
-
-    def _on_job_done(self, job: int, captured: Any, note: tuple[str, Any]) -> None:
-        if job != self._job:
-            return
-        self._busy = False
-        old = self.window.result
-        target = captured.target
-        kind, value = note
-        if kind == "switch":
-            note = ("switch", captured.extra.get("trace_index", value))
-        result = LoadResult(
-            spec=old.spec if old is not None else target.spec,
-            name=target.name,
-            framework=target.framework,
-            capture=captured.strategy,
-            graph=captured.graph,
-            captured=captured,
-            description=target.description,
-            source_path=target.source_path,
-        )
-        self._expected, self._expected_note = captured, note
-        show = getattr(self.window, "show_captured", None) or self.window._on_loaded
-        show(result)
-
-    def _on_job_failed(self, job: int, message: str, details: str) -> None:
-        if job != self._job:
-            return
+    def _on_job_failed(self, message: str, details: str) -> None:
         self._busy = False
         self.panel.functions.set_busy(False, message.splitlines()[0] if message else "")
         self.window.log_panel.error(message, details)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .loader import LoadResult
 from .panels.tensor_plots import style_plot
 from .panels.training_panel import REFERENCE_COLOUR, TrainingPanel
 
@@ -197,7 +196,7 @@ class TrainingHookup:
 
     def __init__(self, window: Any) -> None:
         self.window = window
-        self.panel = TrainingPanel()
+        self.panel = TrainingPanel(engine=window.engine)  # trains next to the loaded model
         self.panel.forward_button.setVisible(True)
         self.dock = window.add_panel("Training", self.panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         window.log_dock.raise_()  # the Training tab comes forward for a trainable model
@@ -218,41 +217,17 @@ class TrainingHookup:
 
         window.model_loaded.connect(self._on_model_loaded)
         window.closing.connect(self.shutdown)
-        self.panel.forward_captured.connect(self._on_forward_captured)
 
     def _on_model_loaded(self, result: Any) -> None:
-        captured = getattr(result, "captured", None)
-        target = getattr(captured, "target", None)
-        if target is None:
-            self.panel.clear("This model was not loaded from a model file: nothing to train.")
+        """A new model: train a fresh copy of it (the engine says when it has no loop).
+        An iteration's forward handed to the debugger keeps training as it is."""
+        if result.origin == "training":
+            self.window.log_panel.info(
+                f"Iteration {result.detail}'s forward at the current parameters: "
+                "step it node by node."
+            )
             return
-        if "training_iteration" in target.extra:
-            return  # our own hand-off of one iteration's forward: keep training as it is
-        self.panel.set_target(target)
-
-    def _on_forward_captured(self, captured: Any) -> None:
-        """Show the next iteration's forward in the window; the debugger steps it."""
-        window = self.window
-        if window.loader.is_busy():
-            return
-        target = captured.target
-        iteration = target.extra.get("training_iteration")
-        result = LoadResult(
-            spec=target.spec,
-            name=f"{target.name} · iteration {iteration} forward",
-            framework=target.framework,
-            capture=captured.strategy,
-            graph=captured.graph,
-            captured=captured,
-            description=target.description,
-            source_path=target.source_path,
-        )
-        window.log_panel.info(
-            f"Iteration {iteration}'s forward at the current parameters: step it node by node."
-        )
-        # the window's own path for a new capture: the graph view, then the debugger
-        show = getattr(window, "show_captured", None) or window._on_loaded
-        show(result)
+        self.panel.train_loaded(result.name)
 
     def open_compare(self) -> TrainingCompare:
         if self.compare is None:

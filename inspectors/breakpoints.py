@@ -224,6 +224,37 @@ class Breakpoints:
             out.append(d)
         return out
 
+    def to_items(self) -> tuple[dict[str, Any], ...]:
+        """`to_list` with each breakpoint's `id` and `hits`: what crosses to a client."""
+        return tuple(
+            {**d, "id": bp.id, "hits": bp.hits}
+            for d, bp in zip(self.to_list(), self._items.values(), strict=True)
+        )
+
+    def set_items(self, items: Any) -> list[str]:
+        """Replace every breakpoint with `to_items` data. A breakpoint kept (same id)
+        keeps its hits and whether it fired in this run: the engine counts them."""
+        old = self._items
+        self._items = {}
+        ignored = []
+        for number, data in enumerate(items if isinstance(items, list | tuple) else [], 1):
+            fields = dict(data) if isinstance(data, dict) else data
+            extra = {}
+            if isinstance(fields, dict):
+                extra = {k: fields.pop(k) for k in ("id", "hits") if k in fields}
+            try:
+                bp, _unknown = from_saved(fields)
+            except (TypeError, ValueError, SyntaxError) as exc:
+                ignored.append(f"breakpoint {number} ({exc})")
+                continue
+            if isinstance(extra.get("id"), int):
+                bp.id = extra["id"]
+                before = old.get(bp.id)
+                bp.hits = before.hits if before is not None else int(extra.get("hits") or 0)
+                bp.fired = before.fired if before is not None else False
+            self.add(bp)
+        return ignored
+
     def load_list(self, items: Any) -> list[str]:
         """Add the breakpoints `to_list` saved; what is malformed is skipped, not fatal.
 

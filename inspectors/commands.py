@@ -1,8 +1,10 @@
-"""Commands a Session takes: plain data, the other half of `events`.
+"""Commands an engine takes: plain data, the other half of `events`.
 
-`Session.send(command)` is the one entry; a query (a value) is answered by an event
-(`ValueReady`). Like the events, commands hold only str, int, bool, tuples and numpy
-arrays, so `inspectors.wire` can carry them to an engine in another process.
+`EngineClient.send(command)` is the one entry (`inspectors.engine`); the engine hands
+the run commands to its `Session` (`Session.send`). A query (a value, the inputs) is
+answered by an event (`ValueReady`, `InputsReady`). Like the events, commands hold
+only str, int, float, bool, tuples, dicts of those and numpy arrays, so
+`inspectors.wire` can carry them to an engine in another process.
 """
 
 from __future__ import annotations
@@ -103,10 +105,108 @@ class FetchInputs:
 
 @dataclass(frozen=True)
 class FetchValue:
-    """Ask for a full value: a `ValueReady` answers (recomputed when it was dropped)."""
+    """Ask for a full value (`gradient`: its gradient): a `ValueReady` answers. A value
+    dropped to stay within the budget is recomputed when `recompute`, else the answer
+    says it was dropped."""
 
     node_id: str
     index: int = 0
+    gradient: bool = False
+    recompute: bool = True
+
+
+@dataclass(frozen=True)
+class SetBreakpoints:
+    """Replace the breakpoints with `items` (`Breakpoints.to_list` data, ids kept); a
+    `BreakpointsChanged` answers with the engine's list (hits included)."""
+
+    items: tuple[dict, ...]
+
+
+# ---------------------------------------------------------------- the loaded model
+
+
+@dataclass(frozen=True)
+class Load:
+    """Load `spec` and capture it with `strategy`, then start a session on it.
+
+    Events: `LoadStage` as it goes, then `Loaded` (and `SessionStarted`) or
+    `LoadFailed`; `job` (the client's number) tags them. A load under way is dropped.
+    """
+
+    spec: str
+    strategy: str = "auto"
+    job: int = 0
+
+
+@dataclass(frozen=True)
+class Recapture:
+    """Capture the loaded model again with another strategy (no reload)."""
+
+    strategy: str
+    job: int = 0
+
+
+@dataclass(frozen=True)
+class CancelLoad:
+    """Give up the load under way: it stops at its next checkpoint (`LoadStopped`)."""
+
+
+@dataclass(frozen=True)
+class Retrace:
+    """TensorFlow: call the model's function with inputs of batch size `batch`."""
+
+    batch: int
+    job: int = 0
+
+
+@dataclass(frozen=True)
+class SwitchTrace:
+    """TensorFlow: show the model's concrete function number `index`."""
+
+    index: int
+    job: int = 0
+
+
+# ------------------------------------------------------------------------ training
+
+
+@dataclass(frozen=True)
+class TrainLoad:
+    """Train a model file: the loaded model's (`spec` "") or `spec`'s. `fresh` builds a
+    new model, leaving the loaded one (the debugger's) untouched."""
+
+    spec: str = ""
+    fresh: bool = True
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """Run `n` training iterations (until `TrainStop`); `Iterated` after each."""
+
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class TrainStop:
+    """Stop training between two iterations."""
+
+
+@dataclass(frozen=True)
+class TrainReset:
+    """A fresh model from build(), with update rule `rule` when given."""
+
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainForward:
+    """Capture the next iteration's forward at the current parameters and load it."""
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """End the engine: its session, its training and its loads."""
 
 
 Command = (
@@ -126,6 +226,18 @@ Command = (
     | GradStep
     | FetchInputs
     | FetchValue
+    | SetBreakpoints
+    | Load
+    | Recapture
+    | CancelLoad
+    | Retrace
+    | SwitchTrace
+    | TrainLoad
+    | TrainStep
+    | TrainStop
+    | TrainReset
+    | TrainForward
+    | Shutdown
 )
 
 #: The commands that run the model (and end in a pause).
@@ -148,4 +260,19 @@ ALL = (
     GradStep,
     FetchInputs,
     FetchValue,
+    SetBreakpoints,
+    Load,
+    Recapture,
+    CancelLoad,
+    Retrace,
+    SwitchTrace,
+    TrainLoad,
+    TrainStep,
+    TrainStop,
+    TrainReset,
+    TrainForward,
+    Shutdown,
 )
+
+#: The commands the engine's Session takes; the others are the engine's own.
+SESSION_COMMANDS = ALL[: ALL.index(SetBreakpoints) + 1]

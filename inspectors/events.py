@@ -1,7 +1,9 @@
-"""Events a Session emits: plain data that can cross a thread or a process.
+"""Events an engine emits: plain data that can cross a thread or a process.
 
-Each holds only str, int, float, tuples and TensorSummary (numpy inside), never a
-framework object, so the GUI and a future remote engine see the same thing.
+Each holds only str, int, float, tuples, dicts, numpy arrays, TensorSummary and the
+neutral `Graph`, never a framework object, so the GUI and a remote engine see the
+same thing. The Session's events come first; the engine's own (loading, training)
+after them.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from inspectors.graph import Graph
 from inspectors.tensors import TensorSummary
 
 # Why the session paused.
@@ -92,12 +95,15 @@ class Message:
 
 @dataclass(frozen=True)
 class ValueReady:
-    """A full value asked for with `fetch_value` (recomputed when it had been dropped)."""
+    """A full value (`gradient`: its gradient) asked for with `FetchValue`; `dropped`
+    when it was dropped to stay within the budget and not recomputed."""
 
     node_id: str
     index: int
     array: Any  # numpy array, or None when it could not be had
     message: str = ""
+    gradient: bool = False
+    dropped: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,8 +117,134 @@ class InputsReady:
 
 
 @dataclass(frozen=True)
+class BreakpointsChanged:
+    """The session's breakpoints (`Breakpoints.to_list` data with `id` and `hits`):
+    after `SetBreakpoints`, a hit, or a breakpoint the engine disabled."""
+
+    items: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class Stopped:
-    """The engine thread has ended; the session accepts no more commands."""
+    """The session's engine thread has ended; it accepts no more commands."""
+
+
+# ----------------------------------------------------------- the engine's own events
+
+
+@dataclass(frozen=True)
+class LoadStage:
+    """A load, recapture or retrace advances (`text` says to what)."""
+
+    job: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model was captured: the neutral graph and plain facts about it.
+
+    `origin` is what made it: `load`, `recapture`, `retrace` (`detail` the batch),
+    `switch` (`detail` the concrete function's index) or `training` (`detail` the
+    iteration whose forward it is). `trainable`: the model file has a training loop.
+    """
+
+    job: int
+    spec: str
+    name: str
+    framework: str
+    capture: str
+    graph: Graph
+    description: str = ""
+    source_path: str | None = None
+    seconds: float = 0.0
+    failures: tuple[dict[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    origin: str = "load"
+    detail: int = 0
+    trainable: bool = False
+
+
+@dataclass(frozen=True)
+class LoadFailed:
+    """A load (or recapture, retrace: `origin`) failed; `message` names the cause."""
+
+    job: int
+    message: str
+    details: str = ""
+    origin: str = "load"
+
+
+@dataclass(frozen=True)
+class LoadCancelled:
+    """The answer to `CancelLoad`: `still_running` says what finishes in the
+    background ("" when the job stopped at once)."""
+
+    job: int
+    still_running: str = ""
+
+
+@dataclass(frozen=True)
+class LoadStopped:
+    """The thread of a cancelled or replaced load has ended (`where` it stopped)."""
+
+    spec: str
+    where: str
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    """A session runs on the model just loaded: it pauses `ready` next."""
+
+    spec: str
+    total: int
+    eager: bool = False
+
+
+@dataclass(frozen=True)
+class SessionUnavailable:
+    """The loaded model cannot be stepped (its graph can still be explored)."""
+
+    message: str
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingReady:
+    """A model file's training loop is ready (after `TrainLoad` or `TrainReset`):
+    `info` has `name`, `framework`, `rules`, `rule`, `references`, `learning_rate`."""
+
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TrainingUnavailable:
+    """The model cannot be trained here (`text` says how a model file can be)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Iterated:
+    """One training iteration ran (`number` counts from 1), with its metrics."""
+
+    number: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrainingFinished:
+    """A `TrainStep` ended after `done` iterations (-1 when it failed)."""
+
+    done: int
+
+
+@dataclass(frozen=True)
+class TrainingFailed:
+    """Training raised: `message` names the cause."""
+
+    message: str
+    details: str = ""
 
 
 Event = (
@@ -125,5 +257,44 @@ Event = (
     | Message
     | ValueReady
     | InputsReady
+    | BreakpointsChanged
     | Stopped
+    | LoadStage
+    | Loaded
+    | LoadFailed
+    | LoadCancelled
+    | LoadStopped
+    | SessionStarted
+    | SessionUnavailable
+    | TrainingReady
+    | TrainingUnavailable
+    | Iterated
+    | TrainingFinished
+    | TrainingFailed
+)
+
+ALL = (
+    NodeAdded,
+    NodeStepped,
+    Paused,
+    Failed,
+    GradientsReady,
+    Restarted,
+    Message,
+    ValueReady,
+    InputsReady,
+    BreakpointsChanged,
+    Stopped,
+    LoadStage,
+    Loaded,
+    LoadFailed,
+    LoadCancelled,
+    LoadStopped,
+    SessionStarted,
+    SessionUnavailable,
+    TrainingReady,
+    TrainingUnavailable,
+    Iterated,
+    TrainingFinished,
+    TrainingFailed,
 )

@@ -37,6 +37,24 @@ def call_part(name: str, k: int) -> str:
     return name if k <= 1 else f"{name} ({k})"
 
 
+#: A body tag in a stepped node's id: `while/body[2]/op`, `if/then/op`, `f/call/op`.
+_FRAME = re.compile(r"/(body\[\d+\]|cond\[\d+\]|then|else|branch\[\d+\]|call)/")
+
+
+def split_node_path(node_id: str) -> tuple[str, str | None, str | None]:
+    """`while/body[2]/while/cell/Tanh` -> (`while`, `body[2]`, `while/cell/Tanh`).
+
+    A node of the main graph gives (node_id, None, None). `inner` is the node's id in
+    the body's own graph, one level down (a deeper path stays in `inner`).
+    """
+    match = _FRAME.search(node_id)
+    if match is None:
+        return node_id, None, None
+    rest = node_id[match.end() :]
+    deeper = _FRAME.search(rest)
+    return node_id[: match.start()], match.group(1), rest[: deeper.start()] if deeper else rest
+
+
 def plain_part(part: str) -> str:
     """A scope part without its call number: `pool (2)` -> `pool`."""
     found = _CALL_NUMBER.match(part)

@@ -223,6 +223,11 @@ class Session:
         """Ask for a full value; a `ValueReady` follows (recomputed when it was dropped)."""
         self.send(cmds.FetchValue(node_id, index))
 
+    def set_breakpoints(self, items: Any) -> None:
+        """Replace the breakpoints (`Breakpoints.to_items` data); a `BreakpointsChanged`
+        follows."""
+        self.send(cmds.SetBreakpoints(tuple(items)))
+
     def stop(self) -> None:
         """End the run and the engine thread."""
         self.send(cmds.Stop())
@@ -296,6 +301,8 @@ class Session:
     def _pause(self, reason: str, node_id: str | None, **kw: Any) -> None:
         self._flush()
         self._pause_asked = False
+        if reason == ev.BREAKPOINT:  # a hit counted, or a broken expression disabled
+            self._emit(ev.BreakpointsChanged(self.breakpoints.to_items()))
         self.last_pause = ev.Paused(
             reason,
             node_id,
@@ -398,7 +405,15 @@ class Session:
         elif isinstance(cmd, cmds.GradStep):
             self._grad_step()
         elif isinstance(cmd, cmds.FetchValue):
-            self._fetch_value(cmd.node_id, cmd.index)
+            if cmd.gradient:
+                self._fetch_gradient(cmd.node_id, cmd.index)
+            else:
+                self._fetch_value(cmd.node_id, cmd.index, cmd.recompute)
+        elif isinstance(cmd, cmds.SetBreakpoints):
+            ignored = self.breakpoints.set_items(cmd.items)
+            if ignored:
+                self._emit(ev.Message("warning", f"Breakpoints ignored: {'; '.join(ignored)}"))
+            self._emit(ev.BreakpointsChanged(self.breakpoints.to_items()))
         elif isinstance(cmd, cmds.FetchInputs):
             self._fetch_inputs()
         elif isinstance(cmd, cmds.Pause):
@@ -730,13 +745,22 @@ class Session:
             return
         self._emit(ev.InputsReady(arrays, tuple(summarize(a) for a in arrays)))
 
-    def _fetch_value(self, node_id: str, index: int) -> None:
+    def _fetch_gradient(self, node_id: str, index: int) -> None:
+        array = self.gradient(node_id, index)
+        message = "" if array is not None else f"{node_id} output {index} has no gradient."
+        self._emit(ev.ValueReady(node_id, index, array, message, gradient=True))
+
+    def _fetch_value(self, node_id: str, index: int, recompute: bool = True) -> None:
         array = self.store.get(node_id, index)
         if array is not None:
             self._emit(ev.ValueReady(node_id, index, array))
             return
         if node_id not in self.run.scopes:
             self._emit(ev.ValueReady(node_id, index, None, f"{node_id} has not run yet."))
+            return
+        if not recompute:
+            dropped = self.store.is_dropped(node_id, index)
+            self._emit(ev.ValueReady(node_id, index, None, dropped=dropped))
             return
         if self._factory is None:
             self._emit(ev.ValueReady(node_id, index, None, "no way to recompute it"))

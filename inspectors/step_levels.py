@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspectors.graph import Graph
-from inspectors.stepping import frame_tags, split_node_path
+from inspectors.graph import Graph, split_node_path
+from inspectors.stepping import frame_tags
 
 #: Ops that hand a value on without computing anything, by framework spelling.
 PLUMBING_OPS = frozenset(

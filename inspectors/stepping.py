@@ -8,13 +8,12 @@ Pausing is the hook blocking; stopping or restarting is the hook raising `Interr
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from inspectors.graph import Graph
+from inspectors.graph import _FRAME, Graph
 
 
 class Interrupt(BaseException):  # noqa: N818 - BaseException: user code must not swallow it
@@ -118,21 +117,6 @@ def make_stepper(captured: Any) -> Stepper:
 #: How a node inside a control-flow body or a call is named while it runs:
 #: `<node>/body[<i>]/<inner>`, `<node>/cond[<i>]/<inner>`, `<node>/then/<inner>`,
 #: `<node>/else/<inner>`, `<node>/branch[<k>]/<inner>`, `<node>/call/<inner>`.
-_FRAME = re.compile(r"/(body\[\d+\]|cond\[\d+\]|then|else|branch\[\d+\]|call)/")
-
-
-def split_node_path(node_id: str) -> tuple[str, str | None, str | None]:
-    """`while/body[2]/while/cell/Tanh` -> (`while`, `body[2]`, `while/cell/Tanh`).
-
-    A node of the main graph gives (node_id, None, None). `inner` is the node's id in
-    the body's own graph, one level down (a deeper path stays in `inner`).
-    """
-    match = _FRAME.search(node_id)
-    if match is None:
-        return node_id, None, None
-    rest = node_id[match.end() :]
-    deeper = _FRAME.search(rest)
-    return node_id[: match.start()], match.group(1), rest[: deeper.start()] if deeper else rest
 
 
 def frame_tags(node_id: str) -> list[str]:

@@ -14,6 +14,7 @@ The message schema, recursively:
     {"dict": [[key, value], ...]}             a dict whose keys are not all str
     {"array": i, "dtype": "float32", "shape": [2, 3]}   buffers[i], C order
     {"float": "nan" | "inf" | "-inf"}         a float JSON cannot spell
+    {"graph": {...}}                          a Graph, as `Graph.to_dict` writes it
 """
 
 from __future__ import annotations
@@ -25,23 +26,11 @@ from typing import Any
 import numpy as np
 
 from inspectors import commands, events
+from inspectors.graph import Graph
 from inspectors.tensors import TensorSummary
 
-_EVENTS = (
-    events.NodeAdded,
-    events.NodeStepped,
-    events.Paused,
-    events.Failed,
-    events.GradientsReady,
-    events.Restarted,
-    events.Message,
-    events.ValueReady,
-    events.InputsReady,
-    events.Stopped,
-)
-
 #: Every type a message may name, by name.
-TYPES: dict[str, type] = {t.__name__: t for t in (*commands.ALL, *_EVENTS, TensorSummary)}
+TYPES: dict[str, type] = {t.__name__: t for t in (*commands.ALL, *events.ALL, TensorSummary)}
 
 #: dtypes an array may have on the wire (no object arrays: they would need pickle).
 _KINDS = frozenset("biufcU")
@@ -80,6 +69,8 @@ def _encode(value: Any, buffers: list[bytes]) -> Any:
         if all(isinstance(k, str) for k in value):
             return {"map": {k: _encode(v, buffers) for k, v in value.items()}}
         return {"dict": [[_encode(k, buffers), _encode(v, buffers)] for k, v in value.items()]}
+    if isinstance(value, Graph):
+        return {"graph": _encode(value.to_dict(), buffers)}
     if dataclasses.is_dataclass(value) and type(value).__name__ in TYPES:
         fields = {
             f.name: _encode(getattr(value, f.name), buffers) for f in dataclasses.fields(value)
@@ -113,4 +104,6 @@ def _decode(value: Any, buffers: list[bytes]) -> Any:
         return data.reshape(value["shape"]).copy()
     if "float" in value:
         return float(value["float"])
+    if "graph" in value:
+        return Graph.from_dict(_decode(value["graph"], buffers))
     raise ValueError(f"not a message: {sorted(value)}")

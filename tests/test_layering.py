@@ -1,6 +1,7 @@
 """The core runs headless: importing inspectors/ pulls in no Qt; gui/ no frameworks."""
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,72 @@ def test_a_pytorch_model_runs_without_tensorflow():
 def test_a_tensorflow_model_runs_without_torch():
     out = _run_without("torch", "feedforward_keras")
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+
+
+#: What gui/ may import from the core: plain data, pure functions and the client
+#: contract. Nothing here holds or builds a Session, a stepper, a capture or a model.
+GUI_MAY_IMPORT = {
+    "inspectors": {"commands", "events", "explain"},
+    "inspectors.commands": None,  # None: any name
+    "inspectors.events": None,
+    "inspectors.graph": None,
+    "inspectors.tensors": {"TensorSummary", "summarize"},
+    "inspectors.breakpoints": {"Breakpoint", "Breakpoints", "STATS"},
+    "inspectors.explain": {"Explanation"},
+    "inspectors.diff": {"diff_graphs", "match_layers", "numeric_diff"},
+    "inspectors.cli": {"CAPTURES", "FRESH_HELP"},
+    "inspectors.run_command": {"at_node"},
+    "inspectors.target": {"list_samples"},  # reads the sample files' text only
+    # the client contract, and the in-process engine as the default client (gui/engine.py)
+    "inspectors.engine": {"EngineClient", "Engine"},
+}
+#: Attributes that would reach into an engine: no gui/ module names them.
+ENGINE_INSIDES = {"session", "stepper", "captured", "store", "target"}
+
+
+def test_gui_reaches_the_engine_only_through_commands_and_events():
+    wrong = []
+    for path in sorted((ROOT / "gui").rglob("*.py")):
+        where = path.relative_to(ROOT)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if not node.module.startswith("inspectors"):
+                    continue
+                allowed = GUI_MAY_IMPORT.get(node.module, set())
+                for alias in node.names:
+                    if allowed is not None and alias.name not in allowed:
+                        wrong.append(f"{where}:{node.lineno} imports {node.module}.{alias.name}")
+            elif isinstance(node, ast.Import):
+                wrong += [
+                    f"{where}:{node.lineno} imports {a.name}"
+                    for a in node.names
+                    if a.name.startswith("inspectors.")
+                ]
+            elif isinstance(node, ast.Attribute) and node.attr in ENGINE_INSIDES:
+                wrong.append(f"{where}:{node.lineno} reaches .{node.attr}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_gui_runs_against_a_fake_engine_with_the_frameworks_blocked():
+    """The debugger controller, its panels and the GUI's Engine, driven by scripted
+    events, in a process where importing torch or tensorflow fails."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.block_frameworks",
+            "tests/gui/test_fake_engine.py",
+            "tests/gui/test_engine.py",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "frameworks stayed blocked" in out.stdout

@@ -1,23 +1,18 @@
 """The Training panel: step a model file's training loop iteration by iteration, with
 live plots of the loss and of every other reported metric (phi, grad_phi, …).
 
-The `TrainingRun` lives on one worker thread owned by `TrainingWorker`; the panel only
-sends it jobs and draws the metrics that come back as queued signals. Nothing here
-runs model code on the GUI thread.
+The training loop runs in the engine, next to its model (`inspectors.engine`, the
+`Train*` commands); the panel speaks to it through `TrainingWorker` and draws the
+metrics that come back as events. Nothing here runs model code.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import queue
-import threading
-import traceback
-from collections.abc import Callable
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -29,225 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine import Engine
 from .tensor_plots import style_plot
+from .training_worker import TrainingWorker
 
 LOSS_COLOUR = "#d93025"
 METRIC_COLOURS = ("#1a73e8", "#188038", "#9334e6", "#e37400", "#007b83")
 REFERENCE_COLOUR = "#5f6b7a"
-NO_TRAINING = (
-    "This model file has no training loop. Define `data()` (an iterable of batches) and "
-    "`train_step(model, batch)` (one iteration, returning a dict such as "
-    "{'loss': …, 'phi': …}) to step it here; the fit_exponent samples show how."
-)
-
-
-class TrainingWorker(QObject):
-    """Owns one `TrainingRun` on its own thread; jobs in, results out as signals.
-
-    Signals arrive on the GUI thread: `ready(info)` after a model is loaded or reset
-    (`info` has `name`, `framework`, `rules`, `rule`, `references`), `unavailable(text)`
-    when the model cannot be trained, `iterated(number, metrics)` after each iteration,
-    `finished(done)` after each step job, `forward_captured(captured)` and
-    `failed(message, details)`.
-    """
-
-    ready = Signal(object)
-    unavailable = Signal(str)
-    iterated = Signal(int, object)
-    finished = Signal(int)
-    forward_captured = Signal(object)
-    failed = Signal(str, str)
-
-    # Emitted from the worker thread; the queued connections bring them to the GUI thread.
-    _ready = Signal(int, object)
-    _unavailable = Signal(int, str)
-    _iterated = Signal(int, int, object)
-    _finished = Signal(int, int)
-    _captured = Signal(int, object)
-    _failed = Signal(int, str, str)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self._run: Any = None  # the TrainingRun: touched on the worker thread only
-        self._generation = 0  # bumped on each load: results of older models are dropped
-        self._stop_ticket = 0  # bumped by stop(): a step job stops when it changed
-        self._thread = threading.Thread(target=self._loop, name="graphstep-training", daemon=True)
-        self._thread.start()
-        queued = Qt.ConnectionType.QueuedConnection
-        self._ready.connect(self._on_ready, queued)
-        self._unavailable.connect(self._on_unavailable, queued)
-        self._iterated.connect(self._on_iterated, queued)
-        self._finished.connect(self._on_finished, queued)
-        self._captured.connect(self._on_captured, queued)
-        self._failed.connect(self._on_failed, queued)
-
-    # ----------------------------------------------------------- commands (GUI thread)
-
-    def load_target(self, target: Any, *, fresh: bool = True) -> None:
-        """Train `target`'s model file; `fresh` trains a new model from build(), leaving
-        the loaded one (which the debugger steps) untouched."""
-        self._load(lambda: target, fresh)
-
-    def load_spec(self, spec: str) -> None:
-        """Load `spec` on the worker thread, then train it."""
-
-        def make() -> Any:
-            from inspectors.target import load_target
-
-            return load_target(spec)
-
-        self._load(make, False)
-
-    def _load(self, make: Callable[[], Any], fresh: bool) -> None:
-        self.stop()
-        self._generation += 1
-        gen = self._generation
-
-        def job() -> None:
-            from inspectors.training import TrainingRun, can_train
-
-            self._run = None
-            target = make()
-            if not can_train(target):
-                self._emit(self._unavailable, gen, NO_TRAINING)
-                return
-            self._run = TrainingRun(target)
-            if fresh:
-                self._run.reset()
-            self._emit(self._ready, gen, self._info())
-
-        self._submit(job, gen)
-
-    def step(self, n: int = 1) -> None:
-        """Run `n` iterations (until `stop()`), each reported by `iterated`."""
-        gen, ticket = self._generation, self._stop_ticket
-
-        def job() -> None:
-            run = self._run
-            if run is None:
-                return
-            done = run.step(
-                n,
-                should_stop=lambda: ticket != self._stop_ticket,
-                on_iteration=lambda i, m: self._emit(self._iterated, gen, i, m),
-            )
-            self._emit(self._finished, gen, len(done))
-
-        self._submit(job, gen, on_error_finish=True)
-
-    def stop(self) -> None:
-        """Stop a run between two iterations (any thread)."""
-        self._stop_ticket += 1
-
-    def reset(self, rule: str | None = None) -> None:
-        """A fresh model from build(), with update rule `rule` when given."""
-        self.stop()
-        gen = self._generation
-
-        def job() -> None:
-            if self._run is None:
-                return
-            if rule is not None:
-                self._run.set_rule(rule)
-            self._run.reset()
-            self._emit(self._ready, gen, self._info())
-
-        self._submit(job, gen)
-
-    def capture_forward(self) -> None:
-        """Capture the next iteration's forward at the current parameters."""
-        gen = self._generation
-
-        def job() -> None:
-            if self._run is not None:
-                self._emit(self._captured, gen, self._run.capture_current())
-
-        self._submit(job, gen)
-
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """End the worker thread after the iteration under way."""
-        self.stop()
-        self._generation += 1
-        self._jobs.put(None)
-        self._thread.join(timeout)
-
-    # ------------------------------------------------------------------- worker thread
-
-    def _submit(self, job: Callable[[], None], gen: int, on_error_finish: bool = False) -> None:
-        def guarded() -> None:
-            if gen != self._generation:
-                return
-            try:
-                job()
-            except Exception as exc:
-                self._emit(self._failed, gen, str(exc), traceback.format_exc())
-                if on_error_finish:
-                    self._emit(self._finished, gen, -1)
-
-        self._jobs.put(guarded)
-
-    def _loop(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                self._run = None
-                return
-            job()
-
-    def _info(self) -> dict[str, Any]:
-        run = self._run
-        module = run.module
-        # `HIDDEN_PHI = 2.5` in a model file: the value metric `phi` should reach
-        references = {
-            key[len("HIDDEN_") :].lower(): float(value)
-            for key, value in vars(module).items()
-            if key.startswith("HIDDEN_") and isinstance(value, int | float)
-        }
-        return {
-            "name": run.target.name,
-            "framework": run.target.framework,
-            "rules": run.rule_names,
-            "rule": run.rule,
-            "references": references,
-            "learning_rate": getattr(module, "LEARNING_RATE", None),
-        }
-
-    def _emit(self, signal: Any, *args: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the worker object may be gone
-            signal.emit(*args)
-
-    # ------------------------------------------------------------------ GUI thread
-
-    @Slot(int, object)
-    def _on_ready(self, gen: int, info: Any) -> None:
-        if gen == self._generation:
-            self.ready.emit(info)
-
-    @Slot(int, str)
-    def _on_unavailable(self, gen: int, text: str) -> None:
-        if gen == self._generation:
-            self.unavailable.emit(text)
-
-    @Slot(int, int, object)
-    def _on_iterated(self, gen: int, number: int, metrics: Any) -> None:
-        if gen == self._generation:
-            self.iterated.emit(number, metrics)
-
-    @Slot(int, int)
-    def _on_finished(self, gen: int, done: int) -> None:
-        if gen == self._generation:
-            self.finished.emit(done)
-
-    @Slot(int, object)
-    def _on_captured(self, gen: int, captured: Any) -> None:
-        if gen == self._generation:
-            self.forward_captured.emit(captured)
-
-    @Slot(int, str, str)
-    def _on_failed(self, gen: int, message: str, details: str) -> None:
-        if gen == self._generation:
-            self.failed.emit(message, details)
 
 
 def metric_colour(index: int) -> str:
@@ -316,18 +99,19 @@ class TrainingPanel(QWidget):
     """Buttons to step / run / stop / reset the training loop, a rule chooser, live plots.
 
     `iterated(number, metrics)` and `was_reset()` mirror the worker for listeners such
-    as the side-by-side view; `forward_requested` asks the window to step the next
-    iteration's forward in the debugger (wired by `gui.training`).
+    as the side-by-side view. "Step forward…" asks the engine to load the next
+    iteration's forward, which the window's debugger then steps.
     """
 
     iterated = Signal(int, object)
     was_reset = Signal()
     run_finished = Signal(int)
-    forward_captured = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, *, title: str = "") -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, title: str = "", engine: Engine | None = None
+    ) -> None:
         super().__init__(parent)
-        self.worker = TrainingWorker(self)
+        self.worker = TrainingWorker(engine, self)
         self.info: dict[str, Any] = {}
         self.history: dict[str, list[float]] = {}
         self.plots: dict[str, MetricPlot] = {}
@@ -407,20 +191,19 @@ class TrainingPanel(QWidget):
         self.worker.iterated.connect(self._on_iterated)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
-        self.worker.forward_captured.connect(self.forward_captured)
         self.clear(
             "Open a model file with a training loop (data() and train_step) to train it here."
         )
 
     # ---------------------------------------------------------------- loading
 
-    def set_target(self, target: Any) -> None:
-        """Train a fresh copy of an already loaded model (the loaded one stays as it is)."""
-        self._loading(getattr(target, "name", "model"))
-        self.worker.load_target(target)
+    def train_loaded(self, name: str) -> None:
+        """Train a fresh copy of the model the engine has loaded (that one stays as it is)."""
+        self._loading(name)
+        self.worker.load_current()
 
     def load_spec(self, spec: str) -> None:
-        """Load `spec` off the GUI thread and train it."""
+        """Load `spec` in the engine and train it."""
         self._loading(spec)
         self.worker.load_spec(spec)
 

@@ -18,6 +18,7 @@ from gui.main_window import MainWindow
 from gui.settings import Settings
 from inspectors import events as ev
 from inspectors.diff import diff_graphs
+from tests.gui.test_main_window import core, fetch
 
 RUN_TIMEOUT = 60_000
 
@@ -79,9 +80,9 @@ def test_torch_and_keras_feedforward_step_in_lockstep(qtbot, compare):
     assert (b.last_pause.node_id, b.last_pause.position) == ("feedforward_1/fc1_1/MatMul", 4)
     press_both(qtbot, compare, Qt.Key.Key_F5, ev.FINISHED)
     for pane in compare.panes:
-        target = pane.result.captured.target
+        target = core(pane).target  # the model itself, for the framework's own answer
         expected = as_numpy(target.call())
-        stepped = pane.engine.session.value("output")
+        stepped = fetch(qtbot, pane.engine, "output")
         np.testing.assert_allclose(stepped, expected, rtol=1e-5, atol=1e-6)
     press_both(
         qtbot,
@@ -131,17 +132,17 @@ def test_step_layer_pauses_both_sides_on_each_linked_layer(qtbot, compare):
         name = f"Layer {i + 1} of 3: {ends_a[i]} ↔ fc{1 if i < 2 else 2}/"
         assert name in compare.statusBar().currentMessage()
         assert name in compare.layer_label.text() and compare.layer_label.isVisible()
-        value_a = as_numpy(a.engine.session.value(ends_a[i]))
-        value_b = as_numpy(b.engine.session.value(ends_b[i]))
+        value_a = as_numpy(fetch(qtbot, a.engine, ends_a[i]))
+        value_b = as_numpy(fetch(qtbot, b.engine, ends_b[i]))
         assert value_a.shape == value_b.shape == ((4, 5) if i == 2 else (4, 20))
         if i == 1:
             assert value_a.min() >= 0 and value_b.min() >= 0
-            assert (as_numpy(b.engine.session.value(ends_b[0])) < 0).any()
+            assert (as_numpy(fetch(qtbot, b.engine, ends_b[0])) < 0).any()
         if i == 0:
             QApplication.processEvents()  # let the layout take the new texts
             compare.grab().save("/tmp/compare_layer.png")
     press_layer(qtbot, compare, ev.FINISHED)
-    outputs = [as_numpy(p.engine.session.value("output")) for p in compare.panes]
+    outputs = [as_numpy(fetch(qtbot, p.engine, "output")) for p in compare.panes]
     assert outputs[0].shape == outputs[1].shape == (4, 5)
     last = "After the last linked layer · A finished · B finished"
     assert last in compare.statusBar().currentMessage()
@@ -274,8 +275,8 @@ def test_numeric_diff_of_two_runs_of_one_graph(qtbot, compare):
     press_layer(qtbot, compare)  # not linked by layer: one node per side
     assert [(p.last_pause.node_id, p.last_pause.position) for p in compare.panes] == [("x", 1)] * 2
     press_both(qtbot, compare, Qt.Key.Key_F5, ev.FINISHED)
-    compare.set_colour_mode("values")
-    assert set(compare.numeric) >= {"fc1", "relu", "fc2", "output"}
+    compare.set_colour_mode("values")  # the values come from the engines: wait for them
+    qtbot.waitUntil(lambda: set(compare.numeric) >= {"fc1", "relu", "fc2", "output"}, timeout=5000)
     assert all(v == (0.0, 0.0) for v in compare.numeric.values())
     assert compare.panes[0].view._overlay is not None
     assert "largest |A−B| 0" in compare.diff_label.text()

@@ -17,7 +17,7 @@ from gui.main_window import MainWindow
 from gui.settings import Settings
 from inspectors import commands as cmds
 from inspectors import events as ev
-from tests.gui.test_main_window import open_model
+from tests.gui.test_main_window import core, fetch, open_model
 
 RUN_TIMEOUT = 60_000
 
@@ -63,14 +63,16 @@ def test_breakpoint_with_f9_then_continue_with_f5(qtbot, window):
     ready(qtbot, window, "cnn_torch")
     window.view.select("relu2")
     QTest.keyClick(window, Qt.Key.Key_F9)
-    assert "relu2" in window.debugger.engine.session.breakpoints.on_nodes()
+    assert "relu2" in window.debugger.breakpoints.on_nodes()
     assert "relu2" in window.view._breakpoints
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert (pause.reason, pause.node_id) == (ev.BREAKPOINT, "relu2")
     # the tensor panel shows the paused node: a heatmap of the selected slice
     panel = window.debugger.tensor_panel
-    value = window.debugger.engine.session.value("relu2")
+    value = fetch(qtbot, window.engine, "relu2")
+    qtbot.waitUntil(lambda: panel.current_array() is not None, timeout=RUN_TIMEOUT)
     np.testing.assert_allclose(panel.current_array(), value)
+    np.testing.assert_allclose(value, core(window).session.value("relu2"))
     image = panel.heatmap_image.image
     assert image is not None and image.shape[:2] in (value.shape[2:], value.shape[2:][::-1])
     assert np.asarray(panel.histogram_plot.bars.opts["height"]).sum() == value.size
@@ -86,13 +88,13 @@ def test_stop_at_first_nan_marks_the_node(qtbot, window):
     assert d.act_break_nan.isChecked() and switch.isChecked()  # one breakpoint, two views
     QTest.keyClick(window, Qt.Key.Key_F9, Qt.KeyboardModifier.ControlModifier)
     assert not d.act_break_nan.isChecked() and not switch.isChecked()
-    assert len(d.engine.session.breakpoints) == 0
+    assert len(d.breakpoints) == 0
     switch.setChecked(True)  # the panel's switch checks the toolbar's action
     assert d.act_break_nan.isChecked()
     switch.setChecked(False)
     assert not d.act_break_nan.isChecked()
     QTest.keyClick(window, Qt.Key.Key_F9, Qt.KeyboardModifier.ControlModifier)
-    assert [bp.condition for bp in d.engine.session.breakpoints] == ["nan"]
+    assert [bp.condition for bp in d.breakpoints] == ["nan"]
     assert switch.isChecked()
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert (pause.reason, pause.node_id) == (ev.BREAKPOINT, "log")
@@ -143,7 +145,7 @@ def test_gradients_after_backward_match_autograd(qtbot, window):
     engine = window.debugger.engine
     with qtbot.waitSignal(engine.gradients_ready, timeout=RUN_TIMEOUT):
         QTest.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
-    target = engine.session.captured.target
+    target = core(window).target
     model = target.model
     model.zero_grad()
     target.loss(model(*target.example_inputs)).backward()
@@ -151,6 +153,7 @@ def test_gradients_after_backward_match_autograd(qtbot, window):
     panel = window.debugger.tensor_panel
     panel.set_mode("gradient")
     assert panel.mode() == "gradient"
+    qtbot.waitUntil(lambda: panel.current_array() is not None, timeout=RUN_TIMEOUT)
     hidden = model.fc1(target.example_inputs[0]).detach().requires_grad_(True)
     target.loss(model.fc2(model.relu(hidden))).backward()
     np.testing.assert_allclose(panel.current_array(), hidden.grad.numpy(), rtol=1e-5, atol=1e-7)
@@ -173,9 +176,9 @@ def test_override_a_value_changes_what_follows(qtbot, window):
     with qtbot.waitSignal(engine.paused, timeout=RUN_TIMEOUT):
         window.debugger.tensor_panel.override_zero()
     press(qtbot, window, Qt.Key.Key_F5)
-    model = engine.session.captured.target.model
+    model = core(window).target.model
     expected = model.fc2.bias.detach().numpy()
-    outputs = engine.session.run.outputs
+    outputs = core(window).session.run.outputs
     np.testing.assert_allclose(outputs[0], np.broadcast_to(expected, outputs[0].shape), rtol=1e-6)
 
 
@@ -230,7 +233,7 @@ def test_exception_turns_the_node_red_and_restart_works(qtbot, window, tmp_path)
     assert "reshape" not in states(window) or states(window)["reshape"] != "error"
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert pause.reason == ev.FINISHED
-    assert d.engine.session.run.outputs[0].shape == (3, 10)
+    assert core(window).session.run.outputs[0].shape == (3, 10)
 
 
 def drawn(window: MainWindow) -> set[str]:
@@ -296,8 +299,10 @@ def test_tensorflow_steps_into_a_while_and_finishes_exactly(qtbot, window):
     assert "inside bodies" in d.position_label.text()
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert pause.reason == ev.FINISHED
-    target = d.engine.session.captured.target
-    np.testing.assert_allclose(d.engine.session.run.outputs[0], target.call().numpy(), rtol=1e-5)
+    target = core(window).target
+    np.testing.assert_allclose(
+        core(window).session.run.outputs[0], target.call().numpy(), rtol=1e-5
+    )
 
 
 def test_a_loop_body_shows_executed_once_the_loop_has_run(qtbot, window):
@@ -332,7 +337,7 @@ def test_keras_value_override_and_gradients(qtbot, window):
     press(qtbot, window, Qt.Key.Key_F5)
     with qtbot.waitSignal(d.engine.gradients_ready, timeout=RUN_TIMEOUT) as grads:
         QTest.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
-    target = d.engine.session.captured.target
+    target = core(window).target
     with tf.GradientTape() as tape:
         out = target.call()
         loss = target.loss(out, *target.example_inputs) if target.loss else tf.reduce_sum(out)
@@ -399,7 +404,7 @@ def test_breakpoints_and_watches_survive_a_restart_of_the_app(qtbot, tmp_path):
     qtbot.addWidget(second)
     second.show()
     ready(qtbot, second, "feedforward_torch")
-    kept = [bp.describe() for bp in second.debugger.engine.session.breakpoints]
+    kept = [bp.describe() for bp in second.debugger.breakpoints]
     assert kept == ["on relu", "on any node if absmax > 5"]
     assert second.debugger.watch_panel.watched() == ["relu"]
     assert "relu" in second.view._breakpoints
@@ -409,15 +414,16 @@ def test_breakpoints_and_watches_survive_a_restart_of_the_app(qtbot, tmp_path):
 def test_a_value_over_the_budget_keeps_its_summary_and_says_it_was_dropped(qtbot, window):
     window.debugger.set_value_budget(1 << 20)  # 1 MiB: cnn_torch's conv1 output is 50 KB
     ready(qtbot, window, "cnn_torch")
-    session = window.debugger.engine.session
+    session = core(window).session
     assert session.store.budget == 1 << 20
     window.debugger.set_value_budget(20_000)  # below one conv output: big values dropped
     press(qtbot, window, Qt.Key.Key_F5)
     assert session.store.budget == 20_000  # the command reached the engine before the run
     window.view.select("conv1")
     panel = window.debugger.tensor_panel
+    # the engine answers the panel's fetch: that value was dropped to stay within budget
+    qtbot.waitUntil(lambda: "memory budget" in panel.note_label.text(), timeout=RUN_TIMEOUT)
     assert panel.dropped_note.isVisible()
-    assert "memory budget" in panel.note_label.text()
     assert panel.summary_view.stats_label.text()  # the summary is still shown
     with qtbot.waitSignal(window.debugger.engine.value_ready, timeout=RUN_TIMEOUT) as ready_:
         panel.recompute_button.click()
@@ -449,11 +455,12 @@ def test_closing_the_window_while_a_model_runs_ends_the_engine(qtbot, tmp_path):
     engine = win.debugger.engine
     with qtbot.waitSignal(engine.nodes_stepped, timeout=RUN_TIMEOUT):
         engine.send(cmds.Continue())  # the model is running: nodes are arriving
-    thread = engine.session._thread
+    session = core(win).session
+    thread = session._thread
     win.close()
     thread.join(10)
     assert not thread.is_alive()
-    assert engine.session.last_pause.reason != ev.FINISHED  # it really was cut short
+    assert session.last_pause.reason != ev.FINISHED  # it really was cut short
 
 
 def test_restart_keeps_the_window_running_until_the_run_ends(qtbot, window):
@@ -492,7 +499,8 @@ def test_loading_summarises_the_inputs_off_the_gui_thread(qtbot, window, monkeyp
     monkeypatch.setattr(tensors, "summarize", watched)
     monkeypatch.setattr(inputs_panel, "summarize", watched)
     ready(qtbot, window, "cnn_torch")
-    assert window.debugger.inputs_panel.tree.topLevelItemCount() == 1
+    tree = window.debugger.inputs_panel.tree
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 1, timeout=RUN_TIMEOUT)
     assert on_gui == []  # a huge input would otherwise freeze the window while it loads
 
 
@@ -559,7 +567,7 @@ def test_the_inputs_panel_shows_the_runs_inputs_read_on_the_engine_thread(qtbot,
     ready(qtbot, window, "feedforward_torch")
     panel = window.debugger.inputs_panel
     qtbot.waitUntil(lambda: len(panel.inputs()) == 1, timeout=RUN_TIMEOUT)
-    expected = window.debugger.engine.session.stepper.inputs()[0]
+    expected = core(window).session.stepper.inputs()[0]
     np.testing.assert_array_equal(panel.inputs()[0], expected)
     new = np.full((4, 10), 0.5, np.float32)
     with qtbot.waitSignal(window.debugger.engine.inputs_ready, timeout=RUN_TIMEOUT):

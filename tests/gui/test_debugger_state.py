@@ -25,7 +25,7 @@ def test_the_log_names_a_breakpoint_by_what_it_does(qtbot, window):
     for _ in range(4):  # edits: each F9 makes a new breakpoint with a new id
         QTest.keyClick(window, Qt.Key.Key_F9)
     QTest.keyClick(window, Qt.Key.Key_F9)
-    (bp,) = window.debugger.engine.session.breakpoints
+    (bp,) = window.debugger.breakpoints
     assert bp.id >= 3  # the third breakpoint made: ids grow with every edit, unseen
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert (pause.reason, pause.node_id, pause.breakpoint_id) == (ev.BREAKPOINT, "relu", bp.id)
@@ -84,7 +84,7 @@ def test_a_malformed_saved_state_is_skipped_and_named_in_the_log(qtbot, window, 
     ((level, text),) = log_lines(window, "Saved breakpoints and watches")
     assert level == "warning" and ignored in text, text
     if "breakpoints" in state and isinstance(state["breakpoints"], list):
-        kept = [bp.describe() for bp in window.debugger.engine.session.breakpoints]
+        kept = [bp.describe() for bp in window.debugger.breakpoints]
         assert kept == ["on relu", "on fc2"]
         assert "unknown fields of breakpoint 6: colour" in text
         assert window.debugger.watch_panel.watched() == ["fc1"]

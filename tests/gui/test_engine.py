@@ -1,21 +1,20 @@
-"""The Engine delivers a Session's events on the GUI thread as (batched) signals."""
+"""The GUI's Engine: an EngineClient's events as (batched) signals on the GUI thread,
+and `running` while a run command is owed its pause."""
 
-import numpy as np
 import pytest
 
 from gui.engine import Engine
 from inspectors import commands as cmds
 from inspectors import events as ev
-from inspectors.session import Session
-from tests.inspectors.test_session import NumpyStepper
+from tests.gui.fake_engine import SPEC, FakeEngine
 
 
 @pytest.fixture
 def engine(qtbot):
-    stepper = NumpyStepper(np.array([1.0, 2.0, 3.0]))
-    eng = Engine(Session(None, stepper=stepper, stepper_factory=lambda: NumpyStepper(stepper.x)))
+    fake = FakeEngine()
+    eng = Engine(fake)
     with qtbot.waitSignal(eng.paused, timeout=5000) as ready:
-        eng.start()
+        eng.send(cmds.Load(SPEC, "auto", 1))
     assert ready.args[0].reason == ev.READY
     yield eng
     eng.shutdown()
@@ -28,29 +27,38 @@ def test_step_and_continue_arrive_as_signals_in_order(qtbot, engine):
         engine.send(cmds.Step())
     assert pause.args[0].node_id == "x" and [e.node_id for e in stepped] == ["x"]
     assert not engine.running
-    with qtbot.waitSignals([engine.running_changed, engine.paused], timeout=5000):
+    batches: list = []
+    engine.nodes_stepped.connect(batches.append)
+    with qtbot.waitSignal(engine.paused, timeout=5000) as done:
         engine.send(cmds.Continue())
-    assert pause.args[0].node_id == "x"
-    assert [e.node_id for e in stepped] == ["x", "scale", "shift", "log", "square", "out"]
-    assert engine.session.last_pause.reason == ev.FINISHED
+        assert engine.running  # owed its pause until the events arrive
+    assert [e.node_id for e in stepped] == ["x", "fc1", "relu", "output"]
+    assert len(batches) == 1  # three nodes in one flush: one signal
+    assert done.args[0].reason == ev.FINISHED
+    assert not engine.running
 
 
-def test_failure_and_gradients_signals(qtbot, engine):
-    engine.session.stepper.fail_at = "shift"
-    with qtbot.waitSignal(engine.failed, timeout=5000) as failed:
-        engine.send(cmds.Continue())
-    assert failed.args[0].node_id == "shift"
-    engine.session.stepper.fail_at = None
-    with qtbot.waitSignal(engine.restarted, timeout=5000):
-        engine.send(cmds.Restart())
-    with qtbot.waitSignal(engine.paused, timeout=5000):
-        engine.send(cmds.Continue())
-    with qtbot.waitSignal(engine.gradients_ready, timeout=5000) as grads:
-        engine.send(cmds.Backward())
-    assert "x" in grads.args[0].nodes
+def test_every_event_type_reaches_its_signal(qtbot, engine):
+    got: list = []
+    for name in ("gradients_ready", "value_ready", "inputs_ready", "breakpoints_changed"):
+        getattr(engine, name).connect(got.append)
+    engine.send(cmds.Continue())
+    engine.send(cmds.Backward())
+    engine.send(cmds.FetchValue("fc1"))
+    engine.send(cmds.FetchInputs())
+    engine.send(cmds.SetBreakpoints(()))
+    qtbot.waitUntil(lambda: len(got) == 4, timeout=5000)
+    assert [type(e) for e in got] == [
+        ev.GradientsReady,
+        ev.ValueReady,
+        ev.InputsReady,
+        ev.BreakpointsChanged,
+    ]
 
 
-def test_shutdown_ends_the_engine_thread(qtbot, engine):
-    with qtbot.waitSignal(engine.stopped, timeout=5000):
-        engine.shutdown()
-    assert not engine.session._thread.is_alive()
+def test_shutdown_closes_the_client_and_nothing_more_is_sent(qtbot, engine):
+    fake = engine.client
+    engine.shutdown()
+    assert fake.closed
+    engine.send(cmds.Step())
+    assert not isinstance(fake.commands[-1], cmds.Step)

@@ -61,7 +61,7 @@ def test_while_step_over_then_retrace_and_switch(qtbot, window):
     with qtbot.waitSignal(engine.paused, timeout=TIMEOUT):
         engine.send(cmds.RunTo(before))
     with qtbot.waitSignal(engine.paused, timeout=TIMEOUT) as blocker:
-        window.debugger.step_over()
+        window.debugger.send(cmds.StepOver())
     assert blocker.args[0].node_id == loop
     qtbot.waitUntil(lambda: panel.entries()[0].title.startswith("Step over"), timeout=TIMEOUT)
     assert "ran 3 iterations" in panel.entries()[0].text
@@ -116,7 +116,7 @@ def test_another_model_replaces_the_texts_of_the_previous_one(qtbot, window):
     assert "cnn_torch" not in panel.text()
     assert [e.title for e in panel.entries()] == ["A graph traced by torch.fx"]
     # the same count as the status bar's "node k of n"
-    n = window.debugger.engine.session.total()
+    n = window.run_model.total
     assert f"node 0 of {n} " in window.debugger.position_label.text()
     assert f"into these {n} nodes (3 layer calls, 1 input, 1 output)" in panel.text()
 
@@ -139,7 +139,7 @@ def test_the_loop_text_follows_the_iteration_and_counts_match_the_status_bar(qtb
     while "/body[1]/" not in (seen[-1] if seen else ""):
         assert len(seen) < 60, seen
         with qtbot.waitSignal(engine.paused, timeout=TIMEOUT) as blocker:
-            window.debugger.step_into()
+            window.debugger.send(cmds.Step())
         seen.append(blocker.args[0].node_id or "")
         if "/body[0]/" in seen[-1]:
             assert panel.entries()[0].title == f"Inside the loop `{loop}`: 1st iteration"

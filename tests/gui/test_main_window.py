@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -94,6 +95,26 @@ def open_model(qtbot, window: MainWindow, spec: str, strategy: str | None = None
     close_error_dialog(window)
 
 
+def core(owner: Any) -> Any:
+    """The in-process engine behind a window's (or a compare pane's) client: the
+    frameworks' own answers for a test to check against, never the GUI's way in."""
+    engine = getattr(owner, "_engine", None) or owner.engine
+    return engine.client
+
+
+def fetch(qtbot, engine: Any, node_id: str, index: int = 0, gradient: bool = False) -> Any:
+    """A full value (or gradient) asked of the engine, as a panel asks for it."""
+    from inspectors import commands as cmds
+
+    with qtbot.waitSignal(
+        engine.value_ready,
+        timeout=LOAD_TIMEOUT,
+        check_params_cb=lambda r: (r.node_id, r.index, r.gradient) == (node_id, index, gradient),
+    ) as got:
+        engine.send(cmds.FetchValue(node_id, index, gradient=gradient))
+    return got.args[0].array
+
+
 def close_error_dialog(window: MainWindow) -> None:
     if window.error_dialog is not None:
         window.error_dialog.close()
@@ -170,7 +191,7 @@ def test_open_torch_sample_and_inspect_a_node(qtbot, window: MainWindow):
     assert result.capture in window.capture_label.text()
     assert f"{len(result.graph)} nodes" in window.counts_label.text()
     assert window.windowTitle().startswith("feedforward_torch")
-    assert window.captured is not None  # kept, opaque, for the debugger engine
+    assert not hasattr(window, "captured")  # the model lives in the engine, not the window
 
     graph = result.graph
     fc1 = first_node(graph, lambda a: a["label"] == "fc1")

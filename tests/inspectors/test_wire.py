@@ -9,11 +9,29 @@ import numpy as np
 import pytest
 
 from inspectors import commands, events, wire
+from inspectors.graph import Graph
 from inspectors.tensors import summarize
 
 ARRAY = np.arange(6, dtype=np.float32).reshape(2, 3)
 SUMMARY = summarize(np.array([1.0, np.nan, -np.inf, 2.0], np.float32))
 EMPTY = summarize(np.zeros(0, np.float32))  # NaN statistics
+
+
+def _graph() -> Graph:
+    graph = Graph("tiny", "torch", capture="fx")
+    graph.add_node("x", kind="input", op="input", outputs=[((2, None), "float32")])
+    graph.add_node("fc1", kind="module", op="Linear", scope=("fc1",), subgraph="fc1.body")
+    graph.add_edge("x", "fc1", shape=(2, None), dtype="float32")
+    body = Graph("body", "torch")
+    body.add_node("inner", kind="op", op="relu")
+    graph.subgraphs["fc1.body"] = body
+    return graph
+
+
+GRAPH = _graph()
+BREAKPOINT = {"node": "fc1", "op": None, "scope": None, "condition": "threshold",
+              "stat": "absmax", "above": True, "value": 1e30, "expression": "",
+              "enabled": True, "id": 7, "hits": 2}  # fmt: skip
 
 EXAMPLES = [
     commands.Step(),
@@ -45,7 +63,49 @@ EXAMPLES = [
     events.ValueReady("fc1", 0, None, "dropped"),
     events.InputsReady((ARRAY,), (SUMMARY,)),
     commands.FetchInputs(),
+    commands.FetchValue("relu", 1, gradient=True, recompute=False),
+    commands.SetBreakpoints((BREAKPOINT,)),
+    commands.Load("feedforward_torch", "fx", 3),
+    commands.Recapture("export", 4),
+    commands.CancelLoad(),
+    commands.Retrace(8, 5),
+    commands.SwitchTrace(1, 6),
+    commands.TrainLoad("fit_exponent_torch", fresh=False),
+    commands.TrainStep(50),
+    commands.TrainStop(),
+    commands.TrainReset("sgd"),
+    commands.TrainForward(),
+    commands.Shutdown(),
     events.Stopped(),
+    events.ValueReady("fc1", 1, None, "", gradient=True, dropped=True),
+    events.BreakpointsChanged((BREAKPOINT,)),
+    events.LoadStage(3, "Capturing (fx)…"),
+    events.Loaded(
+        3,
+        "feedforward_torch",
+        "feedforward",
+        "torch",
+        "fx",
+        GRAPH,
+        "A net",
+        "/x.py",
+        0.25,
+        ({"strategy": "fx", "reason": "no"},),
+        ("note",),
+        "switch",
+        2,
+        True,
+    ),
+    events.LoadFailed(3, "SyntaxError: bad", "Traceback", "retrace"),
+    events.LoadCancelled(3, "the fx capture under way finishes in the background"),
+    events.LoadStopped("feedforward_torch", "after the model's import"),
+    events.SessionStarted("feedforward_torch", 5, True),
+    events.SessionUnavailable("Stepping is not available", "Traceback"),
+    events.TrainingReady({"name": "fit", "rules": ["sgd", "adam"], "learning_rate": None}),
+    events.TrainingUnavailable("no loop"),
+    events.Iterated(3, {"loss": 0.5, "phi": float("nan")}),
+    events.TrainingFinished(-1),
+    events.TrainingFailed("ValueError: x", "Traceback"),
 ]
 
 
@@ -67,6 +127,9 @@ def test_round_trip_through_json_and_raw_buffers(obj):
         mine, theirs = getattr(obj, field.name), getattr(back, field.name)
         if isinstance(mine, np.ndarray):
             assert theirs.dtype == mine.dtype and np.array_equal(theirs, mine)
+        if isinstance(mine, Graph):  # a Graph compares by its data
+            assert theirs.to_dict() == mine.to_dict() and theirs.order == mine.order
+            return
     if not buffers and '"nan"' not in text:  # nothing NaN-valued: plain equality holds
         assert back == obj
 
