@@ -205,6 +205,12 @@ class TrainForward:
 
 
 @dataclass(frozen=True)
+class EndEngine:
+    """End an engine that does not answer (its process is killed; an `EngineDied`
+    follows). An engine in this process cannot be ended: a `Message` says so."""
+
+
+@dataclass(frozen=True)
 class Shutdown:
     """End the engine: its session, its training and its loads."""
 
@@ -237,6 +243,7 @@ Command = (
     | TrainStop
     | TrainReset
     | TrainForward
+    | EndEngine
     | Shutdown
 )
 
@@ -271,6 +278,7 @@ ALL = (
     TrainStop,
     TrainReset,
     TrainForward,
+    EndEngine,
     Shutdown,
 )
 

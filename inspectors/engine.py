@@ -185,6 +185,10 @@ class Engine:
             self._trainer.submit(command)
         elif isinstance(command, cmds.TrainStop):
             self._trainer.stop()
+        elif isinstance(command, cmds.EndEngine):
+            self._emit(
+                ev.Message("warning", "This engine runs inside the app: it cannot be ended.")
+            )
         elif isinstance(command, cmds.Shutdown):
             self.close()
         else:  # pragma: no cover - every command is handled above

@@ -240,6 +240,16 @@ class TrainingFinished:
 
 
 @dataclass(frozen=True)
+class EngineDied:
+    """The engine's process ended without being asked (`how`: a signal, an exit
+    status, or "ended by you"); `last_node` is the node it last reported."""
+
+    code: int
+    how: str
+    last_node: str | None = None
+
+
+@dataclass(frozen=True)
 class TrainingFailed:
     """Training raised: `message` names the cause."""
 
@@ -271,6 +281,7 @@ Event = (
     | Iterated
     | TrainingFinished
     | TrainingFailed
+    | EngineDied
 )
 
 ALL = (
@@ -297,4 +308,5 @@ ALL = (
     Iterated,
     TrainingFinished,
     TrainingFailed,
+    EngineDied,
 )

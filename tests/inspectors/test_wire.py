@@ -75,6 +75,8 @@ EXAMPLES = [
     commands.TrainStop(),
     commands.TrainReset("sgd"),
     commands.TrainForward(),
+    commands.EndEngine(),
+    events.EngineDied(-11, "killed by SIGSEGV (a crash in native code)", "fc1"),
     commands.Shutdown(),
     events.Stopped(),
     events.ValueReady("fc1", 1, None, "", gradient=True, dropped=True),

@@ -1,0 +1,426 @@
+"""The engine over ZeroMQ: an engine serves one client at a time; clients speak to it.
+
+Transport: ZeroMQ (pyzmq), Jupyter's own. The engine binds a ROUTER socket (localhost
+unless told otherwise); a client connects a DEALER. Every message is a multipart
+frame list:
+
+    [b"hello", token]                 client -> engine, first; the engine answers
+    [b"welcome", version]  or  [b"refused", reason]
+    [b"cmd", message, *buffers]       a command (`inspectors.wire`: JSON + raw arrays)
+    [b"evt", message, *buffers]       an event
+    [b"bye"]                          the client detaches (the engine keeps running)
+
+`message` is UTF-8 JSON as `inspectors.wire.encode` makes it; arrays travel as raw
+buffers with their dtype and shape in the message. Nothing received is unpickled or
+evaluated, and nothing is accepted before a hello with the right token (compared in
+constant time). Whoever holds the token can run code in the engine, as with any
+debugger: keep it to yourself, and reach a remote engine through an SSH tunnel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from typing import Any
+
+from inspectors import commands as cmds
+from inspectors import events as ev
+from inspectors import wire
+from inspectors.engine import Engine, Listener
+
+VERSION = b"1"
+#: How often the I/O threads look at their outgoing queue (seconds).
+TICK_S = 0.005
+#: How long a client waits for the engine's answer to its hello.
+HELLO_TIMEOUT_S = 10.0
+
+
+def _frames(kind: bytes, obj: Any) -> list[bytes]:
+    message, buffers = wire.encode(obj)
+    return [kind, json.dumps(message, allow_nan=False).encode(), *buffers]
+
+
+def _unframe(frames: list[bytes]) -> Any:
+    return wire.decode(json.loads(frames[0].decode()), [bytes(b) for b in frames[1:]])
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+class EngineServer:
+    """Serves an `Engine` to one client at a time over a ROUTER socket."""
+
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+    ) -> None:
+        import zmq
+
+        self.engine = engine or Engine()
+        self.token = token or new_token()
+        self._context = zmq.Context()
+        self._socket = self._context.socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        if port:
+            self._socket.bind(f"tcp://{host}:{port}")
+        else:
+            port = self._socket.bind_to_random_port(f"tcp://{host}")
+        self.host, self.port = host, port
+        self._outbox: queue.Queue[list[bytes]] = queue.Queue()
+        self._client: bytes | None = None
+        self._stop = threading.Event()
+        self.ended = threading.Event()  # the engine was shut down (by a client or `stop`)
+        self.engine.add_listener(self._on_event)
+        self._thread = threading.Thread(target=self._serve, name="graphstep-serve", daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _on_event(self, event: ev.Event) -> None:
+        """Engine threads: encode now (arrays are copied into buffers), send later."""
+        try:
+            self._outbox.put(_frames(b"evt", event))
+        except Exception:  # an event that cannot cross is a bug: say it, keep serving
+            traceback.print_exc()
+
+    def _serve(self) -> None:
+        import zmq
+
+        poller = zmq.Poller()
+        poller.register(self._socket, zmq.POLLIN)
+        try:
+            while not self._stop.is_set():
+                if poller.poll(int(TICK_S * 1000)):
+                    frames = self._socket.recv_multipart()
+                    self._receive(frames[0], frames[1:])
+                while self._client is not None:
+                    try:
+                        out = self._outbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    self._socket.send_multipart([self._client, *out], copy=False)
+        finally:
+            self._socket.close(0)
+            self._context.term()
+
+    def _receive(self, who: bytes, frames: list[bytes]) -> None:
+        kind = frames[0] if frames else b""
+        if kind == b"hello":
+            given = frames[1] if len(frames) > 1 else b""
+            if hmac.compare_digest(given, self.token.encode()):
+                self._client = who
+                self._socket.send_multipart([who, b"welcome", VERSION])
+            else:
+                self._socket.send_multipart([who, b"refused", b"wrong token"])
+            return
+        if who != self._client:
+            return  # not attached: ignored, never decoded
+        if kind == b"bye":
+            self._client = None
+        elif kind == b"cmd":
+            try:
+                command = _unframe(frames[1:])
+            except (ValueError, TypeError, KeyError) as exc:
+                self._on_event(ev.Message("error", f"A command could not be read: {exc}"))
+                return
+            if not isinstance(command, cmds.ALL):
+                self._on_event(ev.Message("error", f"Not a command: {type(command).__name__}"))
+                return
+            if isinstance(command, cmds.Shutdown):
+                self.engine.close()
+                self.ended.set()
+                self._stop.set()
+                return
+            self.engine.send(command)
+
+
+class RemoteClient:
+    """An `EngineClient` for an engine served elsewhere (`EngineServer`)."""
+
+    def __init__(self, address: str, token: str, *, timeout: float = HELLO_TIMEOUT_S) -> None:
+        import zmq
+
+        self.address = address
+        self._listeners: list[Listener] = []
+        self._outbox: queue.Queue[list[bytes] | None] = queue.Queue()
+        self._context = zmq.Context()
+        self._socket = self._context.socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 500)
+        self._socket.connect(f"tcp://{address}")
+        self._socket.send_multipart([b"hello", token.encode()])
+        if not self._socket.poll(int(timeout * 1000)):
+            self._socket.close(0)
+            self._context.term()
+            raise ConnectionError(f"no engine answered at {address} within {timeout:.0f} s")
+        answer = self._socket.recv_multipart()
+        if answer[0] != b"welcome":
+            self._socket.close(0)
+            self._context.term()
+            reason = answer[1].decode() if len(answer) > 1 else "refused"
+            raise PermissionError(f"the engine at {address} refused to attach: {reason}")
+        self._closed = False
+        self._thread = threading.Thread(target=self._io, name="graphstep-client", daemon=True)
+        self._thread.start()
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def send(self, command: cmds.Command) -> None:
+        if not self._closed:
+            self._outbox.put(_frames(b"cmd", command))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Shut the engine down and end the connection."""
+        self._end([b"cmd", *_frames(b"cmd", cmds.Shutdown())[1:]], timeout)
+
+    def detach(self, timeout: float = 5.0) -> None:
+        """End the connection; the engine keeps running for another client."""
+        self._end([b"bye"], timeout)
+
+    def _end(self, last: list[bytes], timeout: float) -> None:
+        if self._closed:
+            return
+        self._outbox.put(last)
+        self._outbox.put(None)
+        self._closed = True
+        self._thread.join(timeout)
+
+    def _emit(self, event: ev.Event) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                traceback.print_exc()
+
+    def _io(self) -> None:
+        import zmq
+
+        try:
+            while True:
+                if self._socket.poll(int(TICK_S * 1000), zmq.POLLIN):
+                    frames = self._socket.recv_multipart()
+                    if frames and frames[0] == b"evt":
+                        try:
+                            self._emit(_unframe(frames[1:]))
+                        except (ValueError, TypeError, KeyError) as exc:
+                            self._emit(ev.Message("error", f"An event could not be read: {exc}"))
+                    continue
+                try:
+                    out = self._outbox.get_nowait()
+                except queue.Empty:
+                    continue
+                if out is None:
+                    return
+                self._socket.send_multipart(out, copy=False)
+        finally:
+            self._socket.close()
+            self._context.term()
+
+
+#: What an engine process prints first: the address and the token to attach with.
+READY_PREFIX = "graphstep engine listening on "
+
+
+class ProcessEngine:
+    """An `EngineClient` whose engine runs in a child process of its own.
+
+    Every `Load` starts a fresh process, so a model never shares one with the model
+    before it. When the process dies (a signal, an exit, out of memory) an
+    `EngineDied` event says how and after which node; the next command that needs a
+    model starts a new one. `CancelLoad` ends the loading process at once, and
+    `EndEngine` ends a process that does not answer. The value budget and the
+    plumbing switch are sent again to every new process.
+    """
+
+    def __init__(self, *, python: str | None = None) -> None:
+        self.python = python or sys.executable
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._process: subprocess.Popen[str] | None = None
+        self._client: RemoteClient | None = None
+        self._sticky: dict[type, cmds.Command] = {}  # SetBudget, SetStepPlumbing
+        self._last_node: str | None = None  # the last node the process reported
+        self._loading: tuple[int, str] | None = None  # (job, spec) of a load under way
+        self._ending = False
+        self._closed = False
+
+    # ---------------------------------------------------------------- the contract
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def send(self, command: cmds.Command) -> None:
+        if self._closed:
+            return
+        if isinstance(command, cmds.SetBudget | cmds.SetStepPlumbing):
+            self._sticky[type(command)] = command
+        if isinstance(command, cmds.Load):
+            self._start_process()
+            self._loading = (command.job, command.spec)
+        elif isinstance(command, cmds.CancelLoad):
+            loading = self._loading
+            if loading is not None and self._client is not None:
+                self._end_process()
+                self._emit(ev.LoadCancelled(loading[0], ""))
+                self._emit(ev.LoadStopped(loading[1], "at once: its engine process was ended"))
+                return
+        elif isinstance(command, cmds.EndEngine):
+            if self._process is not None and self._process.poll() is None:
+                self._end_process(reason="ended by you")
+            return
+        elif isinstance(command, cmds.Shutdown):
+            self.close()
+            return
+        client = self._client
+        if client is None:
+            if isinstance(command, cmds.SESSION_COMMANDS):
+                self._emit(ev.Message("info", "No engine is running: open a model first."))
+            return
+        client.send(command)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._closed = True
+        self._end_process(timeout=timeout)
+
+    # ---------------------------------------------------------------- the process
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _start_process(self) -> None:
+        self._end_process()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            [self.python, "-m", "inspectors.serve_engine"],
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            env=env,
+        )
+        line = process.stdout.readline() if process.stdout else ""
+        if not line.startswith(READY_PREFIX):
+            process.kill()
+            self._emit(ev.Message("error", f"The engine process did not start: {line.strip()}"))
+            return
+        address, _, token = line[len(READY_PREFIX) :].strip().partition(" token ")
+        client = RemoteClient(address, token)
+        client.add_listener(self._on_event)
+        with self._lock:
+            self._process, self._client = process, client
+            self._ending = False
+            self._last_node = None
+        for command in self._sticky.values():
+            client.send(command)
+        threading.Thread(
+            target=self._watch, args=(process, client), name="graphstep-watch", daemon=True
+        ).start()
+
+    def _end_process(self, timeout: float = 5.0, reason: str = "") -> None:
+        with self._lock:
+            process, client = self._process, self._client
+            self._process, self._client = None, None
+            self._loading = None
+            self._ending = True
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.detach(timeout=0.5)
+        if process is not None and process.poll() is None:
+            process.kill()  # the model's own code may hold the process: no grace
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout)
+        if reason and process is not None:
+            self._emit(ev.EngineDied(process.returncode or 0, reason, self._last_node))
+
+    def _watch(self, process: subprocess.Popen[str], client: RemoteClient) -> None:
+        """A waiting thread: says so when the engine process dies on its own."""
+        code = process.wait()
+        with self._lock:
+            mine = self._process is process and not self._ending
+            if mine:
+                self._process, self._client = None, None
+                self._loading = None
+        if not mine:
+            return
+        with contextlib.suppress(Exception):
+            client.detach(timeout=0.2)
+        self._emit(ev.EngineDied(code, how_it_ended(code), self._last_node))
+
+    def _on_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.NodeStepped) or isinstance(event, ev.Paused) and event.node_id:
+            self._last_node = event.node_id
+        elif isinstance(event, ev.Loaded | ev.LoadFailed):
+            self._loading = None
+        self._emit(event)
+
+    def _emit(self, event: ev.Event) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                traceback.print_exc()
+
+
+def how_it_ended(code: int) -> str:
+    """An exit status in words: `killed by SIGSEGV (a crash in native code)`."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        why = {
+            "SIGSEGV": " (a crash in native code)",
+            "SIGKILL": " (often: out of memory)",
+            "SIGABRT": " (an abort in native code)",
+        }.get(name, "")
+        return f"killed by {name}{why}"
+    return f"exited with status {code}"
+
+
+def serve_forever(server: EngineServer, *, parent: int | None = None) -> int:
+    """Run `server` until a client shuts the engine down, Ctrl+C, or (with `parent`)
+    the process that started it is gone."""
+    server.start()
+    try:
+        while not server.ended.wait(0.2):
+            if parent is not None and os.getppid() != parent:
+                break  # the window that owned this engine is gone
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.engine.close()
+        server.stop()
+    return 0
+
+
+__all__ = [
+    "EngineServer",
+    "ProcessEngine",
+    "READY_PREFIX",
+    "RemoteClient",
+    "how_it_ended",
+    "new_token",
+    "serve_forever",
+]
