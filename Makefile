@@ -19,7 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	# Qt's X11 plugin needs system libraries a plain desktop may lack: name or install them.
-	$(BIN)/python -m gui.platform_check --install
+	$(BIN)/python -m gui.shell.platform_check --install
 	$(BIN)/graphstep open $(SPEC)
 
 lint: $(STAMP)

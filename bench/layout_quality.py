@@ -6,7 +6,7 @@ Lays out every sample, real architectures built at run time (bench/quality_graph
 and the synthetic graphs of bench/view.py at every collapse depth (View > Collapse to
 depth d: every scope deeper than d drawn as one box) and fully expanded, the way the
 app does (`layout_graph(prepare(graph), scopes_deeper_than(graph, d))`), and prints
-for each the figures of gui/layout_metrics.py: backward edges, node-node overlaps,
+for each the figures of gui/graph/layout_metrics.py: backward edges, node-node overlaps,
 group-box overlaps, boxes outside their group, edges through boxes (these five must
 be 0), crossings and bends. Beside them, dot's crossings on the same boxes, edges and
 clusters, counted by the same function on the layout dot returns (`dot -Tjson`), where
@@ -32,8 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.quality_graphs import all_sources  # noqa: E402
-from gui.layout import Layout, layout_graph, prepare, scopes_deeper_than  # noqa: E402
-from gui.layout_metrics import (  # noqa: E402
+from gui.graph.layout import Layout, layout_graph, prepare, scopes_deeper_than  # noqa: E402
+from gui.graph.layout_metrics import (  # noqa: E402
     Quality,
     edge_crossings,
     group_of_boxes,

@@ -32,8 +32,8 @@ from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bench.synthetic import layered_graph, transformer_graph  # noqa: E402
-from gui import layout as layout_mod  # noqa: E402
-from gui.graph_view import GraphView  # noqa: E402
+from gui.graph import layout as layout_mod  # noqa: E402
+from gui.graph.graph_view import GraphView  # noqa: E402
 from inspectors.graph import Graph  # noqa: E402
 
 

@@ -32,7 +32,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def platform_problem() -> str | None:
     """Why Qt could not open a window here, in words, before Qt aborts with its own
     (misleading) message; None when nothing is known to be missing."""
-    from gui import platform_check
+    from gui.shell import platform_check
 
     if not platform_check.uses_xcb():
         return None
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Graphstep")
     app.setApplicationDisplayName("Graphstep")
 
-    from gui.main_window import MainWindow
+    from gui.shell.main_window import MainWindow
 
     window = MainWindow()
     window.show()

@@ -166,7 +166,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 0:
         raise TargetError(f"--depth {args.depth}: use 0 or more.")
     try:
-        from gui.render import RenderError, check_request, render
+        from gui.graph.render import RenderError, check_request, render
     except ImportError as exc:
         raise TargetError(
             f"graphstep render draws with the desktop app's code, which needs PySide6 and "

@@ -16,7 +16,7 @@ The engine owns:
 - the model file's training loop (`Train*`), on a thread of its own.
 
 Listeners are called on the engine's threads; a GUI re-posts what it hears to its own
-thread (`gui.engine`).
+thread (`gui.debugging.engine`).
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ GUI_MAY_IMPORT = {
     "inspectors.cli": {"CAPTURES", "FRESH_HELP"},
     "inspectors.run_command": {"at_node"},
     "inspectors.target": {"list_samples"},  # reads the sample files' text only
-    # the client contract, and the in-process engine as the default client (gui/engine.py)
+    # the client contract, and the in-process engine as the default client (gui/debugging/engine.py)
     "inspectors.engine": {"EngineClient", "Engine"},
 }
 #: Attributes that would reach into an engine: no gui/ module names them.

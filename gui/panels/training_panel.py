@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine import Engine
-from .tensor_plots import style_plot
-from .training_worker import TrainingWorker
+from gui.debugging.engine import Engine
+from gui.panels.tensor_plots import style_plot
+from gui.panels.training_worker import TrainingWorker
 
 LOSS_COLOUR = "#d93025"
 METRIC_COLOURS = ("#1a73e8", "#188038", "#9334e6", "#e37400", "#007b83")

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from gui.debugging.engine import Engine
 from inspectors import commands as cmds
 from inspectors import events as ev
-
-from ..engine import Engine
 
 
 class TrainingWorker(QObject):

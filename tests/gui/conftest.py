@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gui.graph_view import GraphView
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from gui.graph.graph_view import GraphView
+from gui.shell.main_window import MainWindow
+from gui.shell.settings import Settings
 
 
 @pytest.fixture

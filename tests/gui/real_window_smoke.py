@@ -18,8 +18,8 @@ from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from gui.shell.main_window import MainWindow
+from gui.shell.settings import Settings
 from inspectors import events as ev
 
 SAMPLE = "feedforward_torch"

@@ -12,10 +12,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from gui.compare_links import IN_BOTH, ONLY_HERE, lockstep_layer
-from gui.compare_window import CompareWindow
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from gui.compare.compare_links import IN_BOTH, ONLY_HERE, lockstep_layer
+from gui.compare.compare_window import CompareWindow
+from gui.shell.main_window import MainWindow
+from gui.shell.settings import Settings
 from inspectors import events as ev
 from inspectors.diff import diff_graphs
 from tests.gui.test_main_window import core, fetch

@@ -13,8 +13,8 @@ import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtTest import QTest
 
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from gui.shell.main_window import MainWindow
+from gui.shell.settings import Settings
 from inspectors import commands as cmds
 from inspectors import events as ev
 from tests.gui.test_main_window import core, fetch, open_model

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from gui.main_window import MainWindow
+from gui.shell.main_window import MainWindow
 from inspectors import events as ev
 from tests.gui.test_debugger import press, ready
 

@@ -3,7 +3,7 @@ and `running` while a run command is owed its pause."""
 
 import pytest
 
-from gui.engine import Engine
+from gui.debugging.engine import Engine
 from inspectors import commands as cmds
 from inspectors import events as ev
 from tests.gui.fake_engine import SPEC, FakeEngine

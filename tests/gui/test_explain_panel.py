@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QUrl
 
-from gui.main_window import MainWindow
+from gui.shell.main_window import MainWindow
 from inspectors import commands as cmds
 from inspectors import events as ev
 from tests.gui.test_main_window import open_model

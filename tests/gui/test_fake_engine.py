@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from gui.shell.main_window import MainWindow
+from gui.shell.settings import Settings
 from inspectors import commands as cmds
 from inspectors import events as ev
 from tests.gui.fake_engine import SPEC, FakeEngine, chain_values

@@ -6,7 +6,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 
 from bench.synthetic import transformer_graph
-from gui.graph_item import TEXT, TEXT_ON_DARK, colormap, text_colours
+from gui.graph.graph_item import TEXT, TEXT_ON_DARK, colormap, text_colours
 
 
 @pytest.mark.parametrize(

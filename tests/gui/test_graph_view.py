@@ -7,7 +7,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
 from bench.synthetic import layered_graph, subgraph_graph, transformer_graph
-from gui.graph_item import colormap
+from gui.graph.graph_item import colormap
 
 
 def _show(qtbot, view, graph):
@@ -308,7 +308,7 @@ def test_the_minimap_shrinks_with_the_view_and_hides_when_it_is_small(qtbot, vie
 
 
 def test_a_big_graph_opens_readable_at_its_top_and_fit_shows_it_all(qtbot, view):
-    from gui.graph_view import READABLE_FIT, READABLE_SCALE
+    from gui.graph.graph_view import READABLE_FIT, READABLE_SCALE
 
     view.resize(900, 700)
     _show(qtbot, view, layered_graph(400, width=30))
@@ -327,7 +327,7 @@ def test_a_big_graph_opens_readable_at_its_top_and_fit_shows_it_all(qtbot, view)
 
 def _legend_swatch_drawn(view) -> bool:
     """Whether the legend's first colour swatch is on screen where the legend goes."""
-    from gui.colors import CATEGORIES
+    from gui.graph.colors import CATEGORIES
 
     lay = view._layout
     fill = CATEGORIES[int(np.unique(lay.cats)[0])][1]

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 
 from bench.synthetic import layered_graph, subgraph_graph, transformer_graph
-from gui.layout import NODE, SCOPE, STUB, count_crossings, layout_graph, scopes_deeper_than
+from gui.graph.layout import NODE, SCOPE, STUB, count_crossings, layout_graph, scopes_deeper_than
 from inspectors.graph import Graph
 
 

@@ -1,4 +1,4 @@
-"""The drawn layout's defects, measured by gui.layout_metrics (the functions
+"""The drawn layout's defects, measured by gui.graph.layout_metrics (the functions
 bench/layout_quality.py prints), are zero: no consumer above its producer, no two boxes
 overlapping, every box inside exactly its own scope groups, no edge through a box."""
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bench.synthetic import transformer_graph
-from gui.layout import layout_graph, prepare, scopes_deeper_than
-from gui.layout_metrics import (
+from gui.graph.layout import layout_graph, prepare, scopes_deeper_than
+from gui.graph.layout_metrics import (
     Quality,
     backward_edges,
     bends,

@@ -19,8 +19,8 @@ from PySide6.QtCore import QByteArray, QMimeData, QPoint, QPointF, QRect, QRectF
 from PySide6.QtGui import QColor, QDropEvent, QFontMetrics, QImage
 from PySide6.QtWidgets import QApplication, QToolBar
 
-from gui.main_window import MainWindow, output_sizes, parameter_counts, spec_from_mime
-from gui.settings import Settings
+from gui.shell.main_window import MainWindow, output_sizes, parameter_counts, spec_from_mime
+from gui.shell.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 LOAD_TIMEOUT = 60_000  # ms: the first TensorFlow import alone takes seconds
@@ -341,7 +341,7 @@ def test_open_while_body_and_go_back_up(qtbot, window: MainWindow):
 def assert_fitted_clear_of_the_legend(window: MainWindow) -> None:
     """The whole graph is on screen and none of it under the legend; or, when a fit
     would be too small to read, the first node is, at a readable zoom."""
-    from gui.graph_view import READABLE_SCALE
+    from gui.graph.graph_view import READABLE_SCALE
 
     view = window.view
     lay = view.current_layout()

@@ -1,4 +1,4 @@
-"""`gui.platform_check`: missing X libraries found by ldd, named by their Debian package."""
+"""`gui.shell.platform_check`: missing X libraries found by ldd, named by their Debian package."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gui import app, platform_check
-from gui.platform_check import debian_package, packages_for, parse_ldd
+from gui import app
+from gui.shell import platform_check
+from gui.shell.platform_check import debian_package, packages_for, parse_ldd
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,7 +164,7 @@ def test_the_app_names_the_missing_packages_before_qt_starts(monkeypatch):
 def test_the_module_runs_without_a_qapplication():
     code = (
         "import sys\n"
-        "from gui import platform_check\n"
+        "from gui.shell import platform_check\n"
         "code = platform_check.main([])\n"
         "assert not any(m.startswith('PySide6') for m in sys.modules), 'imported Qt'\n"
         "print('exit', code)\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
-from gui import platform_check
+from gui.shell import platform_check
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 20

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gui.panels.training_panel import TrainingPanel
-from gui.training import TrainingCompare
+from gui.teaching.training import TrainingCompare
 from inspectors import commands as cmds
 from inspectors import events as ev
 from tests.gui.test_main_window import open_model

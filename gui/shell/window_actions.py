@@ -11,13 +11,13 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSizePolicy, QToolBar, QWidget
 
-from gui.export import GRAPH_FORMATS
-from gui.overlays import OverlayChooser
-from gui.widgets import make_action, text_toolbar
+from gui.graph.overlays import OverlayChooser
+from gui.shell.export import GRAPH_FORMATS
+from gui.shell.widgets import make_action, text_toolbar
 
 if TYPE_CHECKING:
-    from gui.export import Exporter
-    from gui.graph_view import GraphView
+    from gui.graph.graph_view import GraphView
+    from gui.shell.export import Exporter
 
     _Base = QMainWindow
 else:

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .panels.tensor_plots import style_plot
-from .panels.training_panel import REFERENCE_COLOUR, TrainingPanel
+from gui.panels.tensor_plots import style_plot
+from gui.panels.training_panel import REFERENCE_COLOUR, TrainingPanel
 
 #: The pair the side-by-side view opens with: the same fit in each framework.
 DEFAULT_PAIR = ("fit_exponent_torch", "fit_exponent_tf")

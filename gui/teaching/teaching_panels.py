@@ -14,12 +14,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from gui.debugging.loader import LoadResult
+from gui.panels.explain_panel import ExplainPanel
 from inspectors import events as ev
 from inspectors import explain
 from inspectors.graph import Graph
-
-from .loader import LoadResult
-from .panels.explain_panel import ExplainPanel
 
 
 class ExplainController(QObject):

@@ -15,9 +15,9 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from gui.graph_view import GraphView
+from gui.graph.graph_view import GraphView
 from gui.panels.node_panel import element_count
-from gui.widgets import make_action
+from gui.shell.widgets import make_action
 from inspectors.graph import Graph
 
 #: Per-node numbers of one run overlay, by mode (`MainWindow.overlay_source`).

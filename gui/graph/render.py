@@ -19,12 +19,11 @@ from PySide6.QtCore import QEventLoop, QRectF, QSize
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
+from gui.graph.graph_item import BACKGROUND
+from gui.graph.graph_view import GraphView
 from inspectors.graph import Graph
 
-from .graph_item import BACKGROUND
-from .graph_view import GraphView
-
-#: What `--colour-by` offers, as the window's overlay modes (`gui.main_window.OVERLAYS`);
+#: What `--colour-by` offers, as the window's overlay modes (`gui.shell.main_window.OVERLAYS`);
 #: the run-time modes need a run and are left to the app.
 COLOUR_BY = {"category": "none", "params": "params", "size": "size"}
 #: The files `render` writes, by extension.
@@ -62,7 +61,7 @@ def headless_app() -> QApplication:
     if isinstance(app, QApplication):
         return app
     if not os.environ.get("QT_QPA_PLATFORM") and sys.platform not in ("darwin", "win32"):
-        from gui import platform_check
+        from gui.shell import platform_check
 
         no_display = not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
         if no_display or (platform_check.uses_xcb() and platform_check.missing_libraries()):
@@ -144,7 +143,7 @@ def _colour(view: GraphView, graph: Graph, colour_by: str) -> list[str]:
     mode = COLOUR_BY[colour_by]
     if mode == "none":
         return []
-    from .main_window import OVERLAYS, output_sizes, parameter_counts
+    from gui.shell.main_window import OVERLAYS, output_sizes, parameter_counts
 
     values = parameter_counts(graph) if mode == "params" else output_sizes(graph)
     view.set_overlay(values, title=OVERLAYS[mode], log=True)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 if TYPE_CHECKING:
     from gui.panels.log_panel import LogPanel
-    from gui.settings import Settings
+    from gui.shell.settings import Settings
 
     _Base = QMainWindow
 else:

@@ -9,8 +9,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QWidget
 
-from .colors import CATEGORIES
-from .layout import Layout
+from gui.graph.colors import CATEGORIES
+from gui.graph.layout import Layout
 
 _BORDERS = [QColor(c[2]) for c in CATEGORIES]
 

@@ -8,8 +8,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QWidget
 
-from gui.graph_view import GraphView
-from gui.widgets import tool_button
+from gui.graph.graph_view import GraphView
+from gui.shell.widgets import tool_button
 
 
 class FindBar(QFrame):

@@ -7,7 +7,7 @@ instead: `ldd` on PySide6's `libqxcb.so` and `libQt6XcbQpa.so*` lists each missi
 library, and Debian's naming rule turns each into the package that ships it.
 
 Qt-free: it runs before any QApplication exists, from `gui.app.main` and from
-`make run` as `python -m gui.platform_check --install`.
+`make run` as `python -m gui.shell.platform_check --install`.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def missing_message(sonames: Sequence[str]) -> str:
         *(f"    {s:<{width}}  (package {debian_package(s)})" for s in sonames),
         "On Debian or Ubuntu, install them with:",
         f"    {install_command(packages)}",
-        "or, as root, `python -m gui.platform_check --install` (`make run` does this).",
+        "or, as root, `python -m gui.shell.platform_check --install` (`make run` does this).",
     ]
     if shutil.which("apt-get") is None:
         lines.append("(Those are Debian's package names; other systems name them alike.)")
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     """0 when Qt's xcb plugin can load (or is not the one Qt will use); 1 with a message
     naming the packages to install when it cannot."""
     parser = argparse.ArgumentParser(
-        prog="python -m gui.platform_check",
+        prog="python -m gui.shell.platform_check",
         description="Check that Qt's X11 (xcb) platform plugin finds its system libraries.",
     )
     parser.add_argument(

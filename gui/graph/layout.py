@@ -20,12 +20,12 @@ Our own vectorised Sugiyama, because no library is fast enough on wide graphs:
    odd); then dot's transpose step, vectorised. A scope is kept together in each
    layer and two sibling scopes keep the same left-to-right order in all their
    layers, so every expanded scope can be drawn as a rectangle (`layout_place`).
-4. *Coordinates* (`gui.layout_place`): x by projection onto separation constraints
+4. *Coordinates* (`gui.graph.layout_place`): x by projection onto separation constraints
    with each group's borders and each straight run of edges shared across layers;
    y per layer with room for the groups' titles and padding; edge routes that run
    vertically through layers and bend between them (`edge_curves` draws the bends as
    curves). No box overlaps another or leaves its group, and no edge crosses a box:
-   `gui.layout_metrics` measures it and bench/layout_quality.py compares with dot.
+   `gui.graph.layout_metrics` measures it and bench/layout_quality.py compares with dot.
 
 `prepare` reads a Graph once (the slow, Python-level part); `layout_graph` lays out
 any collapsed / expanded state of it. Both are pure.
@@ -41,10 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from gui.graph.colors import MODULE, category
+from gui.graph.layout_place import assign_x, assign_y, fillers, find_groups, routes
 from inspectors.graph import Graph, shape_text
-
-from .colors import MODULE, category
-from .layout_place import assign_x, assign_y, fillers, find_groups, routes
 
 Scope = tuple[str, ...]
 
@@ -237,7 +236,7 @@ class Layout:
     scopes: list[Scope]  # the collapsed scope (SCOPE) or the node's scope
     labels: list[str]
     ops: list[str]
-    cats: np.ndarray  # op category (gui.colors)
+    cats: np.ndarray  # op category (gui.graph.colors)
     members: np.ndarray  # nodes inside the box (1 for a node)
     rects: np.ndarray  # (n, 4) x, y, w, h: top-left corner and size
     edge_src: np.ndarray  # box numbers, in the graph's direction

@@ -1,7 +1,7 @@
 """How good a drawn layout is: the figures bench/layout_quality.py prints and tests assert.
 
 Qt-free numpy on plain geometry (box rectangles, group rectangles, edge polylines), so
-the same functions measure a `gui.layout.Layout` and a layout read back from graphviz.
+the same functions measure a `gui.graph.layout.Layout` and a layout read back from graphviz.
 Pairs of nearby shapes are found through a uniform grid, so a 100k-box layout is
 measured in about a second.
 
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .layout import Layout, count_crossings, edge_curves
+from gui.graph.layout import Layout, count_crossings, edge_curves
 
 #: Geometry closer than this (scene units) is taken as touching, not overlapping.
 EPS = 0.5

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from gui.graph_view import GraphView
+from gui.graph.graph_view import GraphView
 from gui.panels.log_panel import LogPanel
 from inspectors.graph import Graph
 

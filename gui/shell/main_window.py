@@ -6,10 +6,10 @@ graph to `GraphView`. Everything a user can do is an action in the menus, so the
 debugger's toolbar and panels can be added later with `add_panel` and `menu`.
 
 The window composes its parts, each in its own module: the breadcrumb bar
-(`gui.breadcrumb`), the find bar and search (`gui.find_bar`), the welcome page
-(`gui.welcome`), the overlay table (`gui.overlays`), the exports (`gui.export`),
-drag and drop (`gui.drop`), the panels and saved layout (`gui.docks`), the actions,
-menus and toolbar (`gui.window_actions`) and the style sheet (`gui.stylesheet`).
+(`gui.shell.breadcrumb`), the find bar and search (`gui.shell.find_bar`), the welcome page
+(`gui.shell.welcome`), the overlay table (`gui.graph.overlays`), the exports (`gui.shell.export`),
+drag and drop (`gui.shell.drop`), the panels and saved layout (`gui.shell.docks`), the actions,
+menus and toolbar (`gui.shell.window_actions`) and the style sheet (`gui.shell.stylesheet`).
 This module keeps the loading of models and what shows them.
 """
 
@@ -37,24 +37,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.breadcrumb import BreadcrumbBar
-from gui.docks import BOTTOM_DOCK_HEIGHT, PANEL_MIN_HEIGHT, PANEL_MIN_WIDTH, DockingMixin
-from gui.drop import MODEL_SUFFIXES, ModelDropMixin, spec_from_mime
-from gui.engine import Engine
-from gui.export import Exporter
-from gui.find_bar import FindBar, GraphSearch
-from gui.graph_view import GraphView
-from gui.loader import LoadResult, ModelLoader
-from gui.names import APP_NAME, FRAMEWORK_NAMES
-from gui.overlays import OVERLAYS, RUN_OVERLAYS, apply_overlay, output_sizes, parameter_counts
+from gui.debugging.engine import Engine
+from gui.debugging.loader import LoadResult, ModelLoader
+from gui.debugging.run_model import RunModel
+from gui.graph.graph_view import GraphView
+from gui.graph.overlays import OVERLAYS, RUN_OVERLAYS, apply_overlay, output_sizes, parameter_counts
 from gui.panels.log_panel import LogPanel
 from gui.panels.node_panel import NodePanel, find_node, human_count
-from gui.run_model import RunModel
-from gui.settings import Settings
-from gui.stylesheet import STYLE_SHEET
-from gui.welcome import WelcomePage
-from gui.widgets import distinct_keys, flush_column, set_enabled
-from gui.window_actions import WindowActionsMixin
+from gui.shell.breadcrumb import BreadcrumbBar
+from gui.shell.docks import BOTTOM_DOCK_HEIGHT, PANEL_MIN_HEIGHT, PANEL_MIN_WIDTH, DockingMixin
+from gui.shell.drop import MODEL_SUFFIXES, ModelDropMixin, spec_from_mime
+from gui.shell.export import Exporter
+from gui.shell.find_bar import FindBar, GraphSearch
+from gui.shell.names import APP_NAME, FRAMEWORK_NAMES
+from gui.shell.settings import Settings
+from gui.shell.stylesheet import STYLE_SHEET
+from gui.shell.welcome import WelcomePage
+from gui.shell.widgets import distinct_keys, flush_column, set_enabled
+from gui.shell.window_actions import WindowActionsMixin
 from inspectors.engine import EngineClient
 
 #: Capture strategies per framework, as offered by the capture chooser.
@@ -147,16 +147,18 @@ class MainWindow(ModelDropMixin, DockingMixin, WindowActionsMixin, QMainWindow):
         self._build_status_bar()
         self._connect_view()
 
-        from .debugger import DebugController  # the run controls and value panels
+        from gui.debugging.debugger import DebugController  # the run controls and value panels
 
         self.debugger = DebugController(self)
-        from .compare_window import attach_compare  # Teaching: compare side by side
+        from gui.compare.compare_window import attach_compare  # Teaching: compare side by side
 
         attach_compare(self)
-        from .training import attach_training  # the Training panel and side-by-side window
+        from gui.teaching.training import (
+            attach_training,  # the Training panel and side-by-side window
+        )
 
         attach_training(self)
-        from .teaching_panels import attach_explain  # the Explain panel
+        from gui.teaching.teaching_panels import attach_explain  # the Explain panel
 
         attach_explain(self)
         help_menu = self.menus["help"]  # Help stays last, whatever was added above
@@ -548,7 +550,7 @@ class MainWindow(ModelDropMixin, DockingMixin, WindowActionsMixin, QMainWindow):
         return self.overlays.mode()
 
     def set_overlay(self, mode: str) -> None:
-        """Colour nodes by overlay `mode` (a key of `gui.overlays.OVERLAYS`)."""
+        """Colour nodes by overlay `mode` (a key of `gui.graph.overlays.OVERLAYS`)."""
         self.overlays.show_mode(mode)
         note = apply_overlay(self.view, mode, self.overlay_source)
         if note:

@@ -27,19 +27,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.compare.compare_links import summary_line
+from gui.debugging.debugger import PAUSE_WORDS
+from gui.debugging.engine import Engine
+from gui.debugging.loader import LoadResult, ModelLoader
+from gui.debugging.run_model import RunModel, RunReader
+from gui.graph.graph_view import GraphView
+from gui.graph.live_graph import add_recorded_nodes, empty_live_graph
+from gui.shell.widgets import set_enabled
 from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.graph import Graph
 from inspectors.run_command import at_node
-
-from .compare_links import summary_line
-from .debugger import PAUSE_WORDS
-from .engine import Engine
-from .graph_view import GraphView
-from .live_graph import add_recorded_nodes, empty_live_graph
-from .loader import LoadResult, ModelLoader
-from .run_model import RunModel, RunReader
-from .widgets import set_enabled
 
 CAPTURES = ("auto", "fx", "export", "eager", "function")
 #: While a model runs, its node states refresh at most this often (ms).

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.names import APP_NAME, FRAMEWORK_NAMES
-from gui.widgets import muted_colour
+from gui.shell.names import APP_NAME, FRAMEWORK_NAMES
+from gui.shell.widgets import muted_colour
 
 
 class _WrappingList(QListWidget):

@@ -14,12 +14,11 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject
 
+from gui.debugging.engine import Engine
+from gui.graph.live_graph import RunMarks
 from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.tensors import TensorSummary
-
-from .engine import Engine
-from .live_graph import RunMarks
 
 #: A fetched value's key: (node id, output index, gradient?).
 ValueKey = tuple[str, int, bool]

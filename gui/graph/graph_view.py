@@ -1,6 +1,6 @@
 """GraphView: the interactive picture of a Graph.
 
-Layouts run on a QThreadPool worker (`gui.layout` is pure numpy), one generation
+Layouts run on a QThreadPool worker (`gui.graph.layout` is pure numpy), one generation
 at a time: a result from an older request is dropped. The picture is one
 `GraphItem`; this class owns the state the user changes (collapsed scopes,
 selection, search, highlight, the subgraph breadcrumb) and the state the
@@ -40,12 +40,19 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView, QToolTip, QWidget
 
+from gui.graph.colors import CATEGORIES
+from gui.graph.graph_item import BACKGROUND, STATE_CODES, GraphItem, colormap
+from gui.graph.layout import (
+    SCOPE,
+    Layout,
+    Scope,
+    count_boxes,
+    layout_graph,
+    prepare,
+    scopes_deeper_than,
+)
+from gui.graph.minimap import Minimap
 from inspectors.graph import Graph, shape_text
-
-from .colors import CATEGORIES
-from .graph_item import BACKGROUND, STATE_CODES, GraphItem, colormap
-from .layout import SCOPE, Layout, Scope, count_boxes, layout_graph, prepare, scopes_deeper_than
-from .minimap import Minimap
 
 #: Search jumps zoom in to at least this scale, where labels are drawn.
 READABLE_SCALE = 0.5

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
 
+from gui.debugging.engine import Engine
 from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.graph import Graph
-
-from .engine import Engine
 
 
 @dataclass

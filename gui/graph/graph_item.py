@@ -36,8 +36,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
-from .colors import CATEGORIES
-from .layout import NODE, SCOPE, STUB, Layout, edge_curves
+from gui.graph.colors import CATEGORIES
+from gui.graph.layout import NODE, SCOPE, STUB, Layout, edge_curves
 
 FAR, MID, NEAR = 0, 1, 2
 
@@ -187,7 +187,7 @@ def arrow_path(tip: np.ndarray, prev: np.ndarray, size: float) -> QPainterPath:
 
 
 def curve_path(off: np.ndarray, pts: np.ndarray) -> QPainterPath:
-    """The edges (offsets, route points) drawn as `gui.layout.edge_curves` bends them."""
+    """The edges (offsets, route points) drawn as `gui.graph.layout.edge_curves` bends them."""
     c_off, c_pts = edge_curves(off, pts)
     if not len(c_pts):
         return QPainterPath()

@@ -1,6 +1,6 @@
 """Coordinates once layers and orders are known: x, y, group rectangles, edge routes.
 
-Qt-free numpy, used by `gui.layout.layout_graph`. The drawing it makes holds three
+Qt-free numpy, used by `gui.graph.layout.layout_graph`. The drawing it makes holds three
 promises, whatever the graph: boxes of one layer never overlap; every expanded scope
 is a rectangle that holds its members and nothing else; edges run vertically through
 layers (where no box is in their way) and bend only between layers.
@@ -582,7 +582,7 @@ def routes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Edge points: from the source's bottom straight down out of its layer, through each
     dummy's layer vertically, straight down into the target's top. Between layers a
-    route may shift sideways; that is where `gui.layout.edge_curves` bends it."""
+    route may shift sideways; that is where `gui.graph.layout.edge_curves` bends it."""
     n_e = len(chain_off) - 1
     if n_e == 0:
         return np.zeros(1, np.int64), np.zeros((0, 2))

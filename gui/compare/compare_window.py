@@ -23,10 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspectors import commands as cmds
-from inspectors import events as ev
-
-from .compare_links import (
+from gui.compare.compare_links import (
     DIFF_COLOURS,
     IN_BOTH,
     LINK_COLOURS,
@@ -36,9 +33,11 @@ from .compare_links import (
     lockstep_layer,
     node_label,
 )
-from .compare_pane import ComparePane
-from .debugger import PAUSE_WORDS
-from .widgets import flush_column, make_action
+from gui.compare.compare_pane import ComparePane
+from gui.debugging.debugger import PAUSE_WORDS
+from gui.shell.widgets import flush_column, make_action
+from inspectors import commands as cmds
+from inspectors import events as ev
 
 #: Colour modes of both panes.
 COLOUR_MODES = {

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
 
-from gui.widgets import tool_button
+from gui.shell.widgets import tool_button
 
 
 class BreadcrumbBar(QFrame):

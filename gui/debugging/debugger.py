@@ -18,23 +18,22 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QInputDialog, QLabel
 
+from gui.debugging.engine import Engine
+from gui.debugging.run_model import RunReader
+from gui.graph.live_graph import add_recorded_nodes, empty_live_graph
+from gui.graph.overlays import RUN_OVERLAY_LABELS
+from gui.panels.breakpoints_panel import BreakpointsPanel
+from gui.panels.inputs_panel import InputsPanel
+from gui.panels.tensor_panel import TensorPanel
+from gui.panels.tensor_summary import format_bytes
+from gui.panels.watch_panel import WatchPanel
+from gui.shell.widgets import make_action, text_toolbar
 from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.breakpoints import Breakpoints
 from inspectors.graph import Graph, split_node_path
 from inspectors.run_command import at_node
 from inspectors.tensors import TensorSummary
-
-from .engine import Engine
-from .live_graph import add_recorded_nodes, empty_live_graph
-from .overlays import RUN_OVERLAY_LABELS
-from .panels.breakpoints_panel import BreakpointsPanel
-from .panels.inputs_panel import InputsPanel
-from .panels.tensor_panel import TensorPanel
-from .panels.tensor_summary import format_bytes
-from .panels.watch_panel import WatchPanel
-from .run_model import RunReader
-from .widgets import make_action, text_toolbar
 
 BACKWARD_TIP = "Backward pass: gradient of the loss at every node and parameter"
 NO_GRADIENTS_YET = "Gradients need a finished run: continue to the end (F5) first."

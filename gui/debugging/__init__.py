@@ -1,0 +1,2 @@
+"""Debugging: the engine as signals (`engine`), the run as its events tell it
+(`run_model`), loading jobs (`loader`) and the debugger controller with its panels."""

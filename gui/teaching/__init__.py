@@ -1,0 +1,1 @@
+"""Teaching: the Explain panel, concrete-function traces and the Training panels."""
