@@ -12,7 +12,6 @@ from collections.abc import Callable
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QFrame,
     QHBoxLayout,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QToolButton,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -28,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from gui.panels.bp_editor import BreakpointEditor
 from gui.panels.delete_keys import DeleteKeys
+from gui.panels.trees import list_tree
 from inspectors.breakpoints import Breakpoint, Breakpoints
 
 ENABLED_COLUMN, DESCRIPTION_COLUMN, HITS_COLUMN = range(3)
@@ -89,14 +88,7 @@ class BreakpointsPanel(QWidget):
         self.editor: BreakpointEditor | None = None  # the open editor, if any
         self._icons = {(c, e): breakpoint_icon(c, e) for c in (False, True) for e in (False, True)}
 
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["", "Breakpoint", "Hits"])
-        self.tree.setRootIsDecorated(False)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.tree.setFrameShape(QFrame.Shape.NoFrame)
+        self.tree = list_tree(["", "Breakpoint", "Hits"])
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(ENABLED_COLUMN, QHeaderView.ResizeMode.Fixed)

@@ -12,19 +12,17 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from gui.panels.trees import list_tree
 from inspectors.tensors import TensorSummary, summarize
 
 COLUMNS = ("#", "Input", "Shape", "Dtype", "Values")
@@ -84,14 +82,7 @@ class InputsPanel(QWidget):
         self._directory = ""
         self._error = ""
 
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(len(COLUMNS))
-        self.tree.setHeaderLabels(list(COLUMNS))
-        self.tree.setRootIsDecorated(False)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree.setFrameShape(QFrame.Shape.NoFrame)
+        self.tree = list_tree(COLUMNS, multi_select=False)
         header = self.tree.header()
         header.setStretchLastSection(True)
         for column in (INDEX, NAME, SHAPE, DTYPE):

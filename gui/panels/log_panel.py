@@ -17,16 +17,16 @@ from PySide6.QtGui import (
     QPixmap,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QMenu,
     QToolButton,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from gui.panels.trees import list_tree
 
 LEVELS = ("info", "warning", "error")
 LEVEL_COLOURS = {"info": "#4a90d9", "warning": "#e0a030", "error": "#d9534f"}
@@ -69,13 +69,9 @@ class LogPanel(QWidget):
         self._entries: list[LogEntry] = []
         self._icons = {level: _dot(c) for level, c in LEVEL_COLOURS.items()}
 
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Time", "Level", "Message"])
-        self.tree.setRootIsDecorated(True)
-        self.tree.setUniformRowHeights(False)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree = list_tree(
+            ["Time", "Level", "Message"], decorated=True, uniform_rows=False, framed=True
+        )
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.setWordWrap(True)

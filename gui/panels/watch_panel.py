@@ -14,22 +14,20 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMenu,
     QSplitter,
     QToolButton,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.panels.delete_keys import DeleteKeys
+from gui.panels.trees import list_tree
 from inspectors.tensors import TensorSummary
 
 #: Statistics the history can follow: name -> text in the combo.
@@ -112,14 +110,7 @@ class WatchPanel(QWidget):
         self._statistic = "absmax"
         self._run = 1  # the number of the run in progress
 
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(len(COLUMNS))
-        self.tree.setHeaderLabels(list(COLUMNS))
-        self.tree.setRootIsDecorated(False)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.tree.setFrameShape(QFrame.Shape.NoFrame)
+        self.tree = list_tree(COLUMNS)
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(NODE, QHeaderView.ResizeMode.Stretch)
