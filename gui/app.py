@@ -26,6 +26,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--capture", choices=CAPTURES, default=None, help="capture strategy")
     parser.add_argument("--fresh", action="store_true", help=FRESH_HELP)
+    parser.add_argument(
+        "--attach", metavar="HOST:PORT", help="show an engine already running there"
+    )
+    parser.add_argument("--token", default="", help="the token of the engine to attach to")
     return parser.parse_args(argv)
 
 
@@ -67,7 +71,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from gui.shell.main_window import MainWindow
 
-    window = MainWindow()
+    client = None
+    if args.attach:
+        from inspectors.remote import RemoteClient
+
+        try:
+            client = RemoteClient(args.attach, args.token)
+        except (ConnectionError, PermissionError) as exc:
+            print(f"graphstep: {exc}", file=sys.stderr)
+            return 1
+    window = MainWindow(client=client)
     window.show()
     if args.spec:
         # After the first paint, so the window is on screen before any import starts.

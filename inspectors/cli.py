@@ -117,6 +117,24 @@ def _parser() -> argparse.ArgumentParser:
         "declares; default: the graph at up to 2x (PNG), at 1x (SVG)",
     )
 
+    serve = sub.add_parser(
+        "serve",
+        help="run an engine on a model and wait for a window to attach "
+        "(`graphstep attach`): for a model on a GPU server",
+    )
+    serve.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    serve.add_argument("--capture", default="auto", choices=CAPTURES, help=CAPTURE_HELP)
+    serve.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default: this machine only; reach it through an "
+        "SSH tunnel rather than opening it to the network)",
+    )
+    attach = sub.add_parser("attach", help="open the desktop app on an engine (`serve`)")
+    attach.add_argument("address", metavar="HOST:PORT")
+    attach.add_argument("--token", required=True, help="the token the engine printed")
+
     open_ = sub.add_parser("open", help="open the desktop app (the default)")
     open_.add_argument("spec", metavar="SPEC", nargs="?", help=SPEC_HELP)
     open_.add_argument("--capture", choices=CAPTURES, help=CAPTURE_HELP)
@@ -191,6 +209,23 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """An engine on SPEC that waits for a window: prints the command that attaches."""
+    from inspectors import commands as cmds
+    from inspectors.remote import EngineServer, serve_forever
+
+    server = EngineServer(host=args.host, port=args.port)
+    server.engine.send(cmds.Load(args.spec, args.capture, 0))
+    print(f"graphstep attach {server.address} --token {server.token}", flush=True)
+    print(
+        "Whoever attaches with this token can run code here, as with any debugger. "
+        "From another machine, tunnel the port over SSH: "
+        f"ssh -N -L {server.port}:127.0.0.1:{server.port} THIS_HOST",
+        file=sys.stderr,
+    )
+    return serve_forever(server)
+
+
 def _open_gui(argv: list[str]) -> int:
     try:
         from gui.app import main as gui_main
@@ -208,7 +243,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `graphstep` console script."""
     _quiet_frameworks()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"samples", "trace", "render", "run", "diff", "open", "-h", "--help"}
+    commands = {
+        "samples",
+        "trace",
+        "render",
+        "run",
+        "diff",
+        "open",
+        "serve",
+        "attach",
+        "-h",
+        "--help",
+    }
     if not argv or argv[0] not in commands:
         return _open_gui(argv)  # `graphstep SPEC` and plain `graphstep` open the app
     args = _parser().parse_args(argv)
@@ -229,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
             from inspectors import diff_command
 
             return diff_command.run(args)
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "attach":
+            return _open_gui(["--attach", args.address, "--token", args.token])
         if args.command == "open":
             rest = [args.spec] if args.spec else []
             rest += ["--capture", args.capture] if args.capture else []  # else the saved one

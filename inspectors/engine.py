@@ -155,6 +155,8 @@ class Engine:
         self._step_plumbing = False
         self._trainer = _Trainer(self._emit)
         self._closed = False
+        #: Given each node's id once it has run (see `Session.progress`).
+        self.progress: Callable[[str], None] | None = None
 
     # ------------------------------------------------------------- the client side
 
@@ -203,6 +205,17 @@ class Engine:
         self._cancel_job(say=False)
         self._end_session(timeout)
         self._trainer.shutdown(timeout)
+
+    def open_target(self, target: Any, strategy: str = "auto") -> Any:
+        """Capture a model object given here (`graphstep.debug`) on this thread and step
+        it: `Loaded` (origin `attached`, job 0) and a session follow. The Session."""
+        from inspectors.capture import capture
+
+        start = time.perf_counter()
+        captured = capture(target, strategy)
+        seconds = time.perf_counter() - start
+        self._install(captured, loaded_event(captured, 0, "attached", 0, seconds, [], target.spec))
+        return self.session
 
     def wait_idle(self, timeout: float | None = 60.0) -> None:
         """Block until the load under way (if any) has ended (headless use)."""
@@ -259,6 +272,7 @@ class Engine:
             self._emit(ev.SessionUnavailable(message, traceback.format_exc()))
             return
         session.step_plumbing = self._step_plumbing
+        session.progress = self.progress
         session.add_listener(self._emit)
         with self._lock:
             self.session = session

@@ -55,6 +55,7 @@ class Paused:
     breakpoint_id: int | None = None
     message: str = ""
     memory: int = 0  # bytes of full values kept
+    process_memory: int = 0  # the engine process's resident memory, in bytes
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,8 @@ class RemoteClient:
 
         self.address = address
         self._listeners: list[Listener] = []
+        self._held: list[ev.Event] = []  # events that came before any listener
+        self._listen_lock = threading.Lock()
         self._outbox: queue.Queue[list[bytes] | None] = queue.Queue()
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.DEALER)
@@ -185,7 +187,13 @@ class RemoteClient:
         self._thread.start()
 
     def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        """Hear the events from now on; the first listener also gets those that came
+        before it (an engine replays its model's `Loaded` as a client attaches)."""
+        with self._listen_lock:
+            held, self._held = self._held, []
+            self._listeners.append(listener)
+        for event in held:
+            listener(event)
 
     def send(self, command: cmds.Command) -> None:
         if not self._closed:
@@ -208,7 +216,12 @@ class RemoteClient:
         self._thread.join(timeout)
 
     def _emit(self, event: ev.Event) -> None:
-        for listener in tuple(self._listeners):
+        with self._listen_lock:
+            if not self._listeners:
+                self._held.append(event)
+                return
+            listeners = tuple(self._listeners)
+        for listener in listeners:
             try:
                 listener(event)
             except Exception:
@@ -239,6 +252,10 @@ class RemoteClient:
             self._context.term()
 
 
+#: The shared block an engine process writes its last finished node into.
+PROGRESS_ENV = "GRAPHSTEP_PROGRESS_BLOCK"
+PROGRESS_BYTES = 256
+
 #: What an engine process prints first: the address and the token to attach with.
 READY_PREFIX = "graphstep engine listening on "
 
@@ -265,6 +282,7 @@ class ProcessEngine:
         self._loading: tuple[int, str] | None = None  # (job, spec) of a load under way
         self._ending = False
         self._closed = False
+        self._block: Any = None  # the shared block of the running process's progress
 
     # ---------------------------------------------------------------- the contract
 
@@ -312,7 +330,13 @@ class ProcessEngine:
 
     def _start_process(self) -> None:
         self._end_process()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        from multiprocessing import shared_memory
+
+        block = shared_memory.SharedMemory(create=True, size=PROGRESS_BYTES)
+        assert block.buf is not None
+        block.buf[0] = 0
+        self._block = block
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", PROGRESS_ENV: block.name}
         process = subprocess.Popen(
             [self.python, "-m", "inspectors.serve_engine"],
             stdout=subprocess.PIPE,
@@ -321,6 +345,8 @@ class ProcessEngine:
             env=env,
         )
         line = process.stdout.readline() if process.stdout else ""
+        if process.stdout is not None:
+            process.stdout.close()  # the engine prints nothing more there
         if not line.startswith(READY_PREFIX):
             process.kill()
             self._emit(ev.Message("error", f"The engine process did not start: {line.strip()}"))
@@ -352,7 +378,23 @@ class ProcessEngine:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout)
         if reason and process is not None:
-            self._emit(ev.EngineDied(process.returncode or 0, reason, self._last_node))
+            self._emit(ev.EngineDied(process.returncode or 0, reason, self._last_run()))
+        self._free_block()
+
+    def _last_run(self) -> str | None:
+        """The last node the engine process finished: from its shared block (written
+        node by node), else from the events it sent."""
+        block = self._block
+        if block is not None and block.buf[0]:
+            return bytes(block.buf[1 : 1 + block.buf[0]]).decode(errors="replace")
+        return self._last_node
+
+    def _free_block(self) -> None:
+        block, self._block = self._block, None
+        if block is not None:
+            with contextlib.suppress(Exception):
+                block.close()
+                block.unlink()
 
     def _watch(self, process: subprocess.Popen[str], client: RemoteClient) -> None:
         """A waiting thread: says so when the engine process dies on its own."""
@@ -366,7 +408,8 @@ class ProcessEngine:
             return
         with contextlib.suppress(Exception):
             client.detach(timeout=0.2)
-        self._emit(ev.EngineDied(code, how_it_ended(code), self._last_node))
+        self._emit(ev.EngineDied(code, how_it_ended(code), self._last_run()))
+        self._free_block()
 
     def _on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.NodeStepped) or isinstance(event, ev.Paused) and event.node_id:

@@ -192,6 +192,10 @@ class _Printer:
             print(f"{event.level}: {event.text}", file=sys.stderr)
 
 
+#: The exit status of a run stopped with Ctrl+C (128 + SIGINT, as shells expect).
+EXIT_INTERRUPTED = 130
+
+
 def run(args: argparse.Namespace) -> int:
     from inspectors.capture import capture
     from inspectors.session import Session
@@ -266,9 +270,17 @@ def run(args: argparse.Namespace) -> int:
                 )
     except BrokenPipeError:
         printer.reader_gone()
+    except KeyboardInterrupt:
+        # Ctrl+C: say where the model was, then stop (an op under way finishes first)
+        running = session.run.current
+        where = f"after {running}" if running else "before the first node"
+        if args.json:
+            printer.out({"event": "interrupted", "node": running})
+        print(f"graphstep: interrupted {where}", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     finally:
         session.stop()
-        session.join()
+        session.join(2.0)
     if printer.closed:
         from inspectors.cli import EXIT_BROKEN_PIPE
 

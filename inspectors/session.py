@@ -42,6 +42,24 @@ from inspectors.tensors import (
 
 Listener = Callable[[ev.Event], None]
 
+
+def resident_memory() -> int:
+    """This process's resident memory in bytes (0 where it cannot be read)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        import os
+
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        try:
+            import resource
+
+            return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+        except (ImportError, OSError):
+            return 0
+
+
 # Run modes: when to pause next.
 _STEP, _OVER, _OUT, _CONTINUE, _RUN_TO, _TO_POSITION = (
     "step",
@@ -144,6 +162,9 @@ class Session:
         self._pause_asked = False
         self._prev_scope: tuple[str, ...] = ()
         self._stopped = False
+        #: Called with each node's id once it has run (an engine process records it where
+        #: its parent can read it should the process die).
+        self.progress: Callable[[str], None] | None = None
         #: Step into / over / out also pause on plumbing (nodes that only move a value).
         self.step_plumbing = False
         self._frame: tuple[str, ...] = ()  # the frame execution stands in (step_levels)
@@ -309,6 +330,7 @@ class Session:
             self.position,
             self.total(),
             memory=self.store.nbytes,
+            process_memory=resident_memory(),
             **kw,
         )
         self._emit(self.last_pause)
@@ -486,6 +508,8 @@ class Session:
         run.executed.append(node_id)
         run.scopes[node_id] = scope
         run.current = node_id
+        if self.progress is not None:
+            self.progress(node_id)
         if (
             self._mode == _CONTINUE
             and not self._pause_asked

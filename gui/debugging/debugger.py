@@ -43,6 +43,8 @@ BRANCH_OPS = {"If", "StatelessIf", "Case", "StatelessCase"}
 
 #: While a model runs, the graph's node states refresh at most this often.
 VIEW_REFRESH_S = 0.2
+#: A Pause not answered within this many seconds offers to end the engine.
+PAUSE_ANSWER_S = 2.0
 
 PAUSE_WORDS = {
     ev.READY: "ready",
@@ -84,6 +86,8 @@ class DebugController(RunReader, QObject):
         self.live_graph: Graph | None = None  # eager: the graph grown from NodeAdded events
         self._template: Graph | None = None  # eager: the laid-out graph the run reveals
         self.breakpoints = Breakpoints()  # the panel's list; sent whole to the engine
+        self._unanswered = False  # a Pause the model has not answered in time
+        self._dead = False  # the engine's process ended on its own
         self._last_view_refresh = 0.0
         self._view_dirty = False
         self._graph_dirty = False
@@ -142,7 +146,7 @@ class DebugController(RunReader, QObject):
         )
         self.act_pause = act(
             "Pause",
-            self._sends(cmds.Pause()),
+            self.pause,
             "F6",
             "Pause the running model after the current node",
         )
@@ -288,8 +292,8 @@ class DebugController(RunReader, QObject):
         ):
             a.setEnabled(has and not running and not over)
         self.act_pause.setEnabled(running)
+        self.act_restart.setEnabled(has or self._dead)
         for a in (
-            self.act_restart,
             self.act_stop,
             self.act_breakpoint,
             self.act_break_nan,
@@ -340,7 +344,11 @@ class DebugController(RunReader, QObject):
             self.send(cmds.RunTo(node))
 
     def restart(self) -> None:
-        """Restart and continue to the first breakpoint (or the end)."""
+        """Restart and continue to the first breakpoint (or the end). After the engine
+        died, open the model in a new engine instead (paused before the first node)."""
+        if self._dead:
+            self.window.reload()
+            return
         self.send(cmds.Restart())
         self.send(cmds.Continue())
 
@@ -349,8 +357,50 @@ class DebugController(RunReader, QObject):
         self.window.log_panel.info("Restarted with new inputs")
 
     def stop(self) -> None:
-        """End the run: back to before the first node (values and states cleared)."""
+        """End the run: back to before the first node (values and states cleared). A model
+        that did not answer Pause has its engine ended instead."""
+        if self._unanswered and self.engine is not None and self.engine.running:
+            self.window.log_panel.warning("Ending the engine of a model that does not answer")
+            self.engine.send(cmds.EndEngine())
+            return
         self.send(cmds.Restart())
+
+    def pause(self) -> None:
+        """Pause after the current node; a model that does not pause within
+        `PAUSE_ANSWER_S` (one long call) is offered Stop, which ends its engine."""
+        self.send(cmds.Pause())
+        QTimer.singleShot(int(PAUSE_ANSWER_S * 1000), self._check_pause_answered)
+
+    def _check_pause_answered(self) -> None:
+        if self.engine is None or not self.engine.running or self._unanswered:
+            return
+        self._unanswered = True
+        text = (
+            f"The model has not paused within {PAUSE_ANSWER_S:.0f} s (it is inside one long "
+            "call): Stop (Shift+F5) ends its engine."
+        )
+        self.window.log_panel.warning(text)
+        self.window.statusBar().showMessage(text, 15000)
+        self.act_stop.setText("End engine")
+        self.act_stop.setIconText("■ End engine")
+
+    def _on_engine_died(self, died: ev.EngineDied) -> None:
+        """The engine's process ended: the window stays, the graph keeps its last state."""
+        self.engine = None
+        self._dead = True
+        self._unanswered = False
+        self.act_stop.setText("Stop")
+        self.act_stop.setIconText("■ Stop")
+        where = f" after {self.title(died.last_node)}" if died.last_node else ""
+        self.window.log_panel.error(
+            f"The engine process ended: {died.how}{where}. The graph keeps its last state; "
+            "Restart (Ctrl+Shift+F5) opens the model in a new engine."
+        )
+        self.window.log_dock.show()
+        self.window.log_dock.raise_()
+        self.window.statusBar().showMessage(f"The engine process ended: {died.how}{where}", 15000)
+        self._update_status()
+        self._update_actions()
 
     def why_no_gradients(self) -> str:
         """Why Gradients cannot run now."""
@@ -457,6 +507,9 @@ class DebugController(RunReader, QObject):
 
     def _on_session_started(self, started: ev.SessionStarted) -> None:
         engine = self._engine
+        self._dead = self._unanswered = False
+        self.act_stop.setText("Stop")
+        self.act_stop.setIconText("■ Stop")
         self.spec = started.spec
         self.live_graph = None
         self._template = None
@@ -750,6 +803,8 @@ class DebugController(RunReader, QObject):
             else ""
         )
         memory = human_bytes(self.run.memory)
+        if pause is not None and pause.process_memory:
+            memory += f" · engine {human_bytes(pause.process_memory)}"
         inner = f" (+{inside} inside bodies)" if inside else ""
         # an eager graph grows while the model runs; once the run is over it is whole
         over = pause is not None and pause.reason in (ev.FINISHED, ev.GRADIENT, ev.EXCEPTION)

@@ -10,6 +10,7 @@ nothing here can reach a Session, a stepper or a model: only commands go out.
 from __future__ import annotations
 
 import collections
+import os
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -45,7 +46,23 @@ _SIGNAL_OF = {
     ev.Iterated: "iterated",
     ev.TrainingFinished: "training_finished",
     ev.TrainingFailed: "training_failed",
+    ev.EngineDied: "engine_died",
 }
+
+#: `GRAPHSTEP_ENGINE=thread` runs the engine inside the app (tests, debugging the app).
+ENGINE_ENV = "GRAPHSTEP_ENGINE"
+
+
+def default_client() -> EngineClient:
+    """The engine a window gets: a process of its own per model (so no model can take
+    the app down), or, with GRAPHSTEP_ENGINE=thread, a thread of the app."""
+    if os.environ.get(ENGINE_ENV, "process") == "thread":
+        from inspectors.engine import Engine as LocalEngine
+
+        return LocalEngine()
+    from inspectors.remote import ProcessEngine
+
+    return ProcessEngine()
 
 
 class Engine(QObject):
@@ -79,15 +96,12 @@ class Engine(QObject):
     iterated = Signal(object)
     training_finished = Signal(object)
     training_failed = Signal(object)
+    engine_died = Signal(object)
     running_changed = Signal(bool)
 
     def __init__(self, client: EngineClient | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        if client is None:
-            from inspectors.engine import Engine as LocalEngine
-
-            client = LocalEngine()
-        self.client = client
+        self.client = client if client is not None else default_client()
         self._inbox: collections.deque[ev.Event] = collections.deque()
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
@@ -96,7 +110,7 @@ class Engine(QObject):
         self.running = False
         self._owed = 0  # pauses still to come for the run commands sent
         self._closed = False
-        client.add_listener(self._inbox.append)  # engine threads: queue for the GUI thread
+        self.client.add_listener(self._inbox.append)  # engine threads: queue for the GUI thread
 
     def subscribe(self, owner: object) -> None:
         """Connect each signal `name` to `owner._on_<name>`, where `owner` has one: the
@@ -162,7 +176,7 @@ class Engine(QObject):
             if isinstance(event, ev.Paused):
                 self._owed = max(0, self._owed - 1)
                 self._set_running(self._owed > 0)
-            elif isinstance(event, ev.Stopped | ev.SessionStarted):
+            elif isinstance(event, ev.Stopped | ev.SessionStarted | ev.EngineDied):
                 self._owed = 0
                 self._set_running(False)
             signal: Any = getattr(self, _SIGNAL_OF[type(event)])

@@ -95,6 +95,7 @@ class ModelLoader(QObject):
         engine.load_failed.connect(self._on_failed)
         engine.load_cancelled.connect(self._on_cancelled)
         engine.load_stopped.connect(lambda e: self.stopped.emit(e.spec, e.where))
+        engine.engine_died.connect(self._on_engine_died)
 
     def is_busy(self) -> bool:
         return self._active is not None
@@ -150,7 +151,7 @@ class ModelLoader(QObject):
             self.stage_changed.emit(stage.text)
 
     def _on_loaded(self, loaded: ev.Loaded) -> None:
-        if loaded.origin == "training":
+        if loaded.origin == "training" or loaded.job == 0:  # the engine's own loads
             if self._active is None:  # never over a load the user is waiting for
                 self.loaded.emit(LoadResult.of(loaded))
             return
@@ -158,12 +159,23 @@ class ModelLoader(QObject):
             self.loaded.emit(LoadResult.of(loaded))
 
     def _on_failed(self, failed: ev.LoadFailed) -> None:
+        if failed.job == 0 and self._active is None:  # a load the engine made itself
+            self.failed.emit(failed.message, failed.details)
+            return
         if not self._finish(failed.job):
             return
         if failed.origin in ("retrace", "switch"):
             self.retrace_failed.emit(failed.message, failed.details)
         else:
             self.failed.emit(failed.message, failed.details)
+
+    def _on_engine_died(self, died: ev.EngineDied) -> None:
+        """The engine's process ended while it loaded: that load failed."""
+        if self._active is not None:
+            self._finish(self._active)
+            self.failed.emit(
+                f"The engine process ended while loading {self._spec}: {died.how}.", ""
+            )
 
     def _on_cancelled(self, cancelled: ev.LoadCancelled) -> None:
         if cancelled.job == self._cancelled:

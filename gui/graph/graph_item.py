@@ -614,42 +614,31 @@ class GraphItem(QGraphicsItem):
                 painter.drawRoundedRect(r, 5, 5)
             text_color, soft_color = text_colours(fill)
             painter.setPen(text_color)
-            if k == NODE:
-                painter.setFont(self._font_bold)
-                if lod == NEAR:
-                    top = QRectF(r.x() + 6, r.y() + 3, r.width() - 12, 16)
-                    painter.drawText(
-                        top,
-                        Qt.AlignmentFlag.AlignCenter,
-                        self._elide(b, labels[b], r.width() - 12, 0),
-                    )
-                    painter.setFont(self._font_small)
-                    painter.setPen(soft_color)
-                    bottom = QRectF(r.x() + 6, r.y() + 19, r.width() - 12, 13)
-                    painter.drawText(
-                        bottom,
-                        Qt.AlignmentFlag.AlignCenter,
-                        self._elide(b, self._detail(b), r.width() - 12, 1),
-                    )
-                else:
-                    painter.drawText(
-                        r,
-                        Qt.AlignmentFlag.AlignCenter,
-                        self._elide(b, labels[b], r.width() - 10, 0),
-                    )
-            elif k == SCOPE:
-                painter.setFont(self._font_bold)
-                top = QRectF(r.x() + 8, r.y() + 4, r.width() - 16, 18)
-                painter.drawText(
-                    top, Qt.AlignmentFlag.AlignCenter, self._elide(b, labels[b], r.width() - 16, 0)
+            if k == NODE and lod == NEAR:
+                self._draw_two_lines(
+                    painter,
+                    r,
+                    6,
+                    (3, 16, self._elide(b, labels[b], r.width() - 12, 0)),
+                    (19, 13, self._elide(b, self._detail(b), r.width() - 12, 1)),
+                    soft_color,
                 )
-                painter.setFont(self._font_small)
-                painter.setPen(soft_color)
-                bottom = QRectF(r.x() + 8, r.y() + 23, r.width() - 16, 14)
+            elif k == NODE:
+                painter.setFont(self._font_bold)
                 painter.drawText(
-                    bottom,
+                    r,
                     Qt.AlignmentFlag.AlignCenter,
-                    f"{int(lay.members[b]):,} node{'' if int(lay.members[b]) == 1 else 's'}  \u002b",
+                    self._elide(b, labels[b], r.width() - 10, 0),
+                )
+            elif k == SCOPE:
+                members = int(lay.members[b])
+                self._draw_two_lines(
+                    painter,
+                    r,
+                    8,
+                    (4, 18, self._elide(b, labels[b], r.width() - 16, 0)),
+                    (23, 14, f"{members:,} node{'' if members == 1 else 's'}  \u002b"),
+                    soft_color,
                 )
             else:
                 painter.setFont(self._font_small)
@@ -741,6 +730,26 @@ class GraphItem(QGraphicsItem):
                 painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "\u2197")
 
     # -- text helpers --------------------------------------------------------------------
+
+    def _draw_two_lines(
+        self,
+        painter: QPainter,
+        r: QRectF,
+        pad: float,
+        title: tuple[float, float, str],
+        detail: tuple[float, float, str],
+        soft_color: QColor,
+    ) -> None:
+        """A box's two centred lines, `pad` in from its sides: the title in bold, then the
+        detail small in `soft_color`; each line is (offset from the box's top, height, text)."""
+        x, width, center = r.x() + pad, r.width() - 2 * pad, Qt.AlignmentFlag.AlignCenter
+        dy, height, text = title
+        painter.setFont(self._font_bold)
+        painter.drawText(QRectF(x, r.y() + dy, width, height), center, text)
+        dy, height, text = detail
+        painter.setFont(self._font_small)
+        painter.setPen(soft_color)
+        painter.drawText(QRectF(x, r.y() + dy, width, height), center, text)
 
     def _detail(self, b: int) -> str:
         lay = self.layout

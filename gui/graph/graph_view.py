@@ -634,17 +634,19 @@ class GraphView(QGraphicsView):
         self._apply_shown()
         self.viewport().update()
 
+    @staticmethod
+    def _boxes_mask(lay: Layout, node_ids: set[str]) -> np.ndarray:
+        """Per box of `lay`: whether it draws one of `node_ids`."""
+        mask = np.zeros(len(lay), bool)
+        for nid in node_ids:
+            mask[lay.boxes_of(nid)] = True
+        return mask
+
     def _apply_shown(self) -> None:
         lay = self._layout
         if lay is None:
             return
-        if self._shown is None:
-            self._item.shown = None
-            return
-        mask = np.zeros(len(lay), bool)
-        for nid in self._shown:
-            mask[lay.boxes_of(nid)] = True
-        self._item.shown = mask
+        self._item.shown = None if self._shown is None else self._boxes_mask(lay, self._shown)
 
     def set_node_states(self, states: dict[str, str]) -> None:
         self._states = dict(states)
@@ -689,10 +691,7 @@ class GraphView(QGraphicsView):
         lay = self._layout
         if lay is None:
             return
-        bp = np.zeros(len(lay), bool)
-        for nid in self._breakpoints:
-            bp[lay.boxes_of(nid)] = True
-        self._item.breakpoint = bp
+        self._item.breakpoint = self._boxes_mask(lay, self._breakpoints)
 
     def _apply_overlay(self) -> None:
         lay = self._layout
@@ -743,22 +742,14 @@ class GraphView(QGraphicsView):
         lay = self._layout
         if lay is None or len(lay) == 0:
             return None
-        r = lay.rects
-        x, y = p.x(), p.y()
-        hit = np.nonzero(
-            (r[:, 0] <= x) & (x <= r[:, 0] + r[:, 2]) & (r[:, 1] <= y) & (y <= r[:, 1] + r[:, 3])
-        )[0]
+        hit = _rects_at(lay.rects, p)
         return int(hit[-1]) if len(hit) else None
 
     def _group_at_scene(self, p: QPointF) -> Scope | None:
         lay = self._layout
         if lay is None or len(lay.group_rects) == 0:
             return None
-        g = lay.group_rects
-        x, y = p.x(), p.y()
-        hit = np.nonzero(
-            (g[:, 0] <= x) & (x <= g[:, 0] + g[:, 2]) & (g[:, 1] <= y) & (y <= g[:, 1] + g[:, 3])
-        )[0]
+        hit = _rects_at(lay.group_rects, p)
         if len(hit) == 0:
             return None
         return lay.group_scopes[int(hit[np.argmax(lay.group_depth[hit])])]
@@ -1193,3 +1184,11 @@ def _shift_into(lo: float, hi: float, port_lo: float, port_hi: float) -> float:
     if hi > port_hi:
         return port_hi - hi
     return 0.0
+
+
+def _rects_at(rects: np.ndarray, p: QPointF) -> np.ndarray:
+    """The rows of `rects`, (x, y, width, height) each, whose rectangle holds `p`."""
+    x, y = p.x(), p.y()
+    left, top = rects[:, 0], rects[:, 1]
+    inside = (left <= x) & (x <= left + rects[:, 2]) & (top <= y) & (y <= top + rects[:, 3])
+    return np.nonzero(inside)[0]

@@ -870,26 +870,22 @@ def _forward(
     says which boxes enter which group."""
     layer = floor.tolist()
     preds, bounds = t.preds, t.pred_bounds
-    if start_loc is None or chain_of is None or enters is None:
-        for u in order:
-            a, b = bounds[u], bounds[u + 1]
-            if a != b:
-                best = max([layer[p] for p in preds[a:b]]) + 1
-                if best > layer[u]:
-                    layer[u] = best
-        return np.asarray(layer, np.int64)
+    scoped = start_loc is not None and chain_of is not None and enters is not None
+    starts, chains = start_loc or [], chain_of or {}
+    e_start, e_group = enters or ([], [])
     stub = layer[:]
     entry = [-1] * n_scopes
-    e_start, e_group = enters
     for u in order:
         a, b = bounds[u], bounds[u + 1]
         if a != b:
             best = max([layer[p] for p in preds[a:b]]) + 1
             if best > layer[u]:
                 layer[u] = best
-        loc = start_loc[u]
+        if not scoped:
+            continue
+        loc = starts[u]
         if loc >= 0:
-            start = max([entry[g] for g in chain_of[loc]])
+            start = max([entry[g] for g in chains[loc]])
             if start >= 0 and start + 1 + stub[u] > layer[u]:
                 layer[u] = start + 1 + stub[u]  # its stub goes in the layer above it
         a, b = e_start[u], e_start[u + 1]

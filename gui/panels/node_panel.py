@@ -11,6 +11,7 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
+from gui.panels.formatting import compact_count
 from inspectors.graph import Graph, shape_text
 
 #: Lines of code shown above and below the node's source line.
@@ -38,12 +39,7 @@ def element_count(shape: Any) -> int | None:
 
 def human_count(n: int) -> str:
     """`1,234` below ten thousand, else `12.3 K`, `4.56 M`."""
-    if n < 10_000:
-        return f"{n:,}"
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return str(n)
+    return compact_count(n, plain_below=10_000)
 
 
 def split_source(source: str) -> tuple[str, int | None]:

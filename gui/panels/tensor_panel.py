@@ -110,6 +110,23 @@ NOTE_STYLE = (
 )
 
 
+def _view_page() -> tuple[QWidget, QVBoxLayout]:
+    """A page of the view tabs (Heatmap, Table) and the column its parts stack in."""
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 4, 0, 0)
+    layout.setSpacing(3)
+    return page, layout
+
+
+def _soft_note() -> QLabel:
+    """A wrapping label in the soft text colour, for a line that explains a view."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {TEXT_SOFT};")
+    return label
+
+
 class ScrollThroughTabBar(QTabBar):
     """A tab bar the mouse wheel passes over: the wheel scrolls the panel around it.
 
@@ -294,10 +311,7 @@ class TensorPanel(QWidget):
         return action
 
     def _build_heatmap_page(self) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.setSpacing(3)
+        page, layout = _view_page()
         self.slice_bar = QHBoxLayout()
         self.slice_bar.setSpacing(4)
         self.spin_row = QHBoxLayout()
@@ -329,22 +343,15 @@ class TensorPanel(QWidget):
         self.heatmap_plot.pixel_left.connect(self._show_slice_info)
         self.heatmap_plot.pixel_double_clicked.connect(self._on_pixel_double_clicked)
         layout.addWidget(self.heatmap_plot, 1)
-        self.heatmap_info = QLabel()
-        self.heatmap_info.setStyleSheet(f"color: {TEXT_SOFT};")
-        self.heatmap_info.setWordWrap(True)
+        self.heatmap_info = _soft_note()
         self.heatmap_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.heatmap_info)
         self._slice_text = ""
         return page
 
     def _build_table_page(self) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.setSpacing(3)
-        self.table_note = QLabel()
-        self.table_note.setWordWrap(True)
-        self.table_note.setStyleSheet(f"color: {TEXT_SOFT};")
+        page, layout = _view_page()
+        self.table_note = _soft_note()
         layout.addWidget(self.table_note)
         self.table_model = ArrayTableModel(self)
         # Queued: the table's editor finishes committing before the table is rebuilt.

@@ -14,6 +14,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from gui.panels.formatting import compact_count
 from inspectors.tensors import TensorSummary
 
 TEXT = "#1f2933"
@@ -46,12 +47,7 @@ def format_number(x: float) -> str:
 
 def format_count(n: int) -> str:
     """`1,234` below a hundred thousand, else `123 K`, `4.56 M`."""
-    if n < 100_000:
-        return f"{n:,}"
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return str(n)
+    return compact_count(n, plain_below=100_000)
 
 
 def format_bytes(n: int) -> str:

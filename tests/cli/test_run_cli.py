@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -126,3 +127,61 @@ def test_a_reader_that_goes_away_ends_the_run_quietly():
     assert first["event"] == "captured"
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert code in (0, cli.EXIT_BROKEN_PIPE)  # 0 only if the run ended before the close
+
+
+SLOW = """
+import time
+import torch
+from torch import nn
+
+
+class Slow(nn.Module):
+    def forward(self, x):
+        time.sleep(0.05)
+        return x + 1
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList(Slow() for _ in range(100))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def build():
+    return Net()
+
+
+def example_inputs():
+    return (torch.ones(1),)
+"""
+
+
+def test_ctrl_c_stops_a_run_and_says_where_it_was(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model = tmp_path / "slow.py"
+    model.write_text(SLOW)
+    code = "import sys\nfrom inspectors.cli import main\nraise SystemExit(main(sys.argv[1:]))"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "run", str(model), "--capture", "eager"],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while "nodes" not in process.stderr.readline() and time.monotonic() < deadline:
+        pass  # the graph summary: the capture (which runs the model once) is over
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "interrupted after" in err

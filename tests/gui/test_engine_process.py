@@ -1,0 +1,51 @@
+"""The window on an engine process: a model that crashes its engine leaves the window
+up, the Log names the crash and the last node, and Restart opens a new engine."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from gui.shell.main_window import MainWindow
+from gui.shell.settings import Settings
+from inspectors import events as ev
+from inspectors.remote import ProcessEngine
+from tests.inspectors.test_remote import CRASHES
+
+TIMEOUT = 90_000
+
+
+@pytest.mark.torch
+def test_a_crashing_model_leaves_the_window_and_restart_opens_a_new_engine(qtbot, tmp_path):
+    model = tmp_path / "crash.py"
+    model.write_text(CRASHES)
+    client = ProcessEngine()
+    win = MainWindow(Settings(tmp_path / "s.ini"), show_error_dialogs=False, client=client)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
+        win.open_model(str(model), "eager")
+    (tmp_path / "armed").touch()
+    first = client.pid
+    with qtbot.waitSignal(win.engine.engine_died, timeout=TIMEOUT) as died:
+        QTest.keyClick(win, Qt.Key.Key_F5)
+    assert "SIGSEGV" in died.args[0].how
+    errors = [e.message for e in win.log_panel.entries() if e.level == "error"]
+    assert any("SIGSEGV" in m and "after" in m for m in errors), errors
+    assert win.isVisible() and win.result is not None  # the graph stays
+    assert win.debugger.act_restart.isEnabled() and not win.debugger.act_continue.isEnabled()
+    (tmp_path / "armed").unlink()
+    with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
+        QTest.keyClick(
+            win,
+            Qt.Key.Key_F5,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+    assert client.pid not in (None, first)
+    qtbot.waitUntil(lambda: win.debugger.last_pause is not None, timeout=TIMEOUT)
+    with qtbot.waitSignal(win.engine.paused, timeout=TIMEOUT) as pause:
+        QTest.keyClick(win, Qt.Key.Key_F5)
+    assert pause.args[0].reason == ev.FINISHED  # the new engine runs the model whole
+    win.close()
+    assert client.pid is None
