@@ -11,7 +11,7 @@ from gui.shell.main_window import MainWindow
 from gui.shell.settings import Settings
 from inspectors import events as ev
 from inspectors.remote import ProcessEngine
-from tests.inspectors.test_remote import CRASHES
+from tests.inspectors.test_remote import CRASHES, HANGS
 
 TIMEOUT = 90_000
 
@@ -49,3 +49,30 @@ def test_a_crashing_model_leaves_the_window_and_restart_opens_a_new_engine(qtbot
     assert pause.args[0].reason == ev.FINISHED  # the new engine runs the model whole
     win.close()
     assert client.pid is None
+
+
+@pytest.mark.torch
+def test_a_model_that_never_pauses_is_ended_with_stop(qtbot, tmp_path):
+    model = tmp_path / "hangs.py"
+    model.write_text(HANGS)
+    client = ProcessEngine()
+    win = MainWindow(Settings(tmp_path / "s.ini"), show_error_dialogs=False, client=client)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
+        win.open_model(str(model), "eager")
+    qtbot.waitUntil(lambda: win.debugger.last_pause is not None, timeout=TIMEOUT)
+    (tmp_path / "armed").touch()
+    QTest.keyClick(win, Qt.Key.Key_F5)
+    qtbot.wait(300)
+    QTest.keyClick(win, Qt.Key.Key_F6)  # the forward is inside one endless call
+    stop = win.debugger.act_stop
+    qtbot.waitUntil(lambda: stop.text() == "End engine", timeout=5000)
+    assert any("has not paused" in e.message for e in win.log_panel.entries())
+    with qtbot.waitSignal(win.engine.engine_died, timeout=2000) as died:
+        QTest.keyClick(win, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    assert died.args[0].how == "ended by you"
+    (tmp_path / "armed").unlink()
+    with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
+        win.open_model("feedforward_torch")  # the app goes on with another model
+    win.close()
