@@ -12,55 +12,16 @@ result is built); what runs between two checkpoints finishes in the background, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from PySide6.QtCore import QObject, Signal
 
 from gui.debugging.engine import Engine
 from inspectors import commands as cmds
 from inspectors import events as ev
-from inspectors.graph import Graph
 
-
-@dataclass
-class LoadResult:
-    """What the window keeps of a loaded model: the neutral graph and plain facts.
-
-    `origin` says what made it (`load`, `recapture`, `retrace`, `switch`, `training`)
-    and `detail` the batch, the concrete function or the training iteration.
-    """
-
-    spec: str
-    name: str
-    framework: str
-    capture: str
-    graph: Graph
-    description: str = ""
-    source_path: str | None = None
-    seconds: float = 0.0
-    failures: list[dict[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # said in the Log when it lands
-    origin: str = "load"
-    detail: int = 0
-    trainable: bool = False
-
-    @classmethod
-    def of(cls, loaded: ev.Loaded) -> LoadResult:
-        return cls(
-            spec=loaded.spec,
-            name=loaded.name,
-            framework=loaded.framework,
-            capture=loaded.capture,
-            graph=loaded.graph,
-            description=loaded.description,
-            source_path=loaded.source_path,
-            seconds=loaded.seconds,
-            failures=[dict(f) for f in loaded.failures],
-            notes=list(loaded.notes),
-            origin=loaded.origin,
-            detail=loaded.detail,
-            trainable=loaded.trainable,
-        )
+#: What the window keeps of a loaded model: the engine's `Loaded` event itself, the
+#: neutral graph and plain facts (`origin` says what made it: `load`, `recapture`,
+#: `retrace`, `switch`, `training`, `attached`).
+LoadResult = ev.Loaded
 
 
 class ModelLoader(QObject):
@@ -153,10 +114,10 @@ class ModelLoader(QObject):
     def _on_loaded(self, loaded: ev.Loaded) -> None:
         if loaded.origin == "training" or loaded.job == 0:  # the engine's own loads
             if self._active is None:  # never over a load the user is waiting for
-                self.loaded.emit(LoadResult.of(loaded))
+                self.loaded.emit(loaded)
             return
         if self._finish(loaded.job):
-            self.loaded.emit(LoadResult.of(loaded))
+            self.loaded.emit(loaded)
 
     def _on_failed(self, failed: ev.LoadFailed) -> None:
         if failed.job == 0 and self._active is None:  # a load the engine made itself

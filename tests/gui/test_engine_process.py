@@ -16,16 +16,22 @@ from tests.inspectors.test_remote import CRASHES, HANGS
 TIMEOUT = 90_000
 
 
-@pytest.mark.torch
-def test_a_crashing_model_leaves_the_window_and_restart_opens_a_new_engine(qtbot, tmp_path):
-    model = tmp_path / "crash.py"
-    model.write_text(CRASHES)
+def open_in_engine_process(qtbot, tmp_path, source: str) -> tuple[MainWindow, ProcessEngine]:
+    """A window whose engine is a process, on the model file `source` (eager)."""
+    model = tmp_path / "model.py"
+    model.write_text(source)
     client = ProcessEngine()
     win = MainWindow(Settings(tmp_path / "s.ini"), show_error_dialogs=False, client=client)
     qtbot.addWidget(win)
     win.show()
     with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
         win.open_model(str(model), "eager")
+    return win, client
+
+
+@pytest.mark.torch
+def test_a_crashing_model_leaves_the_window_and_restart_opens_a_new_engine(qtbot, tmp_path):
+    win, client = open_in_engine_process(qtbot, tmp_path, CRASHES)
     (tmp_path / "armed").touch()
     first = client.pid
     with qtbot.waitSignal(win.engine.engine_died, timeout=TIMEOUT) as died:
@@ -53,14 +59,7 @@ def test_a_crashing_model_leaves_the_window_and_restart_opens_a_new_engine(qtbot
 
 @pytest.mark.torch
 def test_a_model_that_never_pauses_is_ended_with_stop(qtbot, tmp_path):
-    model = tmp_path / "hangs.py"
-    model.write_text(HANGS)
-    client = ProcessEngine()
-    win = MainWindow(Settings(tmp_path / "s.ini"), show_error_dialogs=False, client=client)
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
-        win.open_model(str(model), "eager")
+    win, client = open_in_engine_process(qtbot, tmp_path, HANGS)
     qtbot.waitUntil(lambda: win.debugger.last_pause is not None, timeout=TIMEOUT)
     (tmp_path / "armed").touch()
     QTest.keyClick(win, Qt.Key.Key_F5)
