@@ -820,7 +820,20 @@ class DebugController(RunReader, QObject):
     def _on_node_selected(self, node_id: str) -> None:
         self.breakpoints_panel.set_selected_node(node_id)
         if node_id:
-            self._show_tensor(node_id)
+            self._show_tensor(self._run_id(node_id))
+
+    def _run_id(self, node_id: str) -> str:
+        """The id the run gave the node the view shows as `node_id`: inside an open loop
+        body or call, its latest iteration (`while/body[2]/op` for `op`)."""
+        if node_id in self.summaries:
+            return node_id
+        parents = self._subgraph_parents()
+        if not parents:
+            return node_id
+        for run_id in reversed(list(self.summaries)):
+            if self._shown_as(run_id, parents) == node_id and run_id != node_id:
+                return run_id
+        return node_id
 
     def _show_tensor(self, node_id: str) -> None:
         """Show `node_id`'s value (and gradient) in the Tensor panel; values not fetched

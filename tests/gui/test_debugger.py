@@ -325,6 +325,15 @@ def test_a_loop_body_shows_executed_once_the_loop_has_run(qtbot, window):
     pause = press(qtbot, window, Qt.Key.Key_F5)
     assert pause.reason == ev.FINISHED
     assert set(states(window).values()) == {"executed"}
+    # a body node clicked after the run shows its value from the last iteration
+    tanh = next(n for n in body.order if body.node(n).get("op") == "Tanh")
+    window.view.select(tanh)
+    shown = window.debugger.tensor_panel.property("node_id")
+    assert shown.startswith("while/body[") and shown.endswith(f"/{tanh}")
+    assert shown == max(
+        (k for k in window.debugger.summaries if k.endswith(f"/{tanh}")),
+        key=lambda k: list(window.debugger.summaries).index(k),
+    )
     press(qtbot, window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)  # stop: pending again
     assert set(states(window).values()) <= {"pending"}
 
