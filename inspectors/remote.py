@@ -312,8 +312,8 @@ class ProcessEngine:
             self.close()
             return
         client = self._client
-        if client is None:
-            if isinstance(command, cmds.SESSION_COMMANDS):
+        if client is None:  # settings wait in `_sticky`; what needs a model is refused
+            if isinstance(command, (*cmds.RUN_COMMANDS, cmds.FetchValue, cmds.FetchInputs)):
                 self._emit(ev.Message("info", "No engine is running: open a model first."))
             return
         client.send(command)

@@ -204,3 +204,15 @@ def test_attaching_needs_the_token():
         assert server.ended.wait(5)
     finally:
         server.stop()
+
+
+def test_settings_before_any_model_wait_quietly_for_the_first_engine():
+    log = EventLog()
+    engine = ProcessEngine()
+    engine.add_listener(log)
+    engine.send(cmds.SetBudget(1 << 20))
+    engine.send(cmds.SetStepPlumbing(True))
+    assert log.events == []  # kept for the first engine, nothing to say
+    engine.send(cmds.Continue())
+    assert "open a model first" in log.wait_for(ev.Message, 5).text
+    engine.close()
