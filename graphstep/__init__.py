@@ -12,6 +12,7 @@ returns when the window closes, with the model's outputs (overrides applied), li
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -23,10 +24,20 @@ __all__ = ["debug", "Debugging"]
 class Debugging:
     """A model being debugged: the engine serving it and the window attached to it."""
 
-    def __init__(self, server: Any, session: Any, window: subprocess.Popen[bytes] | None) -> None:
+    def __init__(
+        self,
+        server: Any,
+        session: Any,
+        window: subprocess.Popen[bytes] | None,
+        *,
+        framework: str = "torch",
+        device: Any = None,
+    ) -> None:
         self.server = server
         self.session = session
         self.window = window
+        self.framework = framework
+        self.device = device
 
     @property
     def address(self) -> str:
@@ -48,7 +59,14 @@ class Debugging:
         return self.outputs()
 
     def outputs(self) -> Any:
-        return self.session.run.outputs if self.session is not None else None
+        """The model's outputs as the last run left them, as the framework's own tensors
+        on the inputs' device: one tensor, or a tuple for several (None before the end)."""
+        if self.session is None or self.session.run.outputs is None:
+            return None
+        outputs = tuple(
+            _as_framework(o, self.framework, self.device) for o in self.session.run.outputs
+        )
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def close(self) -> None:
         self.server.engine.close()
@@ -84,7 +102,7 @@ def debug(
     `Debugging` handle at once.
     """
     from inspectors.engine import Engine
-    from inspectors.remote import EngineServer
+    from inspectors.remote import TOKEN_ENV, EngineServer
     from inspectors.target import ModelTarget, TargetError, framework_of
 
     framework = framework_of(model)
@@ -103,21 +121,26 @@ def debug(
         loss=loss,
         description="debugged where it lives (graphstep.debug)",
     )
+    notebook = _in_notebook()
     engine = Engine()
-    server = EngineServer(engine, port=listen or 0)
+    # A window's Stop on a model stuck in one long call ends this process, as a
+    # debugger's Terminate does; a notebook's kernel is never ended that way.
+    server = EngineServer(engine, port=listen or 0, end_process=not notebook)
     session = engine.open_target(target, capture)  # its events wait for the window
     server.start()
     process = None
     if window:
+        # the token travels in the environment, never on a command line others can read
         process = subprocess.Popen(
-            [sys.executable, "-m", "gui.app", "--attach", server.address, "--token", server.token]
+            [sys.executable, "-m", "gui.app", "--attach", server.address],
+            env={**os.environ, TOKEN_ENV: server.token},
         )
         threading.Thread(target=_end_with, args=(process, server), daemon=True).start()
     else:
         print(f"graphstep attach {server.address} --token {server.token}", flush=True)
-    handle = Debugging(server, session, process)
+    handle = Debugging(server, session, process, framework=framework, device=_device_of(inputs))
     if block is None:
-        block = not _in_notebook()
+        block = not notebook
     if not block:
         return handle
     try:
@@ -130,3 +153,31 @@ def _end_with(process: subprocess.Popen[bytes], server: Any) -> None:
     """The window's process ended (closed, or killed): so does the debugging."""
     process.wait()
     server.ended.set()
+
+
+def _device_of(inputs: tuple[Any, ...]) -> Any:
+    """The device of the first input that has one (a torch tensor's, a TF tensor's)."""
+    for value in inputs:
+        device = getattr(value, "device", None)
+        if device is not None:
+            return device
+    return None
+
+
+def _as_framework(value: Any, framework: str, device: Any) -> Any:
+    """A numpy output as the framework's tensor, on `device` (anything else as it is)."""
+    import numpy as np
+
+    if not isinstance(value, np.ndarray):
+        return value
+    if framework == "torch":
+        import torch
+
+        tensor = torch.from_numpy(np.array(value))  # a writable copy of its own
+        return tensor.to(device) if device is not None else tensor
+    import tensorflow as tf
+
+    if device:
+        with tf.device(device):
+            return tf.identity(tf.convert_to_tensor(value))
+    return tf.convert_to_tensor(value)

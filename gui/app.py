@@ -29,7 +29,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--attach", metavar="HOST:PORT", help="show an engine already running there"
     )
-    parser.add_argument("--token", default="", help="the token of the engine to attach to")
+    parser.add_argument(
+        "--token",
+        default="",
+        help="the token of the engine to attach to (default: $GRAPHSTEP_TOKEN)",
+    )
     return parser.parse_args(argv)
 
 
@@ -73,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
 
     client = None
     if args.attach:
-        from inspectors.remote import RemoteClient
+        from inspectors.remote import TOKEN_ENV, RemoteClient
 
         try:
-            client = RemoteClient(args.attach, args.token)
+            client = RemoteClient(args.attach, args.token or os.environ.get(TOKEN_ENV, ""))
         except (ConnectionError, PermissionError) as exc:
             print(f"graphstep: {exc}", file=sys.stderr)
             return 1

@@ -212,9 +212,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """An engine on SPEC that waits for a window: prints the command that attaches."""
     from inspectors import commands as cmds
-    from inspectors.remote import EngineServer, serve_forever
+    from inspectors.remote import EngineServer, exit_now, serve_forever
 
-    server = EngineServer(host=args.host, port=args.port)
+    server = EngineServer(host=args.host, port=args.port, end_process=True)
     server.engine.send(cmds.Load(args.spec, args.capture, 0))
     print(f"graphstep attach {server.address} --token {server.token}", flush=True)
     print(
@@ -223,7 +223,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"ssh -N -L {server.port}:127.0.0.1:{server.port} THIS_HOST",
         file=sys.stderr,
     )
-    return serve_forever(server)
+    # Ctrl+C, or a window that ended the engine: a model stuck in its own code must not
+    # keep the process alive.
+    exit_now(serve_forever(server))
 
 
 def _open_gui(argv: list[str]) -> int:

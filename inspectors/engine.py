@@ -22,7 +22,9 @@ thread (`gui.debugging.engine`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import gc
+import importlib
 import queue
 import sys
 import threading
@@ -381,10 +383,11 @@ class Engine:
             self._checkpoint(job, "import")
             framework = guess_framework(job.spec)
             if framework and FRAMEWORK_PACKAGES[framework] not in sys.modules:
-                text = f"Importing {framework}, loading model…"
-            else:
-                text = "Loading model…"
-            self._emit(ev.LoadStage(job.number, text))
+                self._emit(ev.LoadStage(job.number, f"Importing {framework}…"))
+                with contextlib.suppress(ImportError):  # `load_target` names what is missing
+                    importlib.import_module(FRAMEWORK_PACKAGES[framework])
+                self._checkpoint(job, "import")
+            self._emit(ev.LoadStage(job.number, "Loading the model (its code runs)…"))
             target = load_target(job.spec)
         notes: list[str] = []
         if strategy != "auto" and strategy not in STRATEGIES.get(target.framework, ()):

@@ -56,6 +56,7 @@ class Paused:
     message: str = ""
     memory: int = 0  # bytes of full values kept
     process_memory: int = 0  # the engine process's resident memory, in bytes
+    outputs: tuple[TensorSummary, ...] = ()  # the model's outputs, when the run finished
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,17 @@ class TrainingFailed:
     details: str = ""
 
 
+@dataclass(frozen=True)
+class Receiving:
+    """A large event (a full value, inputs) is arriving from an engine elsewhere, in
+    chunks: `received` of `total` bytes so far. The client's own event: an engine never
+    sends it, and the event itself follows once whole."""
+
+    what: str  # the arriving event's type, such as "ValueReady"
+    received: int
+    total: int
+
+
 Event = (
     NodeAdded
     | NodeStepped
@@ -283,6 +295,7 @@ Event = (
     | TrainingFinished
     | TrainingFailed
     | EngineDied
+    | Receiving
 )
 
 ALL = (
@@ -310,4 +323,5 @@ ALL = (
     TrainingFinished,
     TrainingFailed,
     EngineDied,
+    Receiving,
 )

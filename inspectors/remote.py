@@ -29,8 +29,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 from inspectors import commands as cmds
 from inspectors import events as ev
@@ -44,13 +45,79 @@ TICK_S = 0.005
 HELLO_TIMEOUT_S = 10.0
 
 
+#: An event larger than this crosses in chunks of this size, so the client can show
+#: progress (a full value of hundreds of MiB) and other events are not held behind it.
+CHUNK_BYTES = 4 << 20
+
+
+def _chunked(out: list[bytes], number: int) -> list[list[Any]]:
+    """An event's frames (`evt`, its JSON, its buffers) as the messages that carry it in
+    chunks: `big` (number, the JSON, the buffers' sizes), then `part`s (number, bytes),
+    the buffers' bytes in order. Small events stay one message."""
+    buffers = out[2:]
+    sizes = [len(memoryview(b).cast("B")) for b in buffers]
+    if out[0] != b"evt" or sum(sizes) <= CHUNK_BYTES:
+        return [out]
+    tag = str(number).encode()
+    messages: list[list[Any]] = [[b"big", tag, out[1], json.dumps(sizes).encode()]]
+    for buffer in buffers:
+        view = memoryview(buffer).cast("B")
+        for start in range(0, len(view), CHUNK_BYTES):
+            messages.append([b"part", tag, view[start : start + CHUNK_BYTES]])
+    return messages
+
+
+class _Assembly:
+    """A chunked event arriving at a client: its buffers filled part by part."""
+
+    def __init__(self, header: bytes, sizes: list[int]) -> None:
+        self.header = header
+        self.what = str(json.loads(header.decode()).get("type", "event"))
+        self.buffers = [bytearray(n) for n in sizes]
+        self.total = sum(sizes)
+        self.received = 0
+        self._at = (0, 0)  # (buffer, offset) the next part fills
+
+    def add(self, data: bytes) -> bool:
+        """Take the next part; True once every buffer is whole."""
+        view = memoryview(data)
+        index, offset = self._at
+        while view.nbytes and index < len(self.buffers):
+            room = len(self.buffers[index]) - offset
+            take = min(room, view.nbytes)
+            self.buffers[index][offset : offset + take] = view[:take]
+            view, offset, self.received = view[take:], offset + take, self.received + take
+            if offset == len(self.buffers[index]):
+                index, offset = index + 1, 0
+        while index < len(self.buffers) and not len(self.buffers[index]):
+            index += 1  # empty buffers need no part
+        self._at = (index, offset)
+        return index >= len(self.buffers)
+
+
 def _frames(kind: bytes, obj: Any) -> list[bytes]:
     message, buffers = wire.encode(obj)
     return [kind, json.dumps(message, allow_nan=False).encode(), *buffers]
 
 
-def _unframe(frames: list[bytes]) -> Any:
-    return wire.decode(json.loads(frames[0].decode()), [bytes(b) for b in frames[1:]])
+def _unframe(frames: list[Any]) -> Any:
+    """Frames back to the object: the JSON, then the buffers (bytes or bytearrays)."""
+    return wire.decode(json.loads(bytes(frames[0]).decode()), list(frames[1:]))
+
+
+#: The events that make an engine's state, by the slot each fills (see `_attach`).
+_STATE_SLOTS: dict[type, str] = {
+    ev.Loaded: "load",
+    ev.LoadFailed: "load",
+    ev.SessionStarted: "session",
+    ev.SessionUnavailable: "session",
+    ev.BreakpointsChanged: "breakpoints",
+    ev.Paused: "paused",
+}
+
+
+#: The environment variable that carries a token, off command lines others can read.
+TOKEN_ENV = "GRAPHSTEP_TOKEN"
 
 
 def new_token() -> str:
@@ -67,10 +134,15 @@ class EngineServer:
         host: str = "127.0.0.1",
         port: int = 0,
         token: str | None = None,
+        end_process: bool = False,
     ) -> None:
         import zmq
 
         self.engine = engine or Engine()
+        # `EndEngine` from a client ends this whole process (an engine of its own, such
+        # as `graphstep serve`); otherwise the engine says it cannot be ended.
+        self.end_process = end_process
+        self._last_node: str | None = None
         self.token = token or new_token()
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.ROUTER)
@@ -81,7 +153,12 @@ class EngineServer:
             port = self._socket.bind_to_random_port(f"tcp://{host}")
         self.host, self.port = host, port
         self._outbox: queue.Queue[list[bytes]] = queue.Queue()
+        # The engine's state as events, replayed to every client as it attaches: the
+        # model loaded, its session, the breakpoints, the last pause.
+        self._state: dict[str, list[bytes]] = {}
+        self._state_lock = threading.Lock()
         self._client: bytes | None = None
+        self._sent = 0  # events sent: numbers the chunked ones
         self._stop = threading.Event()
         self.ended = threading.Event()  # the engine was shut down (by a client or `stop`)
         self.engine.add_listener(self._on_event)
@@ -101,9 +178,35 @@ class EngineServer:
     def _on_event(self, event: ev.Event) -> None:
         """Engine threads: encode now (arrays are copied into buffers), send later."""
         try:
-            self._outbox.put(_frames(b"evt", event))
+            frames = _frames(b"evt", event)
         except Exception:  # an event that cannot cross is a bug: say it, keep serving
             traceback.print_exc()
+            return
+        if isinstance(event, ev.NodeStepped) or isinstance(event, ev.Paused) and event.node_id:
+            self._last_node = event.node_id
+        slot = _STATE_SLOTS.get(type(event))
+        if isinstance(event, ev.LoadFailed) and event.origin != "load":
+            slot = None  # a recapture that failed: the model loaded stays
+        with self._state_lock:
+            if slot == "load":  # a new model: its session and pauses are to come
+                self._state.clear()
+            if slot is not None:
+                self._state[slot] = frames
+            self._outbox.put(frames)
+
+    def _attach(self, who: bytes) -> None:
+        """A client attached: what is queued was for no one (or for the client before);
+        it gets the engine's state instead, then every event from now on."""
+        with self._state_lock:
+            while True:
+                try:
+                    self._outbox.get_nowait()
+                except queue.Empty:
+                    break
+            for slot in ("load", "session", "breakpoints", "paused"):
+                if slot in self._state:
+                    self._outbox.put(self._state[slot])
+            self._client = who
 
     def _serve(self) -> None:
         import zmq
@@ -120,7 +223,9 @@ class EngineServer:
                         out = self._outbox.get_nowait()
                     except queue.Empty:
                         break
-                    self._socket.send_multipart([self._client, *out], copy=False)
+                    self._sent += 1
+                    for message in _chunked(out, self._sent):
+                        self._socket.send_multipart([self._client, *message], copy=False)
         finally:
             self._socket.close(0)
             self._context.term()
@@ -130,8 +235,8 @@ class EngineServer:
         if kind == b"hello":
             given = frames[1] if len(frames) > 1 else b""
             if hmac.compare_digest(given, self.token.encode()):
-                self._client = who
                 self._socket.send_multipart([who, b"welcome", VERSION])
+                self._attach(who)
             else:
                 self._socket.send_multipart([who, b"refused", b"wrong token"])
             return
@@ -153,7 +258,21 @@ class EngineServer:
                 self.ended.set()
                 self._stop.set()
                 return
+            if isinstance(command, cmds.EndEngine) and self.end_process:
+                self._end_process_now(who)
             self.engine.send(command)
+
+    def _end_process_now(self, who: bytes) -> None:
+        """A client ended this engine (its model did not answer): say so, then exit
+        without waiting for the model's threads, which may never return."""
+        how = "ended by you"
+        died = ev.EngineDied(EXIT_ENDED, how, self._last_node)
+        with contextlib.suppress(Exception):
+            self._socket.send_multipart([who, *_frames(b"evt", died)])
+            time.sleep(0.2)  # let the socket's I/O thread send it
+        where = f" after {self._last_node}" if self._last_node else ""
+        print(f"graphstep: the engine was ended from the window{where}", file=sys.stderr)
+        exit_now(EXIT_ENDED)
 
 
 class RemoteClient:
@@ -183,6 +302,7 @@ class RemoteClient:
             reason = answer[1].decode() if len(answer) > 1 else "refused"
             raise PermissionError(f"the engine at {address} refused to attach: {reason}")
         self._closed = False
+        self._arriving: _Assembly | None = None  # a chunked event, part by part
         self._thread = threading.Thread(target=self._io, name="graphstep-client", daemon=True)
         self._thread.start()
 
@@ -215,6 +335,24 @@ class RemoteClient:
         self._closed = True
         self._thread.join(timeout)
 
+    def _begin(self, header: bytes, sizes: bytes) -> _Assembly | None:
+        try:
+            counts = json.loads(sizes.decode())
+            if not (
+                isinstance(counts, list) and all(isinstance(n, int) and n >= 0 for n in counts)
+            ):
+                raise ValueError("not a list of sizes")
+            return _Assembly(header, counts)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._emit(ev.Message("error", f"An event could not be read: {exc}"))
+            return None
+
+    def _read(self, frames: list[Any]) -> None:
+        try:
+            self._emit(_unframe(frames))
+        except (ValueError, TypeError, KeyError) as exc:
+            self._emit(ev.Message("error", f"An event could not be read: {exc}"))
+
     def _emit(self, event: ev.Event) -> None:
         with self._listen_lock:
             if not self._listeners:
@@ -234,11 +372,18 @@ class RemoteClient:
             while True:
                 if self._socket.poll(int(TICK_S * 1000), zmq.POLLIN):
                     frames = self._socket.recv_multipart()
-                    if frames and frames[0] == b"evt":
-                        try:
-                            self._emit(_unframe(frames[1:]))
-                        except (ValueError, TypeError, KeyError) as exc:
-                            self._emit(ev.Message("error", f"An event could not be read: {exc}"))
+                    kind = frames[0] if frames else b""
+                    if kind == b"big" and len(frames) == 4:
+                        self._arriving = self._begin(frames[2], frames[3])
+                    elif kind == b"part" and self._arriving is not None:
+                        arriving = self._arriving
+                        whole = arriving.add(frames[2] if len(frames) > 2 else b"")
+                        self._emit(ev.Receiving(arriving.what, arriving.received, arriving.total))
+                        if whole:
+                            self._arriving = None
+                            self._read([arriving.header, *arriving.buffers])
+                    elif kind == b"evt":
+                        self._read(frames[1:])
                     continue
                 try:
                     out = self._outbox.get_nowait()
@@ -442,6 +587,19 @@ def how_it_ended(code: int) -> str:
     return f"exited with status {code}"
 
 
+#: The exit status of an engine process ended by a client (`EndEngine`).
+EXIT_ENDED = 3
+
+
+def exit_now(code: int) -> NoReturn:
+    """End this process at once: a model stuck in its own code holds threads that
+    interpreter shutdown would wait for forever."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def serve_forever(server: EngineServer, *, parent: int | None = None) -> int:
     """Run `server` until a client shuts the engine down, Ctrl+C, or (with `parent`)
     the process that started it is gone."""
@@ -453,7 +611,7 @@ def serve_forever(server: EngineServer, *, parent: int | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.engine.close()
+        server.engine.close(timeout=1.0)  # a model stuck in its own code is not waited for
         server.stop()
     return 0
 
@@ -462,8 +620,11 @@ __all__ = [
     "EngineServer",
     "ProcessEngine",
     "READY_PREFIX",
+    "CHUNK_BYTES",
+    "TOKEN_ENV",
     "RemoteClient",
     "how_it_ended",
     "new_token",
     "serve_forever",
+    "exit_now",
 ]

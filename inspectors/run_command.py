@@ -2,7 +2,12 @@
 
 Plain output is one line per node and how the run stopped. `--json` prints one JSON
 object per line per event (the schema is in the README). Exit codes: 0 finished,
-3 stopped at a breakpoint, 2 on bad input or an exception in the model.
+3 stopped at a breakpoint, 2 on bad input or an exception in the model, 130 on Ctrl+C.
+
+The run is driven through an engine client, like the window: an in-process `Engine`
+for `graphstep run SPEC`, a `RemoteClient` for `graphstep run --attach HOST:PORT`
+(an engine from `graphstep serve` or `graphstep.debug(..., listen=PORT)`), so both
+print the same events.
 """
 
 from __future__ import annotations
@@ -11,20 +16,26 @@ import argparse
 import difflib
 import json
 import math
+import os
 import sys
 from typing import Any
 
+from inspectors import commands as cmds
 from inspectors import events as ev
-from inspectors.tensors import TensorSummary, summarize
+from inspectors.remote import TOKEN_ENV
+from inspectors.tensors import TensorSummary
 
 EXIT_FINISHED, EXIT_ERROR, EXIT_BREAK = 0, 2, 3
+#: The exit status of a run stopped with Ctrl+C (128 + SIGINT, as shells expect).
+EXIT_INTERRUPTED = 130
+#: Where `--attach` reads the token from when `--token` is not given.
 
 
 def add_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="step a model headless to the end or the first break")
     from inspectors.cli import CAPTURE_HELP, CAPTURES, SPEC_HELP
 
-    run.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    run.add_argument("spec", metavar="SPEC", nargs="?", help=SPEC_HELP)
     run.add_argument("--capture", default="auto", choices=CAPTURES, help=CAPTURE_HELP)
     run.add_argument(
         "--break-at",
@@ -40,6 +51,17 @@ def add_parser(sub: Any) -> None:
     )
     run.add_argument("--grad", action="store_true", help="compute gradients after the run")
     run.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    run.add_argument(
+        "--attach",
+        metavar="HOST:PORT",
+        help="drive the engine `graphstep serve` (or graphstep.debug(..., listen=PORT)) runs "
+        "there instead of loading SPEC here; the engine keeps running afterwards",
+    )
+    run.add_argument(
+        "--token",
+        help=f"the token that engine printed (default: ${TOKEN_ENV}, which keeps it off "
+        "the command line)",
+    )
 
 
 def summary_json(s: TensorSummary | None) -> dict[str, Any] | None:
@@ -76,29 +98,31 @@ def at_node(node_id: str | None, message: str) -> str:
     return f"{node_id}: {message}"
 
 
-def captured_json(captured: Any) -> dict[str, Any]:
+def captured_json(loaded: ev.Loaded) -> dict[str, Any]:
     """The `captured` event: the strategy used, the node count, and why the strategies
     tried before it failed (one line each)."""
-    graph = captured.graph
     failed: dict[str, str] = {}
-    for fail in graph.meta.get("failures", []):
+    for fail in loaded.failures:
         reason = str(fail.get("reason") or fail.get("error") or "").strip()
         failed[str(fail["strategy"])] = reason.splitlines()[0] if reason else ""
     return {
         "event": "captured",
-        "strategy": captured.strategy,
-        "nodes": len(graph),
+        "strategy": loaded.capture,
+        "nodes": len(loaded.graph),
         "failed": failed,
     }
 
 
 class _Printer:
-    """Turns session events into lines on stdout (plain or JSON)."""
+    """Turns engine events into lines on stdout (plain or JSON). A listener: it runs
+    on the engine's (or the connection's) thread."""
 
-    def __init__(self, session: Any, as_json: bool) -> None:
-        self.session = session
+    def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
+        self.ops: dict[str, Any] = {}  # node id -> op, from the graph and added nodes
+        self.last_node: str | None = None  # the last node that ran
         self.closed = False  # stdout's reader went away: print nothing more, stop the run
+        self.client: Any = None  # told to pause when the reader goes
 
     def out(self, obj: dict[str, Any]) -> None:
         print(json.dumps(obj), flush=True)
@@ -110,20 +134,29 @@ class _Printer:
         silence_stdout()
 
     def __call__(self, event: ev.Event) -> None:
-        """Runs on the engine thread (a Session listener)."""
+        if isinstance(event, ev.NodeStepped):
+            self.last_node = event.node_id
         if self.closed:
             return
         try:
             self._show(event)
         except BrokenPipeError:  # `graphstep run ... | head`: no use running on
             self.reader_gone()
-            self.session.pause()
+            if self.client is not None:
+                self.client.send(cmds.Pause())
 
     def _show(self, event: ev.Event) -> None:
-        graph = self.session.graph
-        if isinstance(event, ev.NodeAdded):
+        if isinstance(event, ev.Loaded):
+            graph = event.graph
+            self.ops = {n: graph.node(n).get("op") for n in graph.nodes}
             if self.as_json:
-                a = event.attrs
+                self.out(captured_json(event))  # always the first event
+            else:
+                print(graph.summary(), file=sys.stderr)
+        elif isinstance(event, ev.NodeAdded):
+            a = event.attrs
+            self.ops[event.node_id] = a.get("op")
+            if self.as_json:
                 self.out(
                     {
                         "event": "node_added",
@@ -134,7 +167,7 @@ class _Printer:
                     }
                 )
         elif isinstance(event, ev.NodeStepped):
-            op = graph.node(event.node_id).get("op") if event.node_id in graph else "?"
+            op = self.ops.get(event.node_id, "?")
             if self.as_json:
                 self.out(
                     {
@@ -192,55 +225,108 @@ class _Printer:
             print(f"{event.level}: {event.text}", file=sys.stderr)
 
 
-#: The exit status of a run stopped with Ctrl+C (128 + SIGINT, as shells expect).
-EXIT_INTERRUPTED = 130
-
-
 def run(args: argparse.Namespace) -> int:
-    from inspectors.capture import capture
-    from inspectors.session import Session
-    from inspectors.target import TargetError, load_target
+    from inspectors.engine import EventLog
+    from inspectors.target import TargetError
 
-    target = load_target(args.spec)
-    captured = capture(target, args.capture)
-    if args.json:
-        print(json.dumps(captured_json(captured)), flush=True)  # always the first event
-    session = Session(captured)
-    printer = _Printer(session, args.json)
-    session.add_listener(printer)
-    graph = session.graph
+    if bool(args.spec) == bool(args.attach):
+        raise TargetError(
+            "give a model (SPEC) or an engine to drive (--attach HOST:PORT), not both"
+        )
+    printer = _Printer(args.json)
+    log = EventLog()
+    if args.attach:
+        client: Any = _attach(args.attach, args.token or os.environ.get(TOKEN_ENV, ""))
+    else:
+        from inspectors.engine import Engine
+        from inspectors.target import load_target
+
+        target = load_target(args.spec)
+        client = Engine()
+    printer.client = client
+
+    def hear(event: ev.Event) -> None:  # one listener: an attached engine replays its
+        printer(event)  # state to the first listener only
+        log(event)
+
+    client.add_listener(hear)
+    try:
+        if not args.attach:
+            client.open_target(target, args.capture)  # captures here; a failure raises
+        code = _drive(client, log, printer, args)
+    finally:
+        if args.attach:
+            client.detach(timeout=2.0)  # the engine keeps serving
+        else:
+            client.close(timeout=2.0)
+    if printer.closed:
+        from inspectors.cli import EXIT_BROKEN_PIPE
+
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _attach(address: str, token: str) -> Any:
+    from inspectors.remote import RemoteClient
+    from inspectors.target import TargetError
+
+    if not token:
+        raise TargetError(
+            f"--attach {address} needs the token the engine printed: --token TOKEN "
+            f"(or ${TOKEN_ENV})"
+        )
+    try:
+        return RemoteClient(address, token)
+    except (ConnectionError, PermissionError, OSError) as exc:
+        raise TargetError(str(exc)) from exc
+
+
+def _drive(client: Any, log: Any, printer: _Printer, args: argparse.Namespace) -> int:
+    """From the model as loaded to the end, a break or an exception."""
+
+    from inspectors.breakpoints import Breakpoints
+    from inspectors.target import TargetError
+
+    loaded = log.wait_for((ev.Loaded, ev.LoadFailed), timeout=None)
+    if isinstance(loaded, ev.LoadFailed):
+        raise TargetError(loaded.message)
+    started = log.wait_for((ev.SessionStarted, ev.SessionUnavailable), timeout=None)
+    if isinstance(started, ev.SessionUnavailable):
+        raise TargetError(started.message)
+    pause = log.wait_for(ev.Paused, timeout=None)  # the session's own (an engine's last)
+    breakpoints = Breakpoints()
     for node in args.break_at:
-        if captured.strategy != "eager" and node not in graph:
-            close = difflib.get_close_matches(node, graph.nodes, n=3)
+        if loaded.capture != "eager" and node not in loaded.graph:
+            close = difflib.get_close_matches(node, loaded.graph.nodes, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise TargetError(f"--break-at {node}: the graph has no node {node!r}.{hint}")
-        session.breakpoints.add(node=node)
-    if args.break_on:
-        session.breakpoints.add(condition=args.break_on)
-    if not args.json:
-        print(captured.graph.summary(), file=sys.stderr)
-    session.start()
+        breakpoints.add(node=node, id=len(breakpoints.to_items()) + 1)
+    if args.break_on:  # numbered from 1 in every run, local or attached
+        breakpoints.add(condition=args.break_on, id=len(breakpoints.to_items()) + 1)
+
+    def ask(command: cmds.Command, answer: type | tuple[type, ...]) -> Any:
+        mark = log.mark()
+        client.send(command)
+        return log.wait_for(answer, timeout=None, after=mark)
+
     try:
-        session.wait(None)
-        session.continue_()
-        pause = session.wait(None)
-        assert pause is not None
-        code = EXIT_FINISHED
+        if pause.reason != ev.READY or pause.position:  # an attached engine mid-run
+            ask(cmds.Restart(), ev.Paused)
+        ask(cmds.SetBreakpoints(breakpoints.to_items()), ev.BreakpointsChanged)
+        pause = ask(cmds.Continue(), ev.Paused)
         if pause.reason == ev.FINISHED:
-            outputs = tuple(session.run.outputs or ())
             if args.json:
                 printer.out(
-                    {"event": "finished", "outputs": [summary_json(summarize(o)) for o in outputs]}
+                    {"event": "finished", "outputs": [summary_json(s) for s in pause.outputs]}
                 )
             else:
-                print(f"finished: {len(session.run.executed)} nodes run")
+                print(f"finished: {pause.position} nodes run")
             if args.grad:
-                session.backward()
-                session.wait(None)
-                if session.gradients is None:  # backward failed: a `failed` event said why
-                    code = EXIT_ERROR
-        elif pause.reason == ev.EXCEPTION:
-            code = EXIT_ERROR
+                done = ask(cmds.Backward(), (ev.GradientsReady, ev.Failed))
+                if isinstance(done, ev.Failed):  # the `failed` event said why
+                    return EXIT_ERROR
+            return EXIT_FINISHED
+        if pause.reason == ev.EXCEPTION:
             if args.json:
                 printer.out(
                     {
@@ -252,37 +338,31 @@ def run(args: argparse.Namespace) -> int:
                 )
             else:
                 print(f"stopped: exception at {at_node(pause.node_id, pause.message)}")
+            return EXIT_ERROR
+        if args.json:
+            printer.out(
+                {
+                    "event": "paused",
+                    "reason": pause.reason,
+                    "node": pause.node_id,
+                    "breakpoint": pause.breakpoint_id,
+                    "message": pause.message,
+                }
+            )
         else:
-            code = EXIT_BREAK
-            if args.json:
-                printer.out(
-                    {
-                        "event": "paused",
-                        "reason": pause.reason,
-                        "node": pause.node_id,
-                        "breakpoint": pause.breakpoint_id,
-                        "message": pause.message,
-                    }
-                )
-            else:
-                print(
-                    f"stopped at breakpoint {pause.breakpoint_id} ({pause.message}) after {pause.node_id}"
-                )
+            print(
+                f"stopped at breakpoint {pause.breakpoint_id} ({pause.message}) after {pause.node_id}"
+            )
+        return EXIT_BREAK
     except BrokenPipeError:
         printer.reader_gone()
+        return EXIT_ERROR
     except KeyboardInterrupt:
         # Ctrl+C: say where the model was, then stop (an op under way finishes first)
-        running = session.run.current
+        client.send(cmds.Pause())
+        running = printer.last_node
         where = f"after {running}" if running else "before the first node"
         if args.json:
             printer.out({"event": "interrupted", "node": running})
         print(f"graphstep: interrupted {where}", file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    finally:
-        session.stop()
-        session.join(2.0)
-    if printer.closed:
-        from inspectors.cli import EXIT_BROKEN_PIPE
-
-        return EXIT_BROKEN_PIPE
-    return code
+        return EXIT_INTERRUPTED

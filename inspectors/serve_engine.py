@@ -14,6 +14,7 @@ from inspectors.remote import (
     PROGRESS_ENV,
     READY_PREFIX,
     EngineServer,
+    exit_now,
     serve_forever,
 )
 
@@ -51,7 +52,7 @@ def main() -> int:
     # its one line and closed the pipe.
     sys.stdout.flush()
     os.dup2(2, 1)
-    return serve_forever(server, parent=os.getppid())
+    exit_now(serve_forever(server, parent=os.getppid()))
 
 
 if __name__ == "__main__":

@@ -43,15 +43,18 @@ from inspectors.tensors import (
 Listener = Callable[[ev.Event], None]
 
 
-def resident_memory() -> int:
-    """This process's resident memory in bytes (0 where it cannot be read)."""
+def resident_memory(pid: int | None = None) -> int:
+    """The resident memory in bytes of this process, or of process `pid` (0 where it
+    cannot be read)."""
     try:
-        with open("/proc/self/statm") as f:
+        with open(f"/proc/{pid or 'self'}/statm") as f:
             pages = int(f.read().split()[1])
         import os
 
         return pages * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
+        if pid is not None:
+            return 0
         try:
             import resource
 
@@ -475,7 +478,8 @@ class Session:
             return None
         self.run.finished = True
         self.run.outputs = outputs
-        self._pause(ev.FINISHED, self.run.current)
+        summaries = tuple(summarize(o) for o in outputs or ())
+        self._pause(ev.FINISHED, self.run.current, outputs=summaries)
         return None
 
     # --------------------------------------------------------- the stepper's hook

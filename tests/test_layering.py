@@ -84,7 +84,8 @@ GUI_MAY_IMPORT = {
     "inspectors.target": {"list_samples"},  # reads the sample files' text only
     # the client contract, and the in-process engine as the default client (gui/debugging/engine.py)
     "inspectors.engine": {"EngineClient", "Engine"},
-    "inspectors.remote": {"ProcessEngine", "RemoteClient"},
+    "inspectors.remote": {"ProcessEngine", "RemoteClient", "TOKEN_ENV"},
+    "inspectors.session": {"resident_memory"},  # an engine process's memory, from /proc
 }
 #: Attributes that would reach into an engine: no gui/ module names them.
 ENGINE_INSIDES = {"session", "stepper", "captured", "store", "target"}

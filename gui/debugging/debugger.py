@@ -33,6 +33,7 @@ from inspectors import events as ev
 from inspectors.breakpoints import Breakpoints
 from inspectors.graph import Graph, split_node_path
 from inspectors.run_command import at_node
+from inspectors.session import resident_memory
 from inspectors.tensors import TensorSummary
 
 BACKWARD_TIP = "Backward pass: gradient of the loss at every node and parameter"
@@ -45,6 +46,8 @@ BRANCH_OPS = {"If", "StatelessIf", "Case", "StatelessCase"}
 VIEW_REFRESH_S = 0.2
 #: A Pause not answered within this many seconds offers to end the engine.
 PAUSE_ANSWER_S = 2.0
+#: A Stop not answered within this many seconds (one long call) ends the engine.
+STOP_ANSWER_S = 1.5
 
 PAUSE_WORDS = {
     ev.READY: "ready",
@@ -87,6 +90,7 @@ class DebugController(RunReader, QObject):
         self._template: Graph | None = None  # eager: the laid-out graph the run reveals
         self.breakpoints = Breakpoints()  # the panel's list; sent whole to the engine
         self._unanswered = False  # a Pause the model has not answered in time
+        self._stop_asked = 0  # Stops sent while running; a timer checks the last one
         self._dead = False  # the engine's process ended on its own
         self._last_view_refresh = 0.0
         self._view_dirty = False
@@ -347,10 +351,24 @@ class DebugController(RunReader, QObject):
         """Restart and continue to the first breakpoint (or the end). After the engine
         died, open the model in a new engine instead (paused before the first node)."""
         if self._dead:
+            if self._attached():
+                text = (
+                    "The engine this window attached to has ended: start it again where it "
+                    "ran (graphstep serve, graphstep.debug), then attach."
+                )
+                self.window.log_panel.info(text)
+                self.window.statusBar().showMessage(text, 10000)
+                return
             self.window.reload()
             return
         self.send(cmds.Restart())
         self.send(cmds.Continue())
+
+    def _attached(self) -> bool:
+        """Whether this window shows an engine it did not start (`graphstep attach`)."""
+        from inspectors.remote import RemoteClient
+
+        return isinstance(self._engine.client, RemoteClient)
 
     def restart_with_inputs(self, arrays: Any) -> None:
         self.send(cmds.Restart(tuple(arrays)))
@@ -358,12 +376,31 @@ class DebugController(RunReader, QObject):
 
     def stop(self) -> None:
         """End the run: back to before the first node (values and states cleared). A model
-        that did not answer Pause has its engine ended instead."""
+        that did not answer Pause, or does not answer this Stop within `STOP_ANSWER_S`
+        (it is inside one long call), has its engine ended instead."""
         if self._unanswered and self.engine is not None and self.engine.running:
-            self.window.log_panel.warning("Ending the engine of a model that does not answer")
-            self.engine.send(cmds.EndEngine())
+            self._end_engine()
             return
+        running = self.engine is not None and self.engine.running
         self.send(cmds.Restart())
+        if running:
+            self._stop_asked += 1
+            asked = self._stop_asked
+            QTimer.singleShot(int(STOP_ANSWER_S * 1000), lambda: self._check_stop_answered(asked))
+
+    def _check_stop_answered(self, asked: int) -> None:
+        if asked != self._stop_asked or self.engine is None or not self.engine.running:
+            return  # answered, or a later Stop / another model since
+        self.window.log_panel.info(
+            f"The model did not stop within {STOP_ANSWER_S:.1f} s (it is inside one long call)"
+        )
+        self._end_engine()
+
+    def _end_engine(self) -> None:
+        if self.engine is None:
+            return
+        self.window.log_panel.info("Ending the engine of a model that does not answer")
+        self.engine.send(cmds.EndEngine())
 
     def pause(self) -> None:
         """Pause after the current node; a model that does not pause within
@@ -385,14 +422,24 @@ class DebugController(RunReader, QObject):
         self.act_stop.setIconText("■ End engine")
 
     def _on_engine_died(self, died: ev.EngineDied) -> None:
-        """The engine's process ended: the window stays, the graph keeps its last state."""
+        """The engine's process ended: the window stays, the graph keeps its last state.
+        (Ended while loading, there is no session: the loader's failure says so.)"""
+        had_session = self.engine is not None
         self.engine = None
-        self._dead = True
         self._unanswered = False
         self.act_stop.setText("Stop")
         self.act_stop.setIconText("■ Stop")
+        if not had_session:
+            self._update_actions()
+            return
+        self._dead = True
         where = f" after {self.title(died.last_node)}" if died.last_node else ""
-        self.window.log_panel.error(
+        say = (
+            self.window.log_panel.info
+            if died.how == "ended by you"
+            else self.window.log_panel.error
+        )
+        say(
             f"The engine process ended: {died.how}{where}. The graph keeps its last state; "
             "Restart (Ctrl+Shift+F5) opens the model in a new engine."
         )
@@ -401,6 +448,17 @@ class DebugController(RunReader, QObject):
         self.window.statusBar().showMessage(f"The engine process ended: {died.how}{where}", 15000)
         self._update_status()
         self._update_actions()
+
+    def _on_receiving(self, part: ev.Receiving) -> None:
+        """A large value crossing from an engine process: its progress, in the status bar."""
+        if part.received >= part.total:
+            self.window.statusBar().clearMessage()
+            return
+        percent = 100 * part.received // max(part.total, 1)
+        self.window.statusBar().showMessage(
+            f"Receiving a {'value' if part.what == 'ValueReady' else part.what} from the "
+            f"engine: {human_bytes(part.received)} of {human_bytes(part.total)} ({percent}%)"
+        )
 
     def why_no_gradients(self) -> str:
         """Why Gradients cannot run now."""
@@ -803,8 +861,12 @@ class DebugController(RunReader, QObject):
             else ""
         )
         memory = human_bytes(self.run.memory)
-        if pause is not None and pause.process_memory:
-            memory += f" · engine {human_bytes(pause.process_memory)}"
+        engine_memory = pause.process_memory if pause is not None else 0
+        pid = getattr(self._engine.client, "pid", None)
+        if self.engine.running and isinstance(pid, int):
+            engine_memory = resident_memory(pid) or engine_memory  # live while it runs
+        if engine_memory:
+            memory += f" · engine {human_bytes(engine_memory)}"
         inner = f" (+{inside} inside bodies)" if inside else ""
         # an eager graph grows while the model runs; once the run is over it is whole
         over = pause is not None and pause.reason in (ev.FINISHED, ev.GRADIENT, ev.EXCEPTION)
@@ -958,6 +1020,12 @@ class DebugController(RunReader, QObject):
             self.window.log_panel.warning(
                 f"Saved breakpoints and watches of {self.spec}: ignored {'; '.join(ignored)}"
             )
+        if len(self.breakpoints):  # said, so a saved expression never runs unseen
+            kept = "; ".join(
+                bp.describe(self.title) + ("" if bp.enabled else " (disabled)")
+                for bp in self.breakpoints
+            )
+            self.window.log_panel.info(f"Breakpoints kept from the last session: {kept}")
 
     def _save_model_state(self) -> None:
         if self.engine is None or not self.spec:

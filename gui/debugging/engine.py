@@ -47,6 +47,7 @@ _SIGNAL_OF = {
     ev.TrainingFinished: "training_finished",
     ev.TrainingFailed: "training_failed",
     ev.EngineDied: "engine_died",
+    ev.Receiving: "receiving",
 }
 
 #: `GRAPHSTEP_ENGINE=thread` runs the engine inside the app (tests, debugging the app).
@@ -97,6 +98,7 @@ class Engine(QObject):
     training_finished = Signal(object)
     training_failed = Signal(object)
     engine_died = Signal(object)
+    receiving = Signal(object)
     running_changed = Signal(bool)
 
     def __init__(self, client: EngineClient | None = None, parent: QObject | None = None) -> None:

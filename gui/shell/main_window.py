@@ -218,12 +218,13 @@ class MainWindow(ModelDropMixin, DockingMixin, WindowActionsMixin, QMainWindow):
         self.cancel_button = QToolButton()
         self.cancel_button.setText("Cancel")
         self.cancel_button.setToolTip(
-            "Stop loading this model. It stops before its next stage; an import or a "
-            "capture already running finishes in the background, and its result is dropped."
+            "Stop loading this model (Esc). An engine process of its own is ended at once; "
+            "in this process it stops before its next stage and its result is dropped."
         )
         self.cancel_button.clicked.connect(self.cancel_loading)
         for widget in (self.busy_label, self.progress, self.cancel_button):
-            status.addWidget(widget)
+            # permanent: a menu's or a button's hover help must not hide Cancel
+            status.addPermanentWidget(widget)
             widget.hide()
         self.model_label = QLabel("No model")
         self.model_label.setObjectName("statusModel")
@@ -337,13 +338,13 @@ class MainWindow(ModelDropMixin, DockingMixin, WindowActionsMixin, QMainWindow):
         """The window is free at once; say honestly what of the load goes on unseen."""
         if still_running:
             text = f"Cancelled; {still_running}"
-            self.log_panel.warning(
+            self.log_panel.info(
                 f"Cancelled loading {self.loader.spec()}: {still_running} (an import or a "
                 "capture under way cannot be interrupted); its result is dropped."
             )
         else:
             text = "Loading cancelled"
-            self.log_panel.warning(f"Cancelled loading {self.loader.spec()}")
+            self.log_panel.info(f"Cancelled loading {self.loader.spec()}")
         self.statusBar().showMessage(text, 8000)
 
     def _on_load_stopped(self, spec: str, where: str) -> None:

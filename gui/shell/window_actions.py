@@ -63,7 +63,7 @@ class WindowActionsMixin(_Base):
         )
         self.act_reload = a("&Reload", self.reload, "Ctrl+R", "Load the model again from disk")
         self.act_cancel = a(
-            "Cancel loading", self.cancel_loading, None, "Stop loading the model being loaded"
+            "Cancel loading", self.cancel_loading, "Esc", "Stop loading the model being loaded"
         )
         self.act_export_png = a(
             "View as &PNG…",

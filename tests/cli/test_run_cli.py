@@ -46,7 +46,8 @@ def test_captured_json_keeps_one_line_per_failed_strategy():
         {"strategy": "fx", "reason": "fx cannot follow it\nmore detail", "error": "E: long"},
         {"strategy": "export", "reason": "", "error": "ValueError: bad\ntraceback..."},
     ]
-    event = captured_json(SimpleNamespace(graph=graph, strategy="eager"))
+    failures = tuple(graph.meta["failures"])
+    event = captured_json(SimpleNamespace(graph=graph, capture="eager", failures=failures))
     assert event == {
         "event": "captured",
         "strategy": "eager",

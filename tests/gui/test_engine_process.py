@@ -3,6 +3,8 @@ up, the Log names the crash and the last node, and Restart opens a new engine.""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -74,4 +76,22 @@ def test_a_model_that_never_pauses_is_ended_with_stop(qtbot, tmp_path):
     (tmp_path / "armed").unlink()
     with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
         win.open_model("feedforward_torch")  # the app goes on with another model
+    win.close()
+
+
+@pytest.mark.torch
+def test_stop_ends_a_model_stuck_in_one_call_within_two_seconds(qtbot, tmp_path):
+    win, client = open_in_engine_process(qtbot, tmp_path, HANGS)
+    qtbot.waitUntil(lambda: win.debugger.last_pause is not None, timeout=TIMEOUT)
+    (tmp_path / "armed").touch()
+    QTest.keyClick(win, Qt.Key.Key_F5)
+    qtbot.wait(300)
+    start = time.monotonic()
+    with qtbot.waitSignal(win.engine.engine_died, timeout=4000) as died:
+        QTest.keyClick(win, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)  # Stop, no F6
+    assert time.monotonic() - start < 2.0 and died.args[0].how == "ended by you"
+    said = [(e.level, e.message) for e in win.log_panel.entries()]
+    assert any(level == "info" and "did not stop within" in m for level, m in said), said
+    assert not any(level == "error" for level, _m in said), said  # asked for: not an error
+    assert win.isVisible() and win.result is not None and not win.engine.running
     win.close()

@@ -5,6 +5,9 @@ loads forever never takes the client down."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -13,7 +16,13 @@ import pytest
 from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.engine import Engine, EventLog
-from inspectors.remote import EngineServer, ProcessEngine, RemoteClient
+from inspectors.remote import (
+    CHUNK_BYTES,
+    EXIT_ENDED,
+    EngineServer,
+    ProcessEngine,
+    RemoteClient,
+)
 from inspectors.target import load_target
 
 TIMEOUT = 90.0
@@ -216,3 +225,79 @@ def test_settings_before_any_model_wait_quietly_for_the_first_engine():
     engine.send(cmds.Continue())
     assert "open a model first" in log.wait_for(ev.Message, 5).text
     engine.close()
+
+
+def test_a_large_value_crosses_in_chunks_with_progress():
+    server = EngineServer(Engine())
+    server.start()
+    log = EventLog()
+    client = RemoteClient(server.address, server.token, timeout=5)
+    client.add_listener(log)
+    try:
+        big = np.random.default_rng(0).standard_normal((3, 1 << 20)).astype(np.float32)  # 12 MiB
+        server._on_event(ev.ValueReady("fc", 0, big))  # as the engine would send it
+        server._on_event(ev.Message("info", "after"))
+        ready = log.wait_for(ev.ValueReady, 20)
+        assert np.array_equal(ready.array, big) and ready.array.dtype == np.float32
+        parts = log.of(ev.Receiving)
+        received = [p.received for p in parts]
+        assert len(parts) == -(-big.nbytes // CHUNK_BYTES) >= 3
+        assert received == sorted(received) and received[-1] == parts[-1].total == big.nbytes
+        assert {p.what for p in parts} == {"ValueReady"}
+        assert log.wait_for(ev.Message, 5).text == "after"  # later events follow in order
+    finally:
+        client.detach()
+        server.stop()
+
+
+def serve_hanging(tmp_path):
+    """`graphstep serve` on a model whose forward spins once armed: (process, client, log)."""
+    model = tmp_path / "hangs.py"
+    model.write_text(HANGS)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inspectors.cli", "serve", str(model), "--capture", "eager"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline().split()
+    assert line[:2] == ["graphstep", "attach"], line
+    log = EventLog()
+    client = RemoteClient(line[2], line[4], timeout=30)
+    client.add_listener(log)
+    log.wait_for(ev.Paused, TIMEOUT)
+    (tmp_path / "armed").touch()
+    mark = log.mark()
+    client.send(cmds.Continue())
+    log.wait_for(ev.NodeStepped, TIMEOUT, after=mark)  # inside the spinning forward now
+    time.sleep(0.5)
+    return process, client, log
+
+
+@pytest.mark.torch
+def test_a_served_engine_stuck_in_its_model_is_ended_from_the_client(tmp_path):
+    process, client, log = serve_hanging(tmp_path)
+    try:
+        start = time.monotonic()
+        client.send(cmds.EndEngine())
+        died = log.wait_for(ev.EngineDied, 10)
+        assert died.how == "ended by you" and died.last_node
+        assert process.wait(10) == EXIT_ENDED and time.monotonic() - start < 5
+        assert "ended from the window" in process.stderr.read()
+    finally:
+        client.detach(timeout=1)
+        process.kill()
+        process.communicate(timeout=10)  # closes its pipes
+
+
+@pytest.mark.torch
+def test_ctrl_c_ends_a_served_engine_stuck_in_its_model(tmp_path):
+    process, client, _log = serve_hanging(tmp_path)
+    try:
+        start = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 0 and time.monotonic() - start < 5
+    finally:
+        client.detach(timeout=1)
+        process.kill()
+        process.communicate(timeout=10)  # closes its pipes

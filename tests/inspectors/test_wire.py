@@ -77,6 +77,7 @@ EXAMPLES = [
     commands.TrainForward(),
     commands.EndEngine(),
     events.EngineDied(-11, "killed by SIGSEGV (a crash in native code)", "fc1"),
+    events.Receiving("ValueReady", 4 << 20, 12 << 20),
     commands.Shutdown(),
     events.Stopped(),
     events.ValueReady("fc1", 1, None, "", gradient=True, dropped=True),
