@@ -20,6 +20,7 @@ debugger: keep it to yourself, and reach a remote engine through an SSH tunnel.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hmac
 import json
 import os
@@ -31,6 +32,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from inspectors import commands as cmds
@@ -38,9 +40,15 @@ from inspectors import events as ev
 from inspectors import wire
 from inspectors.engine import Engine, Listener
 
-VERSION = b"1"
-#: How often the I/O threads look at their outgoing queue (seconds).
-TICK_S = 0.005
+VERSION = b"2"  # the wire schema (`inspectors.wire`)
+#: How often an idle server looks whether it was stopped (seconds); I/O threads are
+#: woken by what they have to send, never by a clock.
+IDLE_S = 0.2
+#: The most node events one batch message carries.
+BATCH = 1024
+#: Node events wake the server's I/O thread at most this often (seconds); any other
+#: event wakes it at once and takes the node events before it along.
+BATCH_S = 0.02
 #: How long a client waits for the engine's answer to its hello.
 HELLO_TIMEOUT_S = 10.0
 
@@ -93,6 +101,50 @@ class _Assembly:
             index += 1  # empty buffers need no part
         self._at = (index, offset)
         return index >= len(self.buffers)
+
+
+class _Waker:
+    """A pipe an I/O thread polls beside its socket: `wake()` (any thread) says there
+    is something to send, so the thread never waits on a clock."""
+
+    def __init__(self) -> None:
+        self.fd, self._write = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(self._write, False)
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):  # full: it is awake already
+            os.write(self._write, b"\0")
+
+    def drain(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while os.read(self.fd, 4096):
+                pass
+
+    def close(self) -> None:
+        for fd in (self.fd, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+#: Events queued as they are and encoded on the server's I/O thread, many to a message
+#: (`wire.encode_steps`):
+#: one per node run, so their cost is the transport's; they carry no arrays, only
+#: frozen summaries.
+_BATCHED = (ev.NodeStepped,)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Encoding or decoding a batch makes many small objects that live for a moment:
+    the collector would walk the whole heap (a model's) again and again meanwhile."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _frames(kind: bytes, obj: Any) -> list[bytes]:
@@ -152,7 +204,9 @@ class EngineServer:
         else:
             port = self._socket.bind_to_random_port(f"tcp://{host}")
         self.host, self.port = host, port
-        self._outbox: queue.Queue[list[bytes]] = queue.Queue()
+        self._outbox: queue.Queue[list[bytes] | ev.NodeStepped] = queue.Queue()
+        self._waker = _Waker()
+        self._woken = 0.0  # when a node event last woke the I/O thread
         # The engine's state as events, replayed to every client as it attaches: the
         # model loaded, its session, the breakpoints, the last pause.
         self._state: dict[str, list[bytes]] = {}
@@ -176,14 +230,22 @@ class EngineServer:
         self._thread.join(5)
 
     def _on_event(self, event: ev.Event) -> None:
-        """Engine threads: encode now (arrays are copied into buffers), send later."""
+        """Engine threads: encode now (arrays are copied into buffers), send later; a
+        node event goes as it is, to be batched with its neighbours."""
+        if isinstance(event, ev.NodeStepped) or isinstance(event, ev.Paused) and event.node_id:
+            self._last_node = event.node_id
+        if isinstance(event, _BATCHED):
+            self._outbox.put(event)
+            now = time.monotonic()
+            if now - self._woken > BATCH_S:  # not at every node: it would take turns
+                self._woken = now  # with the model for the interpreter, node by node
+                self._waker.wake()
+            return
         try:
             frames = _frames(b"evt", event)
         except Exception:  # an event that cannot cross is a bug: say it, keep serving
             traceback.print_exc()
             return
-        if isinstance(event, ev.NodeStepped) or isinstance(event, ev.Paused) and event.node_id:
-            self._last_node = event.node_id
         slot = _STATE_SLOTS.get(type(event))
         if isinstance(event, ev.LoadFailed) and event.origin != "load":
             slot = None  # a recapture that failed: the model loaded stays
@@ -193,6 +255,7 @@ class EngineServer:
             if slot is not None:
                 self._state[slot] = frames
             self._outbox.put(frames)
+        self._waker.wake()
 
     def _attach(self, who: bytes) -> None:
         """A client attached: what is queued was for no one (or for the client before);
@@ -207,28 +270,66 @@ class EngineServer:
                 if slot in self._state:
                     self._outbox.put(self._state[slot])
             self._client = who
+        self._waker.wake()
 
     def _serve(self) -> None:
         import zmq
 
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
+        poller.register(self._waker.fd, zmq.POLLIN)
         try:
             while not self._stop.is_set():
-                if poller.poll(int(TICK_S * 1000)):
+                idle = BATCH_S if not self._outbox.empty() else IDLE_S
+                ready = dict(poller.poll(int(idle * 1000)))
+                if self._waker.fd in ready:
+                    self._waker.drain()
+                for _ in range(BATCH):  # what came in, then what is to go out
+                    if not self._socket.poll(0, zmq.POLLIN):
+                        break
                     frames = self._socket.recv_multipart()
                     self._receive(frames[0], frames[1:])
-                while self._client is not None:
-                    try:
-                        out = self._outbox.get_nowait()
-                    except queue.Empty:
-                        break
-                    self._sent += 1
-                    for message in _chunked(out, self._sent):
-                        self._socket.send_multipart([self._client, *message], copy=False)
+                self._send_queued()
         finally:
             self._socket.close(0)
             self._context.term()
+            self._waker.close()
+
+    def _send_queued(self) -> None:
+        """Send what the engine queued, in order; node events many to a message."""
+        batch: list[ev.NodeStepped] = []
+        while self._client is not None:
+            try:
+                out = self._outbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(out, list):
+                self._send_batch(batch)
+                self._send(out)
+                continue
+            batch.append(out)
+            if len(batch) >= BATCH:
+                self._send_batch(batch)
+        self._send_batch(batch)
+
+    def _send_batch(self, batch: list[ev.NodeStepped]) -> None:
+        if not batch:
+            return
+        try:
+            with _no_gc():
+                message, buffers = wire.encode_steps(batch)
+                frames = [b"steps", json.dumps(message, allow_nan=False).encode(), *buffers]
+            self._send(frames)
+        except Exception:  # an event that cannot cross is a bug: say it, keep serving
+            traceback.print_exc()
+        batch.clear()
+
+    def _send(self, out: list[bytes]) -> None:
+        if self._client is None:
+            return
+        self._sent += 1
+        for message in _chunked(out, self._sent):
+            self._socket.send_multipart([self._client, *message], copy=False)
 
     def _receive(self, who: bytes, frames: list[bytes]) -> None:
         kind = frames[0] if frames else b""
@@ -286,6 +387,7 @@ class RemoteClient:
         self._held: list[ev.Event] = []  # events that came before any listener
         self._listen_lock = threading.Lock()
         self._outbox: queue.Queue[list[bytes] | None] = queue.Queue()
+        self._waker = _Waker()
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 500)
@@ -294,11 +396,13 @@ class RemoteClient:
         if not self._socket.poll(int(timeout * 1000)):
             self._socket.close(0)
             self._context.term()
+            self._waker.close()
             raise ConnectionError(f"no engine answered at {address} within {timeout:.0f} s")
         answer = self._socket.recv_multipart()
         if answer[0] != b"welcome":
             self._socket.close(0)
             self._context.term()
+            self._waker.close()
             reason = answer[1].decode() if len(answer) > 1 else "refused"
             raise PermissionError(f"the engine at {address} refused to attach: {reason}")
         self._closed = False
@@ -318,6 +422,7 @@ class RemoteClient:
     def send(self, command: cmds.Command) -> None:
         if not self._closed:
             self._outbox.put(_frames(b"cmd", command))
+            self._waker.wake()
 
     def close(self, timeout: float = 5.0) -> None:
         """Shut the engine down and end the connection."""
@@ -332,6 +437,7 @@ class RemoteClient:
             return
         self._outbox.put(last)
         self._outbox.put(None)
+        self._waker.wake()
         self._closed = True
         self._thread.join(timeout)
 
@@ -368,33 +474,53 @@ class RemoteClient:
     def _io(self) -> None:
         import zmq
 
+        poller = zmq.Poller()
+        poller.register(self._socket, zmq.POLLIN)
+        poller.register(self._waker.fd, zmq.POLLIN)
         try:
             while True:
-                if self._socket.poll(int(TICK_S * 1000), zmq.POLLIN):
-                    frames = self._socket.recv_multipart()
-                    kind = frames[0] if frames else b""
-                    if kind == b"big" and len(frames) == 4:
-                        self._arriving = self._begin(frames[2], frames[3])
-                    elif kind == b"part" and self._arriving is not None:
-                        arriving = self._arriving
-                        whole = arriving.add(frames[2] if len(frames) > 2 else b"")
-                        self._emit(ev.Receiving(arriving.what, arriving.received, arriving.total))
-                        if whole:
-                            self._arriving = None
-                            self._read([arriving.header, *arriving.buffers])
-                    elif kind == b"evt":
-                        self._read(frames[1:])
-                    continue
-                try:
-                    out = self._outbox.get_nowait()
-                except queue.Empty:
-                    continue
-                if out is None:
-                    return
-                self._socket.send_multipart(out, copy=False)
+                ready = dict(poller.poll(int(IDLE_S * 1000)))
+                if self._waker.fd in ready:
+                    self._waker.drain()
+                while True:  # commands first: a Pause must not wait behind a stream of events
+                    try:
+                        out = self._outbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if out is None:
+                        return
+                    self._socket.send_multipart(out, copy=False)
+                for _ in range(BATCH):
+                    if not self._socket.poll(0, zmq.POLLIN):
+                        break
+                    self._receive(self._socket.recv_multipart())
         finally:
             self._socket.close()
             self._context.term()
+            self._waker.close()
+
+    def _receive(self, frames: list[bytes]) -> None:
+        kind = frames[0] if frames else b""
+        if kind == b"steps" and len(frames) >= 6:
+            try:
+                with _no_gc():
+                    steps = wire.decode_steps(json.loads(frames[1].decode()), frames[2:])
+            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                self._emit(ev.Message("error", f"Node events could not be read: {exc}"))
+                return
+            for step in steps:
+                self._emit(step)
+        elif kind == b"big" and len(frames) == 4:
+            self._arriving = self._begin(frames[2], frames[3])
+        elif kind == b"part" and self._arriving is not None:
+            arriving = self._arriving
+            whole = arriving.add(frames[2] if len(frames) > 2 else b"")
+            self._emit(ev.Receiving(arriving.what, arriving.received, arriving.total))
+            if whole:
+                self._arriving = None
+                self._read([arriving.header, *arriving.buffers])
+        elif kind == b"evt":
+            self._read(frames[1:])
 
 
 #: The shared block an engine process writes its last finished node into.

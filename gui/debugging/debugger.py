@@ -425,6 +425,10 @@ class DebugController(RunReader, QObject):
         """The engine's process ended: the window stays, the graph keeps its last state.
         (Ended while loading, there is no session: the loader's failure says so.)"""
         had_session = self.engine is not None
+        counted = ""
+        if had_session:
+            self._update_status()  # "node k of n" as the run left it
+            counted = self.position_label.text().split(" · ")[0]
         self.engine = None
         self._unanswered = False
         self.act_stop.setText("Stop")
@@ -434,6 +438,7 @@ class DebugController(RunReader, QObject):
             return
         self._dead = True
         where = f" after {self.title(died.last_node)}" if died.last_node else ""
+        self.position_label.setText(f"{counted} · engine ended{where}".lstrip(" ·"))
         say = (
             self.window.log_panel.info
             if died.how == "ended by you"
@@ -446,7 +451,6 @@ class DebugController(RunReader, QObject):
         self.window.log_dock.show()
         self.window.log_dock.raise_()
         self.window.statusBar().showMessage(f"The engine process ended: {died.how}{where}", 15000)
-        self._update_status()
         self._update_actions()
 
     def _on_receiving(self, part: ev.Receiving) -> None:

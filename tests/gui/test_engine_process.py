@@ -42,6 +42,7 @@ def test_a_crashing_model_leaves_the_window_and_restart_opens_a_new_engine(qtbot
     errors = [e.message for e in win.log_panel.entries() if e.level == "error"]
     assert any("SIGSEGV" in m and "after" in m for m in errors), errors
     assert win.isVisible() and win.result is not None  # the graph stays
+    assert "engine ended after" in win.debugger.position_label.text()
     assert win.debugger.act_restart.isEnabled() and not win.debugger.act_continue.isEnabled()
     (tmp_path / "armed").unlink()
     with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):

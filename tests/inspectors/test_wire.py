@@ -10,7 +10,7 @@ import pytest
 
 from inspectors import commands, events, wire
 from inspectors.graph import Graph
-from inspectors.tensors import summarize
+from inspectors.tensors import TensorSummary, summarize
 
 ARRAY = np.arange(6, dtype=np.float32).reshape(2, 3)
 SUMMARY = summarize(np.array([1.0, np.nan, -np.inf, 2.0], np.float32))
@@ -151,3 +151,47 @@ def test_only_known_types_are_built_and_object_arrays_never_travel():
         wire.encode(commands.SetValue("x", np.array([object()]), 0))
     with pytest.raises(ValueError):
         wire.decode({"array": 0, "dtype": "|O", "shape": [1]}, [b"12345678"])
+
+
+def test_a_batch_of_node_events_crosses_columnar_and_whole():
+    import math
+
+    odd = TensorSummary(
+        shape=(2, 3),
+        dtype="float32",
+        size=6,
+        nbytes=24,
+        min=-math.inf,
+        max=math.nan,
+        mean=math.nan,
+        std=0.5,
+        abs_max=math.inf,
+        negative=1,
+        zero=2,
+        positive=1,
+        nan=1,
+        neg_inf=1,
+        pos_inf=0,
+        hist_counts=(1, 0, 3),
+        hist_range=(-1.0, 2.5),
+        extra={"note": "x", "big": 2**40},
+    )
+    plain = TensorSummary(kind="tuple", text="(1, 2)")
+    steps = [
+        events.NodeStepped("fc1", 1, ("layers", "0"), (odd,), overridden=True),
+        events.NodeStepped("pair", 2, (), (plain, odd)),
+        events.NodeStepped("none", 3, (), ()),
+    ]
+    message, buffers = wire.encode_steps(steps)
+    again = wire.decode_steps(json.loads(json.dumps(message, allow_nan=False)), buffers)
+    assert [s.node_id for s in again] == ["fc1", "pair", "none"]
+    assert again[0].overridden and again[0].scope == ("layers", "0")
+    got = again[1].summaries[1]
+    for name in ("shape", "dtype", "size", "negative", "nan", "hist_counts", "hist_range", "extra"):
+        assert getattr(got, name) == getattr(odd, name), name
+    assert got.min == -math.inf and math.isnan(got.max) and got.abs_max == math.inf
+    back = again[1].summaries[0]  # a non-tensor output: its numbers are NaN, as sent
+    assert (back.kind, back.text, back.size) == ("tuple", "(1, 2)", 0) and math.isnan(back.min)
+    assert again[2].summaries == ()
+    with pytest.raises(ValueError):
+        wire.decode_steps({"steps": [["a", 1, [], False, 1]], "summaries": []}, buffers)
