@@ -84,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
         except (ConnectionError, PermissionError) as exc:
             print(f"graphstep: {exc}", file=sys.stderr)
             return 1
+    if client is None and args.spec:
+        from inspectors.recording import RecordingError, ReplayEngine, is_recording, read
+
+        if is_recording(args.spec):  # a recorded run: replayed, no model, no framework
+            try:
+                client = ReplayEngine(read(args.spec))
+            except RecordingError as exc:
+                print(f"graphstep: {exc}", file=sys.stderr)
+                return 2
+            args.spec = None
     window = MainWindow(client=client)
     window.show()
     if args.spec:

@@ -52,6 +52,12 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--grad", action="store_true", help="compute gradients after the run")
     run.add_argument("--json", action="store_true", help="one JSON object per event per line")
     run.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write the run (graph, events, summaries, the values kept) to FILE.gsrec, "
+        "which `graphstep run FILE.gsrec` and `graphstep open FILE.gsrec` replay",
+    )
+    run.add_argument(
         "--attach",
         metavar="HOST:PORT",
         help="drive the engine `graphstep serve` (or graphstep.debug(..., listen=PORT)) runs "
@@ -233,10 +239,15 @@ def run(args: argparse.Namespace) -> int:
         raise TargetError(
             "give a model (SPEC) or an engine to drive (--attach HOST:PORT), not both"
         )
+    from inspectors import recording
+
     printer = _Printer(args.json)
     log = EventLog()
+    replay = bool(args.spec) and recording.is_recording(args.spec)
     if args.attach:
         client: Any = _attach(args.attach, args.token or os.environ.get(TOKEN_ENV, ""))
+    elif replay:
+        client = recording.ReplayEngine(recording.read(args.spec))
     else:
         from inspectors.engine import Engine
         from inspectors.target import load_target
@@ -249,11 +260,16 @@ def run(args: argparse.Namespace) -> int:
         printer(event)  # state to the first listener only
         log(event)
 
+    recorder = recording.Recorder() if getattr(args, "record", None) else None
+    if recorder is not None:
+        client.add_listener(recorder)
     client.add_listener(hear)
     try:
-        if not args.attach:
+        if not args.attach and not replay:
             client.open_target(target, args.capture)  # captures here; a failure raises
         code = _drive(client, log, printer, args)
+        if recorder is not None and not printer.closed:
+            _save_recording(client, log, recorder, args.record)
     finally:
         if args.attach:
             client.detach(timeout=2.0)  # the engine keeps serving
@@ -264,6 +280,21 @@ def run(args: argparse.Namespace) -> int:
 
         return EXIT_BROKEN_PIPE
     return code
+
+
+def _save_recording(client: Any, log: Any, recorder: Any, path: str) -> None:
+    """Ask for every value the run kept (none is recomputed), then write the recording."""
+    for node_id, outputs in recorder.nodes_run():
+        for index in range(outputs):
+            mark = log.mark()
+            client.send(cmds.FetchValue(node_id, index, recompute=False))
+            log.wait_for(ev.ValueReady, timeout=None, after=mark)
+    written = recorder.save(path)
+    kept = sum(1 for values in recorder.values.values() for v in values if v is not None)
+    print(
+        f"recorded {len(recorder.nodes_run())} nodes and {kept} values to {written}",
+        file=sys.stderr,
+    )
 
 
 def _attach(address: str, token: str) -> Any:
