@@ -18,7 +18,23 @@ import sys
 import threading
 from typing import Any
 
-__all__ = ["debug", "Debugging"]
+__all__ = ["debug", "Debugging", "watch", "NonFinite"]
+
+
+def watch(model: Any, loss: Any = None, **options: Any) -> Any:
+    """Watch a PyTorch training loop for its first non-finite iteration (see
+    `inspectors.watch`): `with watch.iteration(x, targets=(y,)) as it: ...`."""
+    from inspectors.watch import Watch
+
+    return Watch(model, loss, **options)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NonFinite":  # imported on use: `import graphstep` stays light
+        from inspectors.watch import NonFinite
+
+        return NonFinite
+    raise AttributeError(name)
 
 
 class Debugging:
