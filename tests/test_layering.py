@@ -85,13 +85,9 @@ GUI_MAY_IMPORT = {
     # the client contract, and the in-process engine as the default client (gui/debugging/engine.py)
     "inspectors.engine": {"EngineClient", "Engine"},
     "inspectors.remote": {"ProcessEngine", "RemoteClient", "TOKEN_ENV"},
-    "inspectors.session": {"resident_memory"},
-    "inspectors.recording": {
-        "RecordingError",
-        "ReplayEngine",
-        "is_recording",
-        "read",
-    },  # an engine process's memory, from /proc
+    "inspectors.session": {"resident_memory"},  # an engine process's memory, from /proc
+    # a recorded run, replayed as an engine would run it
+    "inspectors.recording": {"RecordingError", "ReplayEngine", "is_recording", "read"},
 }
 #: Attributes that would reach into an engine: no gui/ module names them.
 ENGINE_INSIDES = {"session", "stepper", "captured", "store", "target"}
