@@ -76,6 +76,7 @@ class Watch:
         self.capture = capture
         self.iterations = 0
         self.caught: Caught | None = None
+        self._params: list[Any] | None = None  # the model's parameters, listed once
 
     def iteration(self, *inputs: Any, targets: tuple[Any, ...] = ()) -> Iteration:
         """One iteration on the model's `inputs`; `targets` are the loss's other
@@ -91,10 +92,17 @@ class Watch:
         if it.loss is None:
             raise ValueError("a watched iteration sets `it.loss` to its loss")
         loss = it.loss.detach()
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        norms = torch._foreach_norm(grads) if grads else []
-        health = torch.stack([loss.float().reshape(()), *[n.float() for n in norms]])
-        finite = bool(torch.isfinite(health).all())  # the one read from the device
+        if self._params is None:
+            self._params = list(self.model.parameters())
+        grads = [p.grad for p in self._params if p.grad is not None]
+        # one number that is finite exactly when the loss and every gradient are (a sum
+        # of norms that overflows is looked at again, value by value, below)
+        health = loss.float().sum()
+        if grads:
+            health = health + torch.stack(torch._foreach_norm(grads)).float().sum()
+        finite = math.isfinite(health.item())  # the one read from the device
+        if finite and self.condition is None:
+            return
         value = float(loss.float().reshape(-1)[0]) if loss.numel() else math.nan
         if not finite and math.isfinite(value):
             # a norm can overflow where every value is finite: look value by value
