@@ -175,6 +175,10 @@ class Breakpoints:
     def on_nodes(self) -> set[str]:
         return {bp.node for bp in self._items.values() if bp.node and bp.enabled}
 
+    def has_expressions(self) -> bool:
+        """Whether an enabled breakpoint runs a Python expression (the user's code)."""
+        return any(bp.enabled and bp.condition == "expression" for bp in self._items.values())
+
     def needs_arrays(self) -> bool:
         return any(bp.enabled and bp.condition == "expression" for bp in self._items.values())
 

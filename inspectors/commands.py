@@ -42,6 +42,13 @@ class RunTo:
 
 
 @dataclass(frozen=True)
+class StepBack:
+    """Back one node in time: pause after the node before the last one run (before the
+    first node from the first). A live engine runs the model again to there, with the
+    same inputs and overrides, pausing nowhere else; a recording rewinds."""
+
+
+@dataclass(frozen=True)
 class Pause:
     """Pause a running continue once the current node has finished."""
 
@@ -221,6 +228,7 @@ Command = (
     | StepOut
     | Continue
     | RunTo
+    | StepBack
     | Pause
     | Restart
     | Stop
@@ -248,7 +256,7 @@ Command = (
 )
 
 #: The commands that run the model (and end in a pause).
-RUN_COMMANDS = (Step, StepOver, StepOut, Continue, RunTo)
+RUN_COMMANDS = (Step, StepOver, StepOut, Continue, RunTo, StepBack)
 
 ALL = (
     Step,
@@ -256,6 +264,7 @@ ALL = (
     StepOut,
     Continue,
     RunTo,
+    StepBack,
     Pause,
     Restart,
     Stop,

@@ -249,6 +249,9 @@ class EngineDied:
     code: int
     how: str
     last_node: str | None = None
+    # it ended while breakpoint expressions were evaluated after `last_node` (one of
+    # them did not finish: a client disables them, so a restart does not hang again)
+    in_breakpoint: bool = False
 
 
 @dataclass(frozen=True)

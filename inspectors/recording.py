@@ -280,6 +280,8 @@ class ReplayEngine:
             self._play(lambda node_id: False)
         elif isinstance(command, cmds.Step | cmds.StepOver | cmds.StepOut):
             self._play(lambda node_id: True)
+        elif isinstance(command, cmds.StepBack):
+            self._back(self._ran - 1)
         elif isinstance(command, cmds.RunTo):
             self._play(lambda node_id: node_id == command.node_id)
         elif isinstance(command, cmds.Pause):
@@ -355,6 +357,27 @@ class ReplayEngine:
         else:
             outputs = end.outputs if end is not None else ()
             self._pause(ev.FINISHED, self._last_node(), outputs=outputs)
+
+    def _back(self, target: int) -> None:
+        """Back in time to `target` nodes run: the recorded steps up to there again,
+        breakpoints not looked at (as a live engine's re-run)."""
+        if target < 0:
+            self._emit(ev.Message("info", "Already before the first node."))
+            self._pause(ev.READY, None)
+            return
+        self._restart()
+        steps = self.recording.steps
+        while self._ran < target and self._position < len(steps):
+            event = steps[self._position]
+            self._position += 1
+            self._emit(event)
+            if isinstance(event, ev.NodeStepped):
+                self._ran += 1
+                self._prev_scope = event.scope
+        if target == 0:
+            self._pause(ev.READY, None)
+        else:
+            self._pause(ev.STEP, self._last_node())
 
     def _hit(self, node_id: str, bp_id: int, message: str) -> None:
         self._emit(ev.BreakpointsChanged(self.breakpoints.to_items()))

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 from inspectors import commands as cmds
@@ -194,7 +194,10 @@ class EngineServer:
         # `EndEngine` from a client ends this whole process (an engine of its own, such
         # as `graphstep serve`); otherwise the engine says it cannot be ended.
         self.end_process = end_process
-        self._last_node: str | None = None
+        self._last_node: str | None = None  # as the session's progress says, node by node
+        #: also given each node's id (an engine process's shared block, see serve_engine)
+        self.progress_writer: Callable[[str], None] | None = None
+        self.engine.progress = self._progress
         self.token = token or new_token()
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.ROUTER)
@@ -225,15 +228,18 @@ class EngineServer:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, farewell: str = "") -> None:
+        """Stop serving. With `farewell`, an attached client first hears that the engine
+        ended (`EngineDied`, `how` = farewell), so it does not wait on it forever."""
+        if farewell and self._client is not None:
+            self._outbox.put(_frames(b"evt", engine_died(0, farewell, self._last_node)))
+            self._waker.wake()
         self._stop.set()
         self._thread.join(5)
 
     def _on_event(self, event: ev.Event) -> None:
         """Engine threads: encode now (arrays are copied into buffers), send later; a
         node event goes as it is, to be batched with its neighbours."""
-        if isinstance(event, ev.NodeStepped) or isinstance(event, ev.Paused) and event.node_id:
-            self._last_node = event.node_id
         if isinstance(event, _BATCHED):
             self._outbox.put(event)
             now = time.monotonic()
@@ -290,8 +296,9 @@ class EngineServer:
                     frames = self._socket.recv_multipart()
                     self._receive(frames[0], frames[1:])
                 self._send_queued()
+            self._send_queued()  # a farewell queued as it stopped
         finally:
-            self._socket.close(0)
+            self._socket.close(500 if self._client is not None else 0)  # let it go out
             self._context.term()
             self._waker.close()
 
@@ -363,15 +370,23 @@ class EngineServer:
                 self._end_process_now(who)
             self.engine.send(command)
 
+    def _progress(self, node_id: str) -> None:
+        """The session's thread, after each node (and around breakpoint expressions)."""
+        self._last_node = node_id
+        writer = self.progress_writer
+        if writer is not None:
+            writer(node_id)
+
     def _end_process_now(self, who: bytes) -> None:
         """A client ended this engine (its model did not answer): say so, then exit
         without waiting for the model's threads, which may never return."""
         how = "ended by you"
-        died = ev.EngineDied(EXIT_ENDED, how, self._last_node)
+        died = engine_died(EXIT_ENDED, how, self._last_node)
+        last = died.last_node
         with contextlib.suppress(Exception):
             self._socket.send_multipart([who, *_frames(b"evt", died)])
             time.sleep(0.2)  # let the socket's I/O thread send it
-        where = f" after {self._last_node}" if self._last_node else ""
+        where = f" after {last}" if last else ""
         print(f"graphstep: the engine was ended from the window{where}", file=sys.stderr)
         exit_now(EXIT_ENDED)
 
@@ -407,6 +422,7 @@ class RemoteClient:
             raise PermissionError(f"the engine at {address} refused to attach: {reason}")
         self._closed = False
         self._arriving: _Assembly | None = None  # a chunked event, part by part
+        self._gone = False  # the engine said it ended, or its connection closed
         self._thread = threading.Thread(target=self._io, name="graphstep-client", daemon=True)
         self._thread.start()
 
@@ -460,6 +476,10 @@ class RemoteClient:
             self._emit(ev.Message("error", f"An event could not be read: {exc}"))
 
     def _emit(self, event: ev.Event) -> None:
+        if isinstance(event, ev.EngineDied):
+            if self._gone:
+                return  # said once (the engine's own word comes before its connection closes)
+            self._gone = True
         with self._listen_lock:
             if not self._listeners:
                 self._held.append(event)
@@ -477,11 +497,20 @@ class RemoteClient:
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
         poller.register(self._waker.fd, zmq.POLLIN)
+        # the connection closing is the engine's process ending (killed, crashed, exited
+        # without a word): said once, as an `EngineDied`
+        monitor = self._socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        poller.register(monitor, zmq.POLLIN)
         try:
             while True:
                 ready = dict(poller.poll(int(IDLE_S * 1000)))
                 if self._waker.fd in ready:
                     self._waker.drain()
+                if monitor in ready:
+                    monitor.recv_multipart()  # said once: `_emit` lets one EngineDied by
+                    self._emit(
+                        ev.EngineDied(-1, "its connection closed (the engine process ended)")
+                    )
                 while True:  # commands first: a Pause must not wait behind a stream of events
                     try:
                         out = self._outbox.get_nowait()
@@ -495,6 +524,9 @@ class RemoteClient:
                         break
                     self._receive(self._socket.recv_multipart())
         finally:
+            with contextlib.suppress(Exception):
+                self._socket.disable_monitor()
+            monitor.close(0)
             self._socket.close()
             self._context.term()
             self._waker.close()
@@ -649,7 +681,7 @@ class ProcessEngine:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout)
         if reason and process is not None:
-            self._emit(ev.EngineDied(process.returncode or 0, reason, self._last_run()))
+            self._emit(engine_died(process.returncode or 0, reason, self._last_run()))
         self._free_block()
 
     def _last_run(self) -> str | None:
@@ -679,10 +711,12 @@ class ProcessEngine:
             return
         with contextlib.suppress(Exception):
             client.detach(timeout=0.2)
-        self._emit(ev.EngineDied(code, how_it_ended(code), self._last_run()))
+        self._emit(engine_died(code, how_it_ended(code), self._last_run()))
         self._free_block()
 
     def _on_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.EngineDied):
+            return  # the connection's word for it: `_watch` says how the process ended
         if isinstance(event, ev.NodeStepped) or isinstance(event, ev.Paused) and event.node_id:
             self._last_node = event.node_id
         elif isinstance(event, ev.Loaded | ev.LoadFailed):
@@ -695,6 +729,16 @@ class ProcessEngine:
                 listener(event)
             except Exception:
                 traceback.print_exc()
+
+
+def engine_died(code: int, how: str, last: str | None) -> ev.EngineDied:
+    """An `EngineDied` from what the session's progress said last (a node's id, or the
+    mark that breakpoint expressions were running after one)."""
+    from inspectors.session import BREAKPOINT_MARK
+
+    if last is not None and last.startswith(BREAKPOINT_MARK):
+        return ev.EngineDied(code, how, last[len(BREAKPOINT_MARK) :] or None, in_breakpoint=True)
+    return ev.EngineDied(code, how, last)
 
 
 def how_it_ended(code: int) -> str:
@@ -730,15 +774,18 @@ def serve_forever(server: EngineServer, *, parent: int | None = None) -> int:
     """Run `server` until a client shuts the engine down, Ctrl+C, or (with `parent`)
     the process that started it is gone."""
     server.start()
+    farewell = ""
     try:
         while not server.ended.wait(0.2):
             if parent is not None and os.getppid() != parent:
                 break  # the window that owned this engine is gone
     except KeyboardInterrupt:
-        pass
+        farewell = "stopped where it runs (Ctrl+C)"
     finally:
-        server.engine.close(timeout=1.0)  # a model stuck in its own code is not waited for
-        server.stop()
+        # an attached client hears first, then the engine ends; a model stuck in its
+        # own code is not waited for
+        server.stop(farewell=farewell or "stopped where it runs")
+        server.engine.close(timeout=1.0)
     return 0
 
 

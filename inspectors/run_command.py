@@ -318,13 +318,22 @@ def _drive(client: Any, log: Any, printer: _Printer, args: argparse.Namespace) -
     from inspectors.breakpoints import Breakpoints
     from inspectors.target import TargetError
 
-    loaded = log.wait_for((ev.Loaded, ev.LoadFailed), timeout=None)
+    def wait(kinds: type | tuple[type, ...], after: int = 0) -> Any:
+        """The next event of `kinds`; an engine that ended meanwhile ends the run."""
+        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+        got = log.wait_for((*kinds, ev.EngineDied), timeout=None, after=after)
+        if isinstance(got, ev.EngineDied):
+            where = f" after {got.last_node}" if got.last_node else ""
+            raise TargetError(f"the engine ended: {got.how}{where}")
+        return got
+
+    loaded = wait((ev.Loaded, ev.LoadFailed))
     if isinstance(loaded, ev.LoadFailed):
         raise TargetError(loaded.message)
-    started = log.wait_for((ev.SessionStarted, ev.SessionUnavailable), timeout=None)
+    started = wait((ev.SessionStarted, ev.SessionUnavailable))
     if isinstance(started, ev.SessionUnavailable):
         raise TargetError(started.message)
-    pause = log.wait_for(ev.Paused, timeout=None)  # the session's own (an engine's last)
+    pause = wait(ev.Paused)  # the session's own (an engine's last)
     breakpoints = Breakpoints()
     for node in args.break_at:
         if loaded.capture != "eager" and node not in loaded.graph:
@@ -338,7 +347,7 @@ def _drive(client: Any, log: Any, printer: _Printer, args: argparse.Namespace) -
     def ask(command: cmds.Command, answer: type | tuple[type, ...]) -> Any:
         mark = log.mark()
         client.send(command)
-        return log.wait_for(answer, timeout=None, after=mark)
+        return wait(answer, after=mark)
 
     try:
         if pause.reason != ev.READY or pause.position:  # an attached engine mid-run

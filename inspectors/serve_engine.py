@@ -46,7 +46,7 @@ def main() -> int:
     server = EngineServer()
     name = os.environ.get(PROGRESS_ENV)
     if name:
-        server.engine.progress = progress_writer(name)
+        server.progress_writer = progress_writer(name)
     print(f"{READY_PREFIX}{server.address} token {server.token}", flush=True)
     # From here on the model's own prints go where the app's errors go: the window read
     # its one line and closed the pipe.

@@ -42,6 +42,9 @@ from inspectors.tensors import (
 
 Listener = Callable[[ev.Event], None]
 
+#: `progress` is given this before a node's id while breakpoint expressions run on it.
+BREAKPOINT_MARK = "\x00breakpoints:"
+
 
 def resident_memory(pid: int | None = None) -> int:
     """The resident memory in bytes of this process, or of process `pid` (0 where it
@@ -404,6 +407,8 @@ class Session:
             return _Pending("stop")
         if isinstance(cmd, cmds.Restart):
             return _Pending("restart", cmd.inputs)
+        if isinstance(cmd, cmds.StepBack):
+            return self._step_back()
         if type(cmd) in _MODE_OF:
             if self.run.finished or self.run.failed:
                 self._emit(ev.Message("info", "The run is over: restart to run again."))
@@ -420,6 +425,15 @@ class Session:
             return None
         self._common_command(cmd)
         return None
+
+    def _step_back(self) -> _Pending | None:
+        """StepBack with no run under way: from a finished or failed run, back to the
+        node before its last; before the first node it stays where it is."""
+        if self.position <= 0:
+            self._emit(ev.Message("info", "Already before the first node."))
+            self._pause(ev.READY, None)
+            return None
+        return _Pending("rerun", position=self.position - 1)
 
     def _common_command(self, cmd: cmds.Command) -> None:
         """Commands that mean the same paused mid-run or idle."""
@@ -608,12 +622,18 @@ class Session:
             return (ev.STEP if self.position >= self._to_position else None), None, ""
         if len(self.breakpoints):  # the common case, no breakpoints, costs nothing
             attrs = self.graph.node(node_id) if node_id in self.graph else {}
+            said = self.progress is not None and self.breakpoints.has_expressions()
+            if said:  # an expression is the user's code: it may never finish
+                self.progress(BREAKPOINT_MARK + node_id)  # type: ignore[misc]
             try:
                 bp = self.breakpoints.check(
                     node_id, {**attrs, "scope": scope}, previous, summaries, values
                 )
             except BreakpointError as exc:
                 return ev.BREAKPOINT, exc.breakpoint.id, str(exc)
+            finally:
+                if said:
+                    self.progress(node_id)  # type: ignore[misc]
             if bp is not None:
                 return ev.BREAKPOINT, bp.id, bp.describe()
         if self._pause_asked:
@@ -689,6 +709,9 @@ class Session:
         if isinstance(cmd, cmds.Restart):
             self._unwinding = True
             raise _Unwind(_Pending("restart", cmd.inputs))
+        if isinstance(cmd, cmds.StepBack):
+            self._unwinding = True
+            raise _Unwind(_Pending("rerun", position=self.position - 1))
         if isinstance(cmd, cmds.SetValue):
             target, array, index = cmd.node_id, cmd.array, cmd.index
             self.overrides.setdefault(target, {})[index] = array

@@ -74,6 +74,8 @@ class CompareWindow(QMainWindow):
         self._layer_head = ""  # its first part: `Layer 1 of 3: fc1 ↔ fc1/MatMul`
         self._layer_step: int | None = None  # the layer a layer step is running to
         self._syncing = False
+        self._selected: tuple[int, str] | None = None  # the side and node last clicked
+        self._patch_due: tuple[int, str, str] | None = None  # (side, node, source node)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         for pane in self.panes:
@@ -147,6 +149,13 @@ class CompareWindow(QMainWindow):
         self.act_restart = act(
             "⟲ Restart both", self.restart_both, "Ctrl+Shift+F5", "Start both runs again"
         )
+        self.act_patch = act(
+            "⇄ Patch from other",
+            self.patch_from_other,
+            "Ctrl+Shift+P",
+            "Activation patching: set the selected node's output on this side to its value "
+            "on the other side, and run this side on to its end",
+        )
         self.act_sync = act(
             "Sync", self._on_sync_toggled, None, "Zoom, pan and selection follow on the other side"
         )
@@ -176,6 +185,7 @@ class CompareWindow(QMainWindow):
             self.act_over,
             self.act_continue,
             self.act_restart,
+            self.act_patch,
         ):
             bar.addAction(action)
         bar.addSeparator()
@@ -403,7 +413,48 @@ class CompareWindow(QMainWindow):
     def counterpart(self, side: int, node_id: str) -> str | None:
         return self.links.counterpart(side, node_id) if self.links and node_id else None
 
+    def patch_from_other(self) -> None:
+        """Put the other side's value of the selected node into this side's run (an
+        override), then run this side on: the value colours show what it changed."""
+        if self._selected is None:
+            self.statusBar().showMessage("Select the node to patch on the side to patch.", 8000)
+            return
+        side, node = self._selected
+        source, target = self.panes[1 - side], self.panes[side]
+        partner = self.counterpart(side, node) or node
+        if target.engine is None or source.engine is None:
+            self.statusBar().showMessage("Patching needs a model running on each side.", 8000)
+            return
+        if partner not in source.run.summaries:
+            self.statusBar().showMessage(
+                f"{partner} has not run on side {source.title}: run it there first.", 8000
+            )
+            return
+        self._patch_due = (side, node, partner)
+        source.run.fetch(partner, 1)
+        self._apply_patch()
+
+    def _apply_patch(self) -> None:
+        if self._patch_due is None:
+            return
+        side, node, partner = self._patch_due
+        source, target = self.panes[1 - side], self.panes[side]
+        value = source.run.value(partner)
+        if value is None:
+            return  # asked for: `_on_value_ready` comes back here
+        self._patch_due = None
+        target.send(cmds.SetValue(node, value))
+        target.send(cmds.Continue())
+        if self.colour_mode() != "values":
+            self.colour_combo.setCurrentIndex(self.colour_combo.findData("values"))
+        self.statusBar().showMessage(
+            f"Patched {node} on side {target.title} with its value from side "
+            f"{source.title}; side {target.title} runs on",
+            10000,
+        )
+
     def _on_selected(self, side: int, node_id: str) -> None:
+        self._selected = (side, node_id) if node_id else None
         other = self.panes[1 - side]
         partner = self.counterpart(side, node_id)
         self._show_link(side, node_id)
@@ -500,6 +551,7 @@ class CompareWindow(QMainWindow):
         values = {n: v[0] for n, v in self.numeric.items()}
         if side == 1 and self.links is not None:
             values = {p: values[a] for a, p in self.links.pairs if a in values}
+        view.overlay_from_zero = True  # no difference is the darkest colour
         view.set_overlay(values or None, "max |A−B|")
 
     def link_categories(
@@ -569,6 +621,8 @@ class CompareWindow(QMainWindow):
 
     def _on_value_ready(self, _ready: Any) -> None:
         """A side's value arrived: the value colours take it in (once per burst)."""
+        if self._patch_due is not None:
+            QTimer.singleShot(0, self._apply_patch)  # after the pane's model has kept it
         if self.colour_mode() == "values" and not self._recolour_due:
             self._recolour_due = True
             QTimer.singleShot(50, self._recolour)

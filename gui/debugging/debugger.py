@@ -172,6 +172,13 @@ class DebugController(RunReader, QObject):
             "Shift+F11",
             "Finish the enclosing module, loop or call: pause on its last node",
         )
+        self.act_step_back = act(
+            "Step back",
+            self._sends(cmds.StepBack()),
+            "Ctrl+Shift+F11",
+            "Back one node in time: the model runs again to the node before (a recording "
+            "rewinds); values are as they were there",
+        )
         self.act_step_plumbing = QAction("Step into plumbing", self.window)
         self.act_step_plumbing.setCheckable(True)
         self.act_step_plumbing.setChecked(self.window.settings.step_plumbing())
@@ -230,6 +237,7 @@ class DebugController(RunReader, QObject):
             self.act_step_over,
             self.act_step_into,
             self.act_step_out,
+            self.act_step_back,
             self.act_run_to,
         ):
             menu.addAction(a)
@@ -295,6 +303,8 @@ class DebugController(RunReader, QObject):
             self.act_run_to,
         ):
             a.setEnabled(has and not running and not over)
+        pause = self.last_pause
+        self.act_step_back.setEnabled(has and not running and bool(pause and pause.position))
         self.act_pause.setEnabled(running)
         self.act_restart.setEnabled(has or self._dead)
         for a in (
@@ -437,21 +447,58 @@ class DebugController(RunReader, QObject):
             self._update_actions()
             return
         self._dead = True
+        if died.last_node:
+            self._show_ran_up_to(died.last_node)
         where = f" after {self.title(died.last_node)}" if died.last_node else ""
         self.position_label.setText(f"{counted} · engine ended{where}".lstrip(" ·"))
-        say = (
-            self.window.log_panel.info
-            if died.how == "ended by you"
-            else self.window.log_panel.error
+        asked = died.how == "ended by you"
+        say = self.window.log_panel.info if asked else self.window.log_panel.error
+        then = (
+            "start it again where it ran (graphstep serve, graphstep.debug), then attach."
+            if self._attached()
+            else "Restart (Ctrl+Shift+F5) opens the model in a new engine, paused before "
+            "the first node."
         )
-        say(
-            f"The engine process ended: {died.how}{where}. The graph keeps its last state; "
-            "Restart (Ctrl+Shift+F5) opens the model in a new engine."
-        )
+        say(f"The engine process ended: {died.how}{where}. The graph keeps its last state; {then}")
+        if died.in_breakpoint:
+            self._disable_expressions(died.last_node)
         self.window.log_dock.show()
         self.window.log_dock.raise_()
         self.window.statusBar().showMessage(f"The engine process ended: {died.how}{where}", 15000)
         self._update_actions()
+
+    def _show_ran_up_to(self, last: str) -> None:
+        """After the engine died: the nodes up to `last` (the last it finished, in the
+        graph's order) as run, so the graph shows where the model was."""
+        graph = self._template if self._template is not None else self.view.graph()
+        if graph is None or last not in graph:
+            return
+        order = list(graph.nodes)
+        ran = order[: order.index(last) + 1]
+        for node in ran:
+            self.marks.executed.setdefault(node, None)
+        self.marks.current = last
+        if self._template is not None:
+            live = set(self.live_graph.nodes) if self.live_graph is not None else set()
+            self.view.set_shown(live | set(ran))
+        self._refresh_view(force=True)
+
+    def _disable_expressions(self, node: str | None) -> None:
+        """A breakpoint expression never finished (the engine was ended while it ran):
+        disable the expressions, so a restart does not hang on them again."""
+        off = [bp for bp in self.breakpoints if bp.enabled and bp.condition == "expression"]
+        for bp in off:
+            bp.enabled = False
+        if not off:
+            return
+        self.breakpoints_panel.set_breakpoints(self.breakpoints)
+        self._save_model_state(force=True)
+        where = f" after {self.title(node)}" if node else ""
+        names = "; ".join(bp.describe(self.title) for bp in off)
+        self.window.log_panel.warning(
+            f"A breakpoint expression did not finish{where}: disabled {names} (enable it "
+            "again in the Breakpoints panel)."
+        )
 
     def _on_receiving(self, part: ev.Receiving) -> None:
         """A large value crossing from an engine process: its progress, in the status bar."""
@@ -1031,8 +1078,8 @@ class DebugController(RunReader, QObject):
             )
             self.window.log_panel.info(f"Breakpoints kept from the last session: {kept}")
 
-    def _save_model_state(self) -> None:
-        if self.engine is None or not self.spec:
+    def _save_model_state(self, force: bool = False) -> None:
+        if (self.engine is None and not force) or not self.spec:
             return
         state = {
             "breakpoints": self.breakpoints.to_list(),

@@ -179,6 +179,8 @@ class GraphView(QGraphicsView):
         self._shown: set[str] | None = None
         self._breakpoints: set[str] = set()
         self._overlay: tuple[dict[str, float], str, bool] | None = None
+        # the colour scale starts at 0, not at the smallest value (a difference: 0 is none)
+        self.overlay_from_zero = False
         self._overlay_range: tuple[float, float] = (0.0, 1.0)
         self._adjacency: tuple[list[list[int]], list[list[int]]] | None = None
         self._press: QPoint | None = None
@@ -717,8 +719,11 @@ class GraphView(QGraphicsView):
         has = ~np.isnan(vals)
         lo = float(np.nanmin(vals)) if has.any() else 0.0
         hi = float(np.nanmax(vals)) if has.any() else 1.0
+        if self.overlay_from_zero and not log:
+            lo = min(lo, 0.0)
         self._overlay_range = (lo, hi)
-        t = (vals - lo) / (hi - lo) if hi > lo else np.full(len(vals), 0.5)
+        flat = 0.0 if self.overlay_from_zero else 0.5  # every value the same
+        t = (vals - lo) / (hi - lo) if hi > lo else np.full(len(vals), flat)
         self._item.overlay = colormap(t)
         self._item.overlay_has = has
         shown = self._item.overlay.copy()

@@ -322,3 +322,64 @@ def test_closing_while_models_load_leaves_no_engine_behind(qtbot):
     QApplication.processEvents()  # deliver the queued results: nothing may start from them
     assert all(p.engine is None for p in win.panes)
     assert engines() == before
+
+
+PATCH_MODEL = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1 = nn.Linear(4, 8)
+        self.fc2 = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def build():
+    return Net()
+
+
+def example_inputs():
+    return (torch.ones(1, 4),)
+
+
+def corrupted_inputs():
+    return (torch.tensor([[1.0, 5.0, 1.0, 1.0]]),)
+"""
+
+
+def test_patch_from_the_other_run_sets_the_node_and_runs_on(qtbot, compare, tmp_path: Path):
+    model = tmp_path / "patchable.py"
+    model.write_text(PATCH_MODEL)
+    open_pair(qtbot, compare, str(model), f"{model}@corrupted_inputs", "fx", "fx")
+    press_both(qtbot, compare, Qt.Key.Key_F5, ev.FINISHED)
+    clean, corrupted = compare.panes
+    fc1 = next(n for n in corrupted.full_graph().nodes if n.startswith("fc1"))
+    output = next(n for n in corrupted.full_graph().nodes if n == "output")
+    for pane in compare.panes:
+        pane.run.fetch(output, 1)
+    qtbot.waitUntil(lambda: all(p.run.value(output) is not None for p in compare.panes))
+    assert not np.array_equal(clean.run.value(output), corrupted.run.value(output))
+    corrupted.select(fc1)
+    compare._on_selected(1, fc1)  # as a click on side B does
+    before = corrupted.last_pause
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    QTest.keyClick(compare, Qt.Key.Key_P, ctrl_shift)
+    qtbot.waitUntil(
+        lambda: (
+            corrupted.last_pause is not before
+            and corrupted.last_pause.reason == ev.FINISHED
+            and not corrupted.engine.running
+        ),
+        timeout=RUN_TIMEOUT,
+    )
+    assert "Patched" in compare.statusBar().currentMessage()
+    corrupted.run.fetch(output, 1)
+    qtbot.waitUntil(lambda: corrupted.run.value(output) is not None)
+    # everything after fc1 now sees the clean fc1: the output is the clean run's
+    np.testing.assert_array_equal(corrupted.run.value(output), clean.run.value(output))

@@ -96,3 +96,21 @@ def test_stop_ends_a_model_stuck_in_one_call_within_two_seconds(qtbot, tmp_path)
     assert not any(level == "error" for level, _m in said), said  # asked for: not an error
     assert win.isVisible() and win.result is not None and not win.engine.running
     win.close()
+
+
+def test_a_breakpoint_expression_that_never_finishes_is_disabled_when_stopped(qtbot, tmp_path):
+    win, _client = open_in_engine_process(qtbot, tmp_path, HANGS)  # unarmed: it returns
+    qtbot.waitUntil(lambda: win.debugger.last_pause is not None, timeout=TIMEOUT)
+    panel = win.debugger.breakpoints_panel
+    slow = panel.add_breakpoint(condition="expression", expression="sum(range(10**12)) > 0")
+    QTest.keyClick(win, Qt.Key.Key_F5)
+    qtbot.wait(300)
+    with qtbot.waitSignal(win.engine.engine_died, timeout=4000) as died:
+        QTest.keyClick(win, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    assert died.args[0].in_breakpoint and died.args[0].last_node
+    assert not win.debugger.breakpoints.get(slow.id).enabled  # a restart will not hang
+    warnings = [e.message for e in win.log_panel.entries() if e.level == "warning"]
+    assert any("did not finish" in m and "sum(range" in m for m in warnings), warnings
+    saved = win.settings.model_state(win.debugger.spec)["breakpoints"]
+    assert [b.get("enabled") for b in saved] == [False]
+    win.close()

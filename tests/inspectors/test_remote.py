@@ -292,12 +292,27 @@ def test_a_served_engine_stuck_in_its_model_is_ended_from_the_client(tmp_path):
 
 @pytest.mark.torch
 def test_ctrl_c_ends_a_served_engine_stuck_in_its_model(tmp_path):
-    process, client, _log = serve_hanging(tmp_path)
+    process, client, log = serve_hanging(tmp_path)
     try:
         start = time.monotonic()
         process.send_signal(signal.SIGINT)
         assert process.wait(10) == 0 and time.monotonic() - start < 5
+        died = log.wait_for(ev.EngineDied, 5)  # the attached client is told, not left waiting
+        assert "Ctrl+C" in died.how and died.last_node
     finally:
         client.detach(timeout=1)
         process.kill()
         process.communicate(timeout=10)  # closes its pipes
+
+
+@pytest.mark.torch
+def test_an_engine_killed_outright_is_noticed_by_its_client(tmp_path):
+    process, client, log = serve_hanging(tmp_path)
+    try:
+        process.kill()  # no word from it: its connection closes
+        died = log.wait_for(ev.EngineDied, 10)
+        assert "connection closed" in died.how
+        assert len(log.of(ev.EngineDied)) == 1
+    finally:
+        client.detach(timeout=1)
+        process.communicate(timeout=10)

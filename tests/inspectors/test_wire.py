@@ -35,6 +35,7 @@ BREAKPOINT = {"node": "fc1", "op": None, "scope": None, "condition": "threshold"
 
 EXAMPLES = [
     commands.Step(),
+    commands.StepBack(),
     commands.StepOver(),
     commands.StepOut(),
     commands.Continue(),
