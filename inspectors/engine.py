@@ -620,10 +620,18 @@ class EventLog:
         """The first event of `kind` at index `after` or later; waits for it."""
         with self._cond:
             found: list[Any] = []
+            looked = after  # each event is looked at once, however often it wakes
 
             def seen() -> bool:
-                found[:] = [e for e in self.events[after:] if isinstance(e, kind)][:1]
-                return bool(found)
+                nonlocal looked
+                events = self.events
+                while looked < len(events):
+                    event = events[looked]
+                    looked += 1
+                    if isinstance(event, kind):
+                        found.append(event)
+                        return True
+                return False
 
             if not self._cond.wait_for(seen, timeout):
                 raise TimeoutError(f"no {kind} within {timeout} s")

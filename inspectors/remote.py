@@ -19,6 +19,7 @@ debugger: keep it to yourself, and reach a remote engine through an SSH tunnel.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gc
 import hmac
@@ -207,7 +208,9 @@ class EngineServer:
         else:
             port = self._socket.bind_to_random_port(f"tcp://{host}")
         self.host, self.port = host, port
-        self._outbox: queue.Queue[list[bytes] | ev.NodeStepped] = queue.Queue()
+        # what the engine's threads queue for the I/O thread (a deque: appends and pops
+        # are atomic, and a continue queues one event a node)
+        self._outbox: collections.deque[list[bytes] | ev.NodeStepped] = collections.deque()
         self._waker = _Waker()
         self._woken = 0.0  # when a node event last woke the I/O thread
         # The engine's state as events, replayed to every client as it attaches: the
@@ -232,7 +235,7 @@ class EngineServer:
         """Stop serving. With `farewell`, an attached client first hears that the engine
         ended (`EngineDied`, `how` = farewell), so it does not wait on it forever."""
         if farewell and self._client is not None:
-            self._outbox.put(_frames(b"evt", engine_died(0, farewell, self._last_node)))
+            self._outbox.append(_frames(b"evt", engine_died(0, farewell, self._last_node)))
             self._waker.wake()
         self._stop.set()
         self._thread.join(5)
@@ -241,7 +244,7 @@ class EngineServer:
         """Engine threads: encode now (arrays are copied into buffers), send later; a
         node event goes as it is, to be batched with its neighbours."""
         if isinstance(event, _BATCHED):
-            self._outbox.put(event)
+            self._outbox.append(event)
             now = time.monotonic()
             if now - self._woken > BATCH_S:  # not at every node: it would take turns
                 self._woken = now  # with the model for the interpreter, node by node
@@ -260,21 +263,17 @@ class EngineServer:
                 self._state.clear()
             if slot is not None:
                 self._state[slot] = frames
-            self._outbox.put(frames)
+            self._outbox.append(frames)
         self._waker.wake()
 
     def _attach(self, who: bytes) -> None:
         """A client attached: what is queued was for no one (or for the client before);
         it gets the engine's state instead, then every event from now on."""
         with self._state_lock:
-            while True:
-                try:
-                    self._outbox.get_nowait()
-                except queue.Empty:
-                    break
+            self._outbox.clear()
             for slot in ("load", "session", "breakpoints", "paused"):
                 if slot in self._state:
-                    self._outbox.put(self._state[slot])
+                    self._outbox.append(self._state[slot])
             self._client = who
         self._waker.wake()
 
@@ -286,7 +285,7 @@ class EngineServer:
         poller.register(self._waker.fd, zmq.POLLIN)
         try:
             while not self._stop.is_set():
-                idle = BATCH_S if not self._outbox.empty() else IDLE_S
+                idle = BATCH_S if self._outbox else IDLE_S
                 ready = dict(poller.poll(int(idle * 1000)))
                 if self._waker.fd in ready:
                     self._waker.drain()
@@ -305,10 +304,11 @@ class EngineServer:
     def _send_queued(self) -> None:
         """Send what the engine queued, in order; node events many to a message."""
         batch: list[ev.NodeStepped] = []
+        take = self._outbox.popleft
         while self._client is not None:
             try:
-                out = self._outbox.get_nowait()
-            except queue.Empty:
+                out = take()
+            except IndexError:
                 break
             if isinstance(out, list):
                 self._send_batch(batch)
@@ -533,7 +533,7 @@ class RemoteClient:
 
     def _receive(self, frames: list[bytes]) -> None:
         kind = frames[0] if frames else b""
-        if kind == b"steps" and len(frames) >= 6:
+        if kind == b"steps" and len(frames) >= 7:
             try:
                 with _no_gc():
                     steps = wire.decode_steps(json.loads(frames[1].decode()), frames[2:])

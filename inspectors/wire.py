@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from typing import Any
 
 import numpy as np
 
 from inspectors import commands, events
 from inspectors.graph import Graph
-from inspectors.tensors import TensorSummary
+from inspectors.tensors import TensorSummary, _tensor_summary
 
 #: Every type a message may name, by name.
 TYPES: dict[str, type] = {t.__name__: t for t in (*commands.ALL, *events.ALL, TensorSummary)}
@@ -132,88 +133,111 @@ def _decode(value: Any, buffers: list[bytes]) -> Any:
 # ---------------------------------------------------------------- node events, columnar
 #
 # The events of a continue, one per node run, cross by the thousand: a batch of
-# `NodeStepped` goes as one message whose numbers are raw buffers, not JSON.
+# `NodeStepped` goes as one message whose numbers are raw buffers and whose JSON holds
+# only the strings, each distinct one once.
 #
-#     {"steps": [[node_id, index, [scope...], overridden, n_summaries], ...],
-#      "summaries": [[[shape...], dtype, device, kind, text, n_hist, n_range, extra], ...]}
-#     buffers[0]: int64, per summary: size, nbytes, negative, zero, positive, nan,
-#                 neg_inf, pos_inf
-#     buffers[1]: float64, per summary: min, max, mean, std, abs_max
-#     buffers[2]: int64, every summary's `hist_counts`, one after another
-#     buffers[3]: float64, every summary's `hist_range`, one after another
-#     buffers[4:]: the arrays of the summaries' `extra` maps (usually none)
-#
-# `extra` is encoded as any value is (null when empty).
+#     {"nodes": [node_id, ...],                 one per event
+#      "scopes": [[name, ...], ...],            the distinct scopes
+#      "kinds": [[dtype, device, kind], ...],   the distinct (dtype, device, kind)
+#      "texts": {"i": text}, "extras": {"i": extra}}   summary i's, where not empty
+#     buffers[0]: int64, per event: index, its scope's number, overridden, n_summaries
+#     buffers[1]: int64, per summary: size, nbytes, negative, zero, positive, nan,
+#                 neg_inf, pos_inf, len(hist_counts), len(hist_range), ndim, kind number
+#     buffers[2]: float64, per summary: min, max, mean, std, abs_max
+#     buffers[3]: int64, every summary's `hist_counts`, then every summary's shape
+#     buffers[4]: float64, every summary's `hist_range`
+#     buffers[5:]: the arrays of the summaries' `extra` maps (usually none)
 
-_INTS = 8
+_EVENT_INTS = 4
+_INTS = 12
 _FLOATS = 5
+_counts = operator.attrgetter(
+    "size", "nbytes", "negative", "zero", "positive", "nan", "neg_inf", "pos_inf"
+)
+_stats = operator.attrgetter("min", "max", "mean", "std", "abs_max")
 
 
 def encode_steps(steps: list[events.NodeStepped]) -> tuple[Any, list[bytes]]:
-    rows: list[list[Any]] = []
+    nodes: list[str] = []
+    rows: list[tuple[int, int, int, int]] = []
+    scopes: dict[tuple[str, ...], int] = {}
+    kinds: dict[tuple[str, str, str], int] = {}
     ints: list[tuple[int, ...]] = []
     floats: list[tuple[float, ...]] = []
     hist: list[int] = []
+    shapes: list[int] = []
     ranges: list[float] = []
-    summaries: list[list[Any]] = []
+    texts: dict[str, str] = {}
+    extras: dict[str, Any] = {}
     extra_buffers: list[bytes] = []
+    counts_of, stats_of = _counts, _stats
+    add_int, add_float = ints.append, floats.append
     for step in steps:
-        rows.append(
-            [step.node_id, step.index, list(step.scope), step.overridden, len(step.summaries)]
-        )
+        nodes.append(step.node_id)
+        scope = scopes.setdefault(step.scope, len(scopes))
+        rows.append((step.index, scope, int(step.overridden), len(step.summaries)))
         for s in step.summaries:
-            ints.append(
-                (s.size, s.nbytes, s.negative, s.zero, s.positive, s.nan, s.neg_inf, s.pos_inf)
-            )
-            floats.append((s.min, s.max, s.mean, s.std, s.abs_max))
-            hist.extend(s.hist_counts)
-            ranges.extend(s.hist_range)
-            extra = _encode(s.extra, extra_buffers) if s.extra else None
-            summaries.append(
-                [
-                    list(s.shape),
-                    s.dtype,
-                    s.device,
-                    s.kind,
-                    s.text,
-                    len(s.hist_counts),
-                    len(s.hist_range),
-                    extra,
-                ]
-            )
+            kind = kinds.setdefault((s.dtype, s.device, s.kind), len(kinds))
+            counts, shape, span = s.hist_counts, s.shape, s.hist_range
+            add_int((*counts_of(s), len(counts), len(span), len(shape), kind))
+            add_float(stats_of(s))
+            hist += counts
+            shapes += shape
+            ranges += span
+            if s.text:
+                texts[str(len(ints) - 1)] = s.text
+            if s.extra:
+                extras[str(len(ints) - 1)] = _encode(s.extra, extra_buffers)
+    message = {
+        "nodes": nodes,
+        "scopes": [list(scope) for scope in scopes],
+        "kinds": [list(kind) for kind in kinds],
+        "texts": texts,
+        "extras": extras,
+    }
     buffers = [
+        np.array(rows, dtype=np.int64).reshape(-1, _EVENT_INTS).tobytes(),
         np.array(ints, dtype=np.int64).reshape(-1, _INTS).tobytes(),
         np.array(floats, dtype=np.float64).reshape(-1, _FLOATS).tobytes(),
-        np.array(hist, dtype=np.int64).tobytes(),
+        np.array(hist + shapes, dtype=np.int64).tobytes(),
         np.array(ranges, dtype=np.float64).tobytes(),
         *extra_buffers,
     ]
-    return {"steps": rows, "summaries": summaries}, buffers
+    return message, buffers
 
 
 def decode_steps(message: Any, buffers: list[Any]) -> list[events.NodeStepped]:
     """`encode_steps`'s message back; a malformed one raises ValueError."""
     try:
-        rows, summaries = message["steps"], message["summaries"]
-        ints = np.frombuffer(buffers[0], dtype=np.int64).reshape(-1, _INTS).tolist()
-        floats = np.frombuffer(buffers[1], dtype=np.float64).reshape(-1, _FLOATS).tolist()
-        hist = np.frombuffer(buffers[2], dtype=np.int64).tolist()
-        ranges = np.frombuffer(buffers[3], dtype=np.float64).tolist()
-        extra_buffers = list(buffers[4:])
-        if not len(ints) == len(floats) == len(summaries):
-            raise ValueError("the summaries and their numbers differ in number")
+        nodes = [str(n) for n in message["nodes"]]
+        scopes = [tuple(str(p) for p in scope) for scope in message["scopes"]]
+        kinds = [(str(d), str(v), str(k)) for d, v, k in message["kinds"]]
+        texts = {int(i): str(t) for i, t in message["texts"].items()}
+        extras_in = message["extras"]
+        rows = np.frombuffer(buffers[0], dtype=np.int64).reshape(-1, _EVENT_INTS).tolist()
+        ints = np.frombuffer(buffers[1], dtype=np.int64).reshape(-1, _INTS).tolist()
+        floats = np.frombuffer(buffers[2], dtype=np.float64).reshape(-1, _FLOATS).tolist()
+        whole = np.frombuffer(buffers[3], dtype=np.int64).tolist()
+        ranges = np.frombuffer(buffers[4], dtype=np.float64).tolist()
+        extra_buffers = list(buffers[5:])
+        if len(rows) != len(nodes) or len(ints) != len(floats):
+            raise ValueError("the events and their numbers differ in number")
+        n_hist = sum(i[8] for i in ints)
+        if n_hist + sum(i[10] for i in ints) != len(whole):
+            raise ValueError("the histograms and shapes differ from their lengths")
+        hist, shapes = whole[:n_hist], whole[n_hist:]
         made: list[TensorSummary] = []
-        h = r = 0
-        for (shape, dtype, device, kind, text, n_hist, n_range, extra), i, f in zip(
-            summaries, ints, floats, strict=True
-        ):
+        h = r = d = 0
+        for k, (i, f) in enumerate(zip(ints, floats, strict=True)):
+            dtype, device, kind = kinds[i[11]]
+            extra = extras_in.get(str(k))
             made.append(
-                TensorSummary(
-                    tuple(shape),
-                    str(dtype),
-                    str(device),
-                    str(kind),
-                    str(text),
+                _tensor_summary(  # every field, in order: at a third of __init__'s cost
+                    tuple(shapes[d : d + i[10]]),
+                    dtype,
+                    device,
+                    kind,
+                    texts.get(k, ""),
                     i[0],
                     i[1],
                     f[0],
@@ -227,20 +251,22 @@ def decode_steps(message: Any, buffers: list[Any]) -> list[events.NodeStepped]:
                     i[5],
                     i[6],
                     i[7],
-                    tuple(hist[h : h + n_hist]),
-                    tuple(ranges[r : r + n_range]),
+                    tuple(hist[h : h + i[8]]),
+                    tuple(ranges[r : r + i[9]]),
                     _decode(extra, extra_buffers) if extra is not None else {},
                 )
             )
-            h, r = h + n_hist, r + n_range
+            h, r, d = h + i[8], r + i[9], d + i[10]
         steps, k = [], 0
-        for node_id, index, scope, overridden, n in rows:
+        for node_id, (index, scope, overridden, n) in zip(nodes, rows, strict=True):
             steps.append(
                 events.NodeStepped(
-                    str(node_id), int(index), tuple(scope), tuple(made[k : k + n]), bool(overridden)
+                    node_id, index, scopes[scope], tuple(made[k : k + n]), bool(overridden)
                 )
             )
             k += n
+        if k != len(made):
+            raise ValueError("the events name more or fewer summaries than there are")
         return steps
-    except (KeyError, IndexError, TypeError) as exc:
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a batch of node events: {exc}") from exc

@@ -76,6 +76,8 @@ class CompareWindow(QMainWindow):
         self._syncing = False
         self._selected: tuple[int, str] | None = None  # the side and node last clicked
         self._patch_due: tuple[int, str, str] | None = None  # (side, node, source node)
+        self._sweep: Any = None  # the patch sweep under way (gui.compare.patch_sweep)
+        self.sweep_dialog: Any = None  # its ranked result
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         for pane in self.panes:
@@ -156,6 +158,13 @@ class CompareWindow(QMainWindow):
             "Activation patching: set the selected node's output on this side to its value "
             "on the other side, and run this side on to its end",
         )
+        self.act_sweep = act(
+            "Patch sweep…",
+            self.patch_sweep,
+            "Ctrl+Shift+W",
+            "Patch each node of the selected node's layer in turn from the other side, and "
+            "rank them by how far each brings this side's output back to the other's",
+        )
         self.act_sync = act(
             "Sync", self._on_sync_toggled, None, "Zoom, pan and selection follow on the other side"
         )
@@ -186,6 +195,7 @@ class CompareWindow(QMainWindow):
             self.act_continue,
             self.act_restart,
             self.act_patch,
+            self.act_sweep,
         ):
             bar.addAction(action)
         bar.addSeparator()
@@ -433,6 +443,64 @@ class CompareWindow(QMainWindow):
         self._patch_due = (side, node, partner)
         source.run.fetch(partner, 1)
         self._apply_patch()
+
+    def patch_sweep(self) -> None:
+        """Sweep the selected node's layer: see `gui.compare.patch_sweep`."""
+        from gui.compare.patch_sweep import PatchSweep, SweepDialog, layer_nodes, layer_of
+
+        if self._selected is None:
+            self.statusBar().showMessage(
+                "Select a node of the layer to sweep, on the side to patch.", 8000
+            )
+            return
+        side, node = self._selected
+        clean, corrupted = self.panes[1 - side], self.panes[side]
+        graph = corrupted.full_graph()
+        if clean.engine is None or corrupted.engine is None or graph is None:
+            self.statusBar().showMessage("A patch sweep needs a model running on each side.", 8000)
+            return
+        outputs = [n for n in graph.nodes if graph.node(n).get("kind") == "output"]
+        ran = clean.run.summaries
+        nodes = [
+            n
+            for n in layer_nodes(graph, node)
+            if n in ran and ran[n] and ran[n][0].is_tensor and (self.counterpart(side, n) or n) == n
+        ]
+        if not outputs or not nodes or outputs[0] not in ran:
+            self.statusBar().showMessage(
+                f"Run side {clean.title} to its end first: its values are what is patched in.",
+                8000,
+            )
+            return
+        sweep = PatchSweep(clean, corrupted, nodes, outputs[0])
+        self._sweep = sweep
+        sweep.progress.connect(lambda text: self.statusBar().showMessage(text))
+        sweep.failed.connect(lambda text: self.statusBar().showMessage(text, 15000))
+
+        def show(rows: list[Any]) -> None:
+            scope = " › ".join(layer_of(graph, node)) or "the top level"
+            self.statusBar().showMessage(
+                f"Patch sweep of {scope}: {len(rows)} nodes, best {rows[0].node_id} "
+                f"({rows[0].restored:+.0%} of the way back to side {clean.title})",
+                15000,
+            )
+            corrupted.view.overlay_from_zero = True
+            corrupted.view.set_overlay(
+                {r.node_id: r.restored for r in rows if r.restored == r.restored},
+                "restored by the patch",
+            )
+            self.sweep_dialog = SweepDialog(
+                rows,
+                f"Each node of {scope} patched from side {clean.title} into side "
+                f"{corrupted.title}: the share of the distance between their outputs it "
+                "removes (100%: the patched run gives side "
+                f"{clean.title}'s output).",
+                self,
+            )
+            self.sweep_dialog.show()
+
+        sweep.finished.connect(show)
+        sweep.start()
 
     def _apply_patch(self) -> None:
         if self._patch_due is None:

@@ -383,3 +383,95 @@ def test_patch_from_the_other_run_sets_the_node_and_runs_on(qtbot, compare, tmp_
     qtbot.waitUntil(lambda: corrupted.run.value(output) is not None)
     # everything after fc1 now sees the clean fc1: the output is the clean run's
     np.testing.assert_array_equal(corrupted.run.value(output), clean.run.value(output))
+
+
+SWEEP_MODEL = """
+import torch
+from torch import nn
+
+
+class Attention(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        scores = self.q(x) @ self.k(x).transpose(-2, -1) / x.shape[-1] ** 0.5
+        return self.out(torch.softmax(scores, dim=-1) @ self.v(x))
+
+
+class Tiny(nn.Module):
+    def __init__(self, dim=8):
+        super().__init__()
+        self.attn = Attention(dim)
+        self.head = nn.Linear(dim, 3)
+
+    def forward(self, x):
+        return self.head((x + self.attn(x))[:, -1])
+
+
+def build():
+    torch.manual_seed(0)
+    return Tiny().eval()
+
+
+def example_inputs():
+    torch.manual_seed(1)
+    return (torch.randn(1, 5, 8),)
+
+
+def corrupted_inputs():
+    (x,) = example_inputs()
+    x = x.clone()
+    x[0, 1] += 3.0
+    return (x,)
+"""
+
+
+def test_a_patch_sweep_ranks_a_layers_nodes_as_the_engine_measures_them(
+    qtbot, compare, tmp_path: Path
+):
+    from inspectors.patching import PatchRunner
+    from inspectors.target import load_target
+
+    model = tmp_path / "sweepable.py"
+    model.write_text(SWEEP_MODEL)
+    open_pair(qtbot, compare, str(model), f"{model}@corrupted_inputs", "fx", "fx")
+    press_both(qtbot, compare, Qt.Key.Key_F5, ev.FINISHED)
+    clean, corrupted = compare.panes
+    graph = corrupted.full_graph()
+    out = next(n for n in graph.nodes if graph.node(n).get("scope") == ("attn", "out"))
+    corrupted.select(out)
+    compare._on_selected(1, out)  # as a click on side B does
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    QTest.keyClick(compare, Qt.Key.Key_W, ctrl_shift)
+    qtbot.waitUntil(lambda: compare.sweep_dialog is not None, timeout=RUN_TIMEOUT)
+    rows = compare._sweep.rows
+    swept = {r.node_id for r in rows}
+    in_attn = {n for n in graph.nodes if (graph.node(n).get("scope") or ())[:1] == ("attn",)}
+    assert out in swept and swept <= in_attn  # the attention's nodes, `out` among them
+    assert len(rows) == compare.sweep_dialog.table.rowCount() >= 4
+    # each figure is the engine's own: the same patch made headless gives the same output
+    target = load_target(str(model))
+    runner = PatchRunner(target, "fx")
+    try:
+        runner.run(load_target(f"{model}@corrupted_inputs").example_inputs)
+        clean_out = None
+        runner.run(target.example_inputs)
+        clean_out = runner.outputs()[0]
+        clean_values = {r.node_id: runner.values(r.node_id) for r in rows}
+        for row in rows:
+            runner.run(
+                load_target(f"{model}@corrupted_inputs").example_inputs,
+                {row.node_id: clean_values[row.node_id]},
+            )
+            distance = float(np.linalg.norm(runner.outputs()[0].astype(np.float64) - clean_out))
+            assert row.distance == pytest.approx(distance, rel=1e-6, abs=1e-9), row.node_id
+    finally:
+        runner.close()
+    by_node = {r.node_id: r.restored for r in rows}
+    assert by_node[out] == pytest.approx(1.0, abs=1e-6)  # the attention's output: all of it
+    table = compare.sweep_dialog.table  # ranked: the best first
+    assert table.item(0, 1).text() == "+100.0%" and by_node[table.item(0, 0).text()] > 0.999
+    assert min(by_node.values()) < 0.99  # and some nodes of the layer restore less
