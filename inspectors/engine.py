@@ -52,6 +52,16 @@ NO_TRAINING = (
 )
 
 
+def tell(listeners: list[Listener], event: ev.Event) -> None:
+    """Give `event` to each listener; one that raises is reported, never fatal (a
+    broken client must not kill the engine, nor keep the others from hearing)."""
+    for listener in tuple(listeners):
+        try:
+            listener(event)
+        except Exception:
+            traceback.print_exc()
+
+
 class EngineClient(Protocol):
     """What a client may do with an engine: send commands, hear events, close it."""
 
@@ -234,11 +244,7 @@ class Engine:
     # ----------------------------------------------------------------- the session
 
     def _emit(self, event: ev.Event) -> None:
-        for listener in tuple(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken client must not kill the engine
-                traceback.print_exc()
+        tell(self._listeners, event)
 
     def _to_session(self, command: cmds.Command) -> None:
         if isinstance(command, cmds.SetBudget):

@@ -34,6 +34,7 @@ from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors import wire
 from inspectors.breakpoints import BreakpointError, Breakpoints
+from inspectors.engine import tell
 from inspectors.target import TargetError
 
 FORMAT = "graphstep-recording"
@@ -425,11 +426,7 @@ class ReplayEngine:
         self._emit(ev.Paused(reason, node_id, self._ran, total, memory=kept, **kw))
 
     def _emit(self, event: ev.Event) -> None:
-        for listener in tuple(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                traceback.print_exc()
+        tell(self._listeners, event)
 
 
 __all__ = [

@@ -39,7 +39,7 @@ from typing import Any, NoReturn
 from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors import wire
-from inspectors.engine import Engine, Listener
+from inspectors.engine import Engine, Listener, tell
 
 VERSION = b"2"  # the wire schema (`inspectors.wire`)
 #: How often an idle server looks whether it was stopped (seconds); I/O threads are
@@ -724,11 +724,7 @@ class ProcessEngine:
         self._emit(event)
 
     def _emit(self, event: ev.Event) -> None:
-        for listener in tuple(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                traceback.print_exc()
+        tell(self._listeners, event)
 
 
 def engine_died(code: int, how: str, last: str | None) -> ev.EngineDied:

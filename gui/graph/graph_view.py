@@ -181,6 +181,11 @@ class GraphView(QGraphicsView):
         self._overlay: tuple[dict[str, float], str, bool] | None = None
         # the colour scale starts at 0, not at the smallest value (a difference: 0 is none)
         self.overlay_from_zero = False
+        #: said in the middle of the view while `set_shown` shows no node at all
+        self.empty_hint = (
+            "Nothing has run yet: this graph is drawn node by node as the model runs "
+            "(F11 steps into the first node, F5 continues)."
+        )
         self._overlay_range: tuple[float, float] = (0.0, 1.0)
         self._adjacency: tuple[list[list[int]], list[list[int]]] | None = None
         self._press: QPoint | None = None
@@ -1110,6 +1115,18 @@ class GraphView(QGraphicsView):
         lay = self._layout
         if lay is None:
             return
+        if self._shown is not None and not self._shown and self.empty_hint:
+            # a graph revealed as the model runs, before its first node: say so
+            painter.save()
+            painter.resetTransform()
+            painter.setPen(QColor("#5f6b7a"))
+            port = self.viewport().rect()
+            painter.drawText(
+                QRectF(port).adjusted(40, 40, -40, -40),
+                int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                self.empty_hint,
+            )
+            painter.restore()
         if self._overlay is None and self.legend_too_big():
             return  # a small view keeps its room for the graph (View > Legend still says on)
         painter.save()

@@ -385,59 +385,12 @@ def test_patch_from_the_other_run_sets_the_node_and_runs_on(qtbot, compare, tmp_
     np.testing.assert_array_equal(corrupted.run.value(output), clean.run.value(output))
 
 
-SWEEP_MODEL = """
-import torch
-from torch import nn
-
-
-class Attention(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
-        self.out = nn.Linear(dim, dim)
-
-    def forward(self, x):
-        scores = self.q(x) @ self.k(x).transpose(-2, -1) / x.shape[-1] ** 0.5
-        return self.out(torch.softmax(scores, dim=-1) @ self.v(x))
-
-
-class Tiny(nn.Module):
-    def __init__(self, dim=8):
-        super().__init__()
-        self.attn = Attention(dim)
-        self.head = nn.Linear(dim, 3)
-
-    def forward(self, x):
-        return self.head((x + self.attn(x))[:, -1])
-
-
-def build():
-    torch.manual_seed(0)
-    return Tiny().eval()
-
-
-def example_inputs():
-    torch.manual_seed(1)
-    return (torch.randn(1, 5, 8),)
-
-
-def corrupted_inputs():
-    (x,) = example_inputs()
-    x = x.clone()
-    x[0, 1] += 3.0
-    return (x,)
-"""
-
-
-def test_a_patch_sweep_ranks_a_layers_nodes_as_the_engine_measures_them(
-    qtbot, compare, tmp_path: Path
-):
+def test_a_patch_sweep_ranks_a_layers_nodes_as_the_engine_measures_them(qtbot, compare):
     from inspectors.patching import PatchRunner
     from inspectors.target import load_target
 
-    model = tmp_path / "sweepable.py"
-    model.write_text(SWEEP_MODEL)
-    open_pair(qtbot, compare, str(model), f"{model}@corrupted_inputs", "fx", "fx")
+    model = "attention_torch"  # a sample: one attention block, a clean and a corrupted input
+    open_pair(qtbot, compare, model, f"{model}@corrupted_inputs", "fx", "fx")
     press_both(qtbot, compare, Qt.Key.Key_F5, ev.FINISHED)
     clean, corrupted = compare.panes
     graph = corrupted.full_graph()
@@ -453,7 +406,7 @@ def test_a_patch_sweep_ranks_a_layers_nodes_as_the_engine_measures_them(
     assert out in swept and swept <= in_attn  # the attention's nodes, `out` among them
     assert len(rows) == compare.sweep_dialog.table.rowCount() >= 4
     # each figure is the engine's own: the same patch made headless gives the same output
-    target = load_target(str(model))
+    target = load_target(model)
     runner = PatchRunner(target, "fx")
     try:
         runner.run(load_target(f"{model}@corrupted_inputs").example_inputs)

@@ -1,53 +1,19 @@
-"""Activation patching on a small transformer: a node's clean output patched into the
-corrupted run moves the model's output exactly as the corrupted run does with that
-intermediate replaced by hand (a forward hook)."""
+"""Activation patching on a small transformer (the `attention_torch` sample): the clean
+run's attention output patched into the corrupted run moves the model's output exactly
+as the corrupted run does with that module's output replaced by hand (a forward hook)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from inspectors.capture import capture
 from inspectors.patching import patch_sweep
-from inspectors.target import ModelTarget
+from inspectors.target import load_target
 
 torch = pytest.importorskip("torch")
-nn = torch.nn
 
 pytestmark = pytest.mark.torch
-
-
-class Attention(nn.Module):
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
-        self.out = nn.Linear(dim, dim)
-
-    def forward(self, x):
-        scores = self.q(x) @ self.k(x).transpose(-2, -1) / x.shape[-1] ** 0.5
-        return self.out(torch.softmax(scores, dim=-1) @ self.v(x))
-
-
-class Block(nn.Module):
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.attn = Attention(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
-
-    def forward(self, x):
-        x = x + self.attn(x)
-        return x + self.mlp(x)
-
-
-class Tiny(nn.Module):
-    def __init__(self, dim: int = 8, layers: int = 2, classes: int = 3) -> None:
-        super().__init__()
-        self.blocks = nn.ModuleList(Block(dim) for _ in range(layers))
-        self.head = nn.Linear(dim, classes)
-
-    def forward(self, x):
-        for block in self.blocks:
-            x = block(x)
-        return self.head(x[:, -1])
 
 
 def by_hand(model, corrupted, clean, module):
@@ -65,40 +31,32 @@ def by_hand(model, corrupted, clean, module):
 
 
 def test_patching_an_attention_output_is_replacing_it_by_hand():
-    torch.manual_seed(0)
-    model = Tiny().eval()
-    clean = torch.randn(1, 5, 8)
-    corrupted = clean.clone()
-    corrupted[0, 1] += 3.0  # one token changed
-    target = ModelTarget("<tiny>", "tiny", "torch", model, (clean,))
-    from inspectors.capture import capture
-
+    target = load_target("attention_torch")
+    (clean,) = target.example_inputs
+    (corrupted,) = load_target("attention_torch@corrupted_inputs").example_inputs
+    model = target.model
     graph = capture(target, "fx").graph
-    attn_out = {  # each block's attention output: the node its `out` projection is
-        i: n
-        for n in graph.nodes
-        for i in range(2)
-        if graph.node(n).get("scope") == ("blocks", str(i), "attn", "out")
-    }
-    assert len(attn_out) == 2, graph.nodes
+    # the attention's output is the node of its `out` projection
+    (attn_out,) = [n for n in graph.nodes if graph.node(n).get("scope") == ("attn", "out")]
+    mixed = next(n for n in graph.nodes if n.startswith("matmul_1"))
     sweep = patch_sweep(
         target,
         clean=(clean,),
         corrupted=(corrupted,),
-        nodes=[attn_out[0], attn_out[1]],
+        nodes=[attn_out, mixed],
         metric=lambda outs: float(outs[0][0, 0] - outs[0][0, 1]),
         capture="fx",
     )
     with torch.no_grad():
-        np.testing.assert_allclose(sweep.clean_outputs[0], model(clean).numpy(), rtol=0, atol=1e-6)
-        np.testing.assert_allclose(
-            sweep.corrupted_outputs[0], model(corrupted).numpy(), rtol=0, atol=1e-6
-        )
-    for i, patch in enumerate(sweep.patches):
-        expected = by_hand(model, corrupted, clean, model.blocks[i].attn)
-        np.testing.assert_array_equal(patch.outputs[0], expected)  # exactly
-        assert patch.effect == pytest.approx(
-            float(expected[0, 0] - expected[0, 1]) - sweep.corrupted_metric
-        )
-    assert {p.node_id for p in sweep.ranked()} == set(attn_out.values())
-    assert abs(sweep.patches[0].effect) > 1e-4  # the patch moves the output
+        np.testing.assert_array_equal(sweep.clean_outputs[0], model(clean).numpy())
+        np.testing.assert_array_equal(sweep.corrupted_outputs[0], model(corrupted).numpy())
+    expected = by_hand(model, corrupted, clean, model.attn)
+    patched = sweep.patches[0]
+    np.testing.assert_array_equal(patched.outputs[0], expected)  # exactly
+    assert patched.effect == pytest.approx(
+        float(expected[0, 0] - expected[0, 1]) - sweep.corrupted_metric
+    )
+    assert abs(patched.effect) > 1e-4  # the patch moves the output
+    # what `out` projects is all the attention gives: patching it restores as much
+    assert sweep.restored(sweep.patches[1]) == pytest.approx(sweep.restored(patched))
+    assert {p.node_id for p in sweep.ranked()} == {attn_out, mixed}
