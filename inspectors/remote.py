@@ -507,7 +507,11 @@ class RemoteClient:
                 if self._waker.fd in ready:
                     self._waker.drain()
                 if monitor in ready:
-                    monitor.recv_multipart()  # said once: `_emit` lets one EngineDied by
+                    monitor.recv_multipart()
+                    # what the engine sent before it went comes first (its own EngineDied
+                    # says how it ended); `_emit` lets one EngineDied by
+                    while self._socket.poll(0, zmq.POLLIN):
+                        self._receive(self._socket.recv_multipart())
                     self._emit(
                         ev.EngineDied(-1, "its connection closed (the engine process ended)")
                     )

@@ -2,9 +2,10 @@
 
 What to try: add a breakpoint "stop at the first NaN" and continue. The run stops on
 `log`, the first node whose output holds NaN, not on `fc2` or the output, where
-the NaN has already spread. Look at `shift`'s histogram just before it: part of it
-is below zero, and the log of a negative number is NaN. Override `shift` with its
-absolute value and go on to see the NaNs disappear.
+the NaN has already spread. Look at the histogram of `add` just before it (the
+`hidden + 0.5` of the code, named by its op): part of it is below zero, and the log
+of a negative number is NaN. Override `add` with its absolute value and go on to see
+the NaNs disappear.
 """
 
 import torch
@@ -12,7 +13,7 @@ from torch import nn
 
 
 class LogOfNegative(nn.Module):
-    """Linear 8->16, tanh, shift by -0.5, log (NaN where negative), Linear 16->4."""
+    """Linear 8->16, tanh, add 0.5, log (NaN where negative), Linear 16->4."""
 
     def __init__(self) -> None:
         super().__init__()

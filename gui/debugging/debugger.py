@@ -272,11 +272,12 @@ class DebugController(RunReader, QObject):
             (self.act_step_over, "↷ Over"),
             (self.act_step_into, "↓ Into"),
             (self.act_step_out, "↑ Out"),
+            (self.act_step_back, "← Back"),
             (self.act_restart, "⟲ Restart"),
             (self.act_stop, "■ Stop"),
             (self.act_break_nan, "NaN stop"),
             (self.act_backward, "∇ Gradients"),
-            (self.act_grad_step, "← Back"),
+            (self.act_grad_step, "∇ Back"),
         )
         bar = text_toolbar("Debug", "debugToolBar", buttons)
         bar.addActions([a for a, _text in buttons])
@@ -373,6 +374,12 @@ class DebugController(RunReader, QObject):
             return
         self.send(cmds.Restart())
         self.send(cmds.Continue())
+
+    def _replaying(self) -> bool:
+        """Whether this window shows a recorded run (`graphstep open FILE.gsrec`)."""
+        from inspectors.recording import ReplayEngine
+
+        return isinstance(self._engine.client, ReplayEngine)
 
     def _attached(self) -> bool:
         """Whether this window shows an engine it did not start (`graphstep attach`)."""
@@ -620,6 +627,7 @@ class DebugController(RunReader, QObject):
         self.act_stop.setText("Stop")
         self.act_stop.setIconText("■ Stop")
         self.spec = started.spec
+        self.tensor_panel.read_only = self._replaying()  # a recording's values stay as they were
         self.live_graph = None
         self._template = None
         self.engine = engine

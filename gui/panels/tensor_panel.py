@@ -235,6 +235,8 @@ class TensorPanel(QWidget):
         self.save_button.setToolTip("Save the array shown as a NumPy .npy file")
         self.save_button.clicked.connect(lambda: self.save_npy())
         tools.addWidget(self.save_button)
+        #: values that cannot be changed (a recording): no override offered
+        self.read_only = False
         self.override_button = QToolButton()
         self.override_button.setText("Override")
         self.override_button.setToolTip("Replace this output's value and go on from here")
@@ -663,7 +665,7 @@ class TensorPanel(QWidget):
             np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
         )
         self.save_button.setEnabled(array is not None)
-        self.override_button.setEnabled(bool(numeric) and not gradient)
+        self.override_button.setEnabled(bool(numeric) and not gradient and not self.read_only)
         self.override_button.setToolTip(
             "Overrides replace values, not gradients"
             if gradient
@@ -704,8 +706,10 @@ class TensorPanel(QWidget):
                     break
 
     def _fill_table(self, view: np.ndarray) -> None:
-        editable = self._mode == VALUE and (
-            np.issubdtype(view.dtype, np.number) or view.dtype == np.bool_
+        editable = (
+            not self.read_only
+            and self._mode == VALUE
+            and (np.issubdtype(view.dtype, np.number) or view.dtype == np.bool_)
         )
         if view.size <= MAX_TABLE_ELEMENTS:
             self.table_model.set_array(view, editable=editable)
