@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,6 +117,8 @@ class RunState:
 
 #: Nodes summarised together during a continue (and the most a listener waits for).
 _BATCH_NODES = 256
+#: Nodes waiting in the batch longer than this are sent anyway (a slow or stuck node).
+FLUSH_AFTER_S = 0.25
 
 
 class Session:
@@ -152,6 +155,8 @@ class Session:
         # during a plain continue, small outputs are summarised (and their events sent)
         # in batches: (node id, position, scope, kept values, overridden)
         self._deferred: list[tuple[str, int, tuple[str, ...], tuple[Any, ...], bool]] = []
+        self._defer_lock = threading.Lock()  # `_deferred` and its flush (two threads)
+        self._flushed_at = time.monotonic()
 
         self._listeners: list[Listener] = [listener] if listener else []
         self._commands: queue.Queue[_Queued] = queue.Queue()
@@ -192,6 +197,20 @@ class Session:
             return
         self._thread = threading.Thread(target=self._engine, name="graphstep-engine", daemon=True)
         self._thread.start()
+        flusher = threading.Thread(target=self._flusher, name="graphstep-flush", daemon=True)
+        flusher.start()
+
+    def _flusher(self) -> None:
+        """While the model is inside one long node, send the events of the nodes before
+        it that wait in the batch: a window shows where a slow (or stuck) model is."""
+        while not self._stopped:
+            time.sleep(FLUSH_AFTER_S)
+            idle = time.monotonic() - self._flushed_at
+            if self._deferred and idle >= FLUSH_AFTER_S:
+                try:
+                    self._flush()
+                except Exception:  # never fatal: the engine thread flushes them anyway
+                    traceback.print_exc()
 
     def step(self) -> None:
         """Step into: run exactly one node (into loop bodies, branches and calls) and pause."""
@@ -536,7 +555,8 @@ class Session:
         ):
             # nothing can pause here: summarise later, with the next ones, in one batch
             kept = self._keep(node_id, values)
-            self._deferred.append((node_id, len(run.executed), scope, kept, bool(override)))
+            with self._defer_lock:
+                self._deferred.append((node_id, len(run.executed), scope, kept, bool(override)))
             if len(self._deferred) >= _BATCH_NODES:
                 self._flush()
             if self._sent > self._handled:  # a command came meanwhile (no lock on this test)
@@ -593,7 +613,14 @@ class Session:
         return tuple(kept)
 
     def _flush(self) -> None:
-        """Summarise the deferred nodes in one batch and send their events, in order."""
+        """Summarise the deferred nodes in one batch and send their events, in order.
+        The engine thread calls it, and the flusher thread for a model that spends long
+        inside one node: the lock keeps the batches whole and in order."""
+        with self._defer_lock:
+            self._flush_held()
+            self._flushed_at = time.monotonic()
+
+    def _flush_held(self) -> None:
         deferred = self._deferred
         if not deferred:
             return
