@@ -635,6 +635,14 @@ class ProcessEngine:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    def resident_memory(self) -> int:
+        """The engine process's resident memory now, in bytes (0 when none runs): read
+        from the system, so it is live while the model runs."""
+        from inspectors.procinfo import resident_memory
+
+        pid = self.pid
+        return resident_memory(pid) if pid is not None else 0
+
     def _start_process(self) -> None:
         self._end_process()
         from multiprocessing import shared_memory

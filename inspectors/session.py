@@ -30,6 +30,7 @@ from inspectors import commands as cmds
 from inspectors import events as ev
 from inspectors.breakpoints import BreakpointError, Breakpoints
 from inspectors.graph import Graph
+from inspectors.procinfo import resident_memory
 from inspectors.step_levels import frame_of, is_plumbing, is_within, node_attrs
 from inspectors.stepping import GradientResult, Interrupt, NodeError, Stepper, names_node
 from inspectors.tensors import (
@@ -45,26 +46,6 @@ Listener = Callable[[ev.Event], None]
 
 #: `progress` is given this before a node's id while breakpoint expressions run on it.
 BREAKPOINT_MARK = "\x00breakpoints:"
-
-
-def resident_memory(pid: int | None = None) -> int:
-    """The resident memory in bytes of this process, or of process `pid` (0 where it
-    cannot be read)."""
-    try:
-        with open(f"/proc/{pid or 'self'}/statm") as f:
-            pages = int(f.read().split()[1])
-        import os
-
-        return pages * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        if pid is not None:
-            return 0
-        try:
-            import resource
-
-            return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-        except (ImportError, OSError):
-            return 0
 
 
 # Run modes: when to pause next.

@@ -85,7 +85,6 @@ GUI_MAY_IMPORT = {
     # the client contract, and the in-process engine as the default client (gui/debugging/engine.py)
     "inspectors.engine": {"EngineClient", "Engine"},
     "inspectors.remote": {"ProcessEngine", "RemoteClient", "TOKEN_ENV"},
-    "inspectors.session": {"resident_memory"},  # an engine process's memory, from /proc
     # a recorded run, replayed as an engine would run it
     "inspectors.recording": {"RecordingError", "ReplayEngine", "is_recording", "read"},
 }

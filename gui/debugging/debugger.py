@@ -33,7 +33,6 @@ from inspectors import events as ev
 from inspectors.breakpoints import Breakpoints
 from inspectors.graph import Graph, split_node_path
 from inspectors.run_command import at_node
-from inspectors.session import resident_memory
 from inspectors.tensors import TensorSummary
 
 BACKWARD_TIP = "Backward pass: gradient of the loss at every node and parameter"
@@ -921,9 +920,9 @@ class DebugController(RunReader, QObject):
         )
         memory = human_bytes(self.run.memory)
         engine_memory = pause.process_memory if pause is not None else 0
-        pid = getattr(self._engine.client, "pid", None)
-        if self.engine.running and isinstance(pid, int):
-            engine_memory = resident_memory(pid) or engine_memory  # live while it runs
+        live = getattr(self._engine.client, "resident_memory", None)  # an engine process
+        if self.engine.running and callable(live):
+            engine_memory = live() or engine_memory  # live while it runs
         if engine_memory:
             memory += f" · engine {human_bytes(engine_memory)}"
         inner = f" (+{inside} inside bodies)" if inside else ""

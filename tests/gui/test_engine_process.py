@@ -87,6 +87,8 @@ def test_stop_ends_a_model_stuck_in_one_call_within_two_seconds(qtbot, tmp_path)
     (tmp_path / "armed").touch()
     QTest.keyClick(win, Qt.Key.Key_F5)
     qtbot.wait(300)
+    win.debugger._update_status()  # running: the engine process's memory, read live
+    assert client.resident_memory() > 0 and "engine" in win.debugger.position_label.text()
     start = time.monotonic()
     with qtbot.waitSignal(win.engine.engine_died, timeout=4000) as died:
         QTest.keyClick(win, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)  # Stop, no F6
