@@ -1,14 +1,17 @@
-"""What `graphstep.watch` costs a training loop, beside `torch.autograd.detect_anomaly`.
+"""What `graphstep.watch` costs a training loop, beside each framework's own NaN hunt.
 
     .venv/bin/python bench/watch.py [--iterations 200] [--rounds 5]
 
-Two PyTorch loops that stay finite (so nothing is caught and only the per-iteration
-check is paid): a small MLP and a small CNN on MNIST-sized batches, SGD. Each round
-times `--iterations` iterations of each variant, in turn (plain, watched, anomaly
-detection), so the machine's drift touches them alike; the figure is the median over
-rounds of the time per iteration, and the overhead is against plain. Target: watch at
-most 5% over plain. The Keras `fit` callback is not built yet: no Keras row.
-The last line is one JSON object of the figures.
+Loops that stay finite (so nothing is caught and only the per-iteration check is
+paid): a small MLP and a small CNN on MNIST-sized batches, SGD, written twice: a
+PyTorch loop, and Keras `fit`. Each round times `--iterations` iterations of each
+variant, in turn, so the machine's drift touches them alike: plain, watched, and the
+framework's own check (`torch.autograd.detect_anomaly`; for Keras
+`tf.debugging.enable_check_numerics`, which checks every op's output). A Keras step is
+timed from one `on_train_batch_end` to the next (the same timing callback in every
+variant), so tracing `fit`'s step is not counted. The figure is the median over rounds
+of the time per iteration; the overhead is against plain. Target: watch at most 5%
+over plain. The last line is one JSON object of the figures.
 """
 
 from __future__ import annotations
@@ -21,14 +24,22 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 import graphstep  # noqa: E402
+
+try:
+    import keras
+    import tensorflow as tf
+except ImportError:  # the Keras rows are left out
+    keras = tf = None
 
 
 def mlp() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
@@ -80,6 +91,71 @@ def run(variant: str, build, iterations: int, record: Path) -> float:
     return seconds
 
 
+def keras_mlp() -> tuple[Any, np.ndarray, np.ndarray]:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 64)).astype("float32")
+    return model, x, rng.integers(0, 10, 128)
+
+
+def keras_cnn() -> tuple[Any, np.ndarray, np.ndarray]:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ]
+    )
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 28, 28, 1)).astype("float32")
+    return model, x, rng.integers(0, 10, 64)
+
+
+class StepTimes(keras.callbacks.Callback if keras is not None else object):  # type: ignore[misc]
+    """The time of each step, from one batch's end to the next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ends: list[float] = []
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.ends.append(time.perf_counter())
+
+
+def run_keras(variant: str, built: Any, iterations: int, record: Path) -> float:
+    """Seconds per step of a `fit` of `iterations` steps of the `variant`."""
+    model, x, y = built
+    batch = len(x)
+    xs, ys = np.concatenate([x] * iterations), np.concatenate([y] * iterations)
+    timer = StepTimes()
+    callbacks: list[Any] = [timer]
+    if variant == "watch":
+        callbacks.append(graphstep.watch(model, record=record))
+    model.train_function = None  # each variant traces its own step
+    if variant == "anomaly":
+        tf.debugging.enable_check_numerics()
+    try:
+        model.fit(xs, ys, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=callbacks)
+    finally:
+        if variant == "anomaly":
+            tf.debugging.disable_check_numerics()
+    steps = np.diff(timer.ends)
+    return float(np.median(steps))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200)
@@ -88,23 +164,34 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="Anomaly Detection has been enabled")
     figures: dict[str, float] = {}
     variants = ("plain", "watch", "anomaly")
-    print(f"{'loop':<6}{'variant':<10}{'ms / iteration':>16}{'overhead':>10}")
+    print(f"{'loop':<11}{'variant':<10}{'ms / iteration':>16}{'overhead':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         record = Path(tmp) / "never.gsrec"
-        for name, build in (("mlp", mlp), ("cnn", cnn)):
-            run("plain", build, 20, record)  # warm up
+        loops: list[tuple[str, Any, Any]] = [("mlp", mlp, run), ("cnn", cnn, run)]
+        if keras is not None:
+            loops += [("keras_mlp", keras_mlp, run_keras), ("keras_cnn", keras_cnn, run_keras)]
+        for name, build, runner in loops:
+            if runner is run_keras:
+                built = build()
+                built[0].compile(
+                    optimizer=keras.optimizers.SGD(0.01),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                )
+                build = built
+            runner("plain", build, 20, record)  # warm up
             times: dict[str, list[float]] = {v: [] for v in variants}
             for _ in range(args.rounds):
                 for variant in variants:
-                    times[variant].append(run(variant, build, args.iterations, record))
+                    times[variant].append(runner(variant, build, args.iterations, record))
             plain = statistics.median(times["plain"])
             for variant in variants:
                 median = statistics.median(times[variant])
                 overhead = median / plain - 1
-                print(f"{name:<6}{variant:<10}{median * 1e3:>16.3f}{overhead:>+10.1%}")
+                print(f"{name:<11}{variant:<10}{median * 1e3:>16.3f}{overhead:>+10.1%}")
                 figures[f"{name}_{variant}_ms"] = round(median * 1e3, 4)
                 if variant != "plain":
                     figures[f"{name}_{variant}_overhead"] = round(overhead, 4)
+    print("anomaly: torch.autograd.detect_anomaly; for keras, tf.debugging.enable_check_numerics")
     print("target: watch overhead <= 5% of the plain iteration")
     print(json.dumps(figures))
 

@@ -22,8 +22,16 @@ __all__ = ["debug", "Debugging", "watch", "NonFinite"]
 
 
 def watch(model: Any, loss: Any = None, **options: Any) -> Any:
-    """Watch a PyTorch training loop for its first non-finite iteration (see
-    `inspectors.watch`): `with watch.iteration(x, targets=(y,)) as it: ...`."""
+    """Watch a training run for its first non-finite iteration.
+
+    PyTorch (see `inspectors.watch`): `with watch.iteration(x, targets=(y,)) as it: ...`
+    around each iteration. Keras (see `inspectors.watch_keras`): the watch is a callback,
+    `model.fit(x, y, callbacks=[graphstep.watch(model)])`."""
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(model, keras.Model):
+        from inspectors.watch_keras import KerasWatch
+
+        return KerasWatch(model, loss, **options)
     from inspectors.watch import Watch
 
     return Watch(model, loss, **options)

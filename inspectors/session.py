@@ -176,8 +176,9 @@ class Session:
         """Start the engine thread; it pauses `ready` before the first node."""
         if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._engine, name="graphstep-engine", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._engine, name="graphstep-engine", daemon=True)
+        thread.start()
+        self._thread = thread  # only once started: another thread may join it at once
         flusher = threading.Thread(target=self._flusher, name="graphstep-flush", daemon=True)
         flusher.start()
 

@@ -119,8 +119,6 @@ class Watch:
     def _replay(self, it: Iteration, value: float) -> Caught:
         import torch
 
-        from inspectors.engine import Engine, EventLog
-        from inspectors.recording import Recorder
         from inspectors.target import ModelTarget
 
         loss_fn = self.loss
@@ -142,59 +140,80 @@ class Watch:
             loss=loss,
             description=f"iteration {it.number} of a watched training loop",
         )
-        engine = Engine()
-        log = EventLog()
-        recorder = Recorder()
-        engine.add_listener(recorder)
-        engine.add_listener(log)
-        try:
-            engine.open_target(target, self.capture)
-            log.wait_for(ev.Paused, REPLAY_TIMEOUT_S)
-            torch.random.set_rng_state(it.rng)  # the iteration's own random state
+
+        def random_state() -> None:  # the iteration's own random state
+            torch.random.set_rng_state(it.rng)
             if it.cuda_rng is not None:
                 torch.cuda.set_rng_state_all(it.cuda_rng)
+
+        return replay(target, it.number, value, self.record, self.capture, random_state)
+
+
+def replay(
+    target: Any,
+    number: int,
+    value: float,
+    record: Path | None,
+    capture: str = "auto",
+    before_run: Callable[[], None] | None = None,
+) -> Caught:
+    """Re-run iteration `number` (whose loss was `value`) of `target` under the stepper:
+    its forward, then its backward when the forward stayed finite; find the first
+    non-finite node, write a recording to `record` (when given), and say what it found.
+    `before_run` puts back the iteration's random state, just before its forward runs."""
+    from inspectors.engine import Engine, EventLog
+    from inspectors.recording import Recorder
+
+    engine = Engine()
+    log = EventLog()
+    recorder = Recorder()
+    engine.add_listener(recorder)
+    engine.add_listener(log)
+    try:
+        engine.open_target(target, capture)
+        log.wait_for(ev.Paused, REPLAY_TIMEOUT_S)
+        if before_run is not None:
+            before_run()
+        mark = log.mark()
+        engine.send(cmds.Continue())
+        end = log.wait_for(ev.Paused, REPLAY_TIMEOUT_S, after=mark)
+        node, where = _first_nonfinite_output(log.events), "forward"
+        nan_node = None
+        if node is None and end.reason == ev.FINISHED:
             mark = log.mark()
-            engine.send(cmds.Continue())
-            end = log.wait_for(ev.Paused, REPLAY_TIMEOUT_S, after=mark)
-            node, where = _first_nonfinite_output(log.events), "forward"
-            nan_node = None
-            if node is None and end.reason == ev.FINISHED:
-                mark = log.mark()
-                engine.send(cmds.Backward())
-                done = log.wait_for((ev.GradientsReady, ev.Failed), REPLAY_TIMEOUT_S, after=mark)
-                if isinstance(done, ev.GradientsReady):
-                    graph_now = log.of(ev.Loaded)[0].graph
-                    node = _backward_culprit(done, recorder.nodes_run(), graph_now)
-                    nan_node = _first_nan_backward(done, recorder.nodes_run(), graph_now)
-                    where = "backward"
-            path = None
-            if self.record is not None:
-                for node_id, outputs in recorder.nodes_run():
-                    for index in range(outputs):
-                        mark = log.mark()
-                        engine.send(cmds.FetchValue(node_id, index, recompute=False))
-                        log.wait_for(ev.ValueReady, REPLAY_TIMEOUT_S, after=mark)
-                path = recorder.save(self.record)
-            loaded = log.of(ev.Loaded)
-            graph = loaded[0].graph if loaded else None
-            op = None
-            if graph is not None and node is not None and node in graph:
-                op = graph.node(node).get("op")
-        finally:
-            engine.close()
-        if node is None:
-            where = ""
-            said = "the re-run under the stepper found no non-finite node"
-        else:
-            said = (
-                f"the first non-finite {'output' if where == 'forward' else 'gradient'} is {node}"
-            )
-            said += f" ({op})" if op else ""
-        if nan_node is not None and nan_node != node:
-            said += f"; the first NaN comes from the backward of {nan_node}"
-        saved = f"; recorded in {path}" if path is not None else ""
-        message = f"iteration {it.number}: loss {value:g}: {said}{saved}"
-        return Caught(it.number, value, node, op, where, path, message, nan_node)
+            engine.send(cmds.Backward())
+            done = log.wait_for((ev.GradientsReady, ev.Failed), REPLAY_TIMEOUT_S, after=mark)
+            if isinstance(done, ev.GradientsReady):
+                graph_now = log.of(ev.Loaded)[0].graph
+                node = _backward_culprit(done, recorder.nodes_run(), graph_now)
+                nan_node = _first_nan_backward(done, recorder.nodes_run(), graph_now)
+                where = "backward"
+        path = None
+        if record is not None:
+            for node_id, outputs in recorder.nodes_run():
+                for index in range(outputs):
+                    mark = log.mark()
+                    engine.send(cmds.FetchValue(node_id, index, recompute=False))
+                    log.wait_for(ev.ValueReady, REPLAY_TIMEOUT_S, after=mark)
+            path = recorder.save(record)
+        loaded = log.of(ev.Loaded)
+        graph = loaded[0].graph if loaded else None
+        op = None
+        if graph is not None and node is not None and node in graph:
+            op = graph.node(node).get("op")
+    finally:
+        engine.close()
+    if node is None:
+        where = ""
+        said = "the re-run under the stepper found no non-finite node"
+    else:
+        said = f"the first non-finite {'output' if where == 'forward' else 'gradient'} is {node}"
+        said += f" ({op})" if op else ""
+    if nan_node is not None and nan_node != node:
+        said += f"; the first NaN comes from the backward of {nan_node}"
+    saved = f"; recorded in {path}" if path is not None else ""
+    message = f"iteration {number}: loss {value:g}: {said}{saved}"
+    return Caught(number, value, node, op, where, path, message, nan_node)
 
 
 class Iteration:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QInputDialog, QLabel
 
-from gui.debugging.engine import Engine
+from gui.debugging.engine import Engine, default_client
 from gui.debugging.run_model import RunReader
 from gui.graph.live_graph import add_recorded_nodes, empty_live_graph
 from gui.graph.overlays import RUN_OVERLAY_LABELS
@@ -36,6 +37,44 @@ from inspectors.run_command import at_node
 from inspectors.tensors import TensorSummary
 
 BACKWARD_TIP = "Backward pass: gradient of the loss at every node and parameter"
+LIVE_TIP = (
+    "Open the recorded model for real and run it to this node (when its file is at hand); "
+    "the Log says whether the live value matches the recorded one"
+)
+
+
+def model_at_hand(spec: str) -> bool:
+    """Whether a recorded run's model spec names a model file (or sample) found here."""
+    from inspectors.target import list_samples  # parses the files; imports no framework
+
+    if not spec or spec.startswith("<"):  # a model given as an object: `<Net>`
+        return False
+    path = spec.rsplit(":", 1)[0] if ":" in spec[2:] else spec
+    return Path(path).exists() or spec in {s.name for s in list_samples()}
+
+
+def value_difference(recorded: tuple[Any, ...], live: tuple[Any, ...]) -> str:
+    """How a live node's summaries differ from the recorded ones ("" when they agree:
+    the same shapes, dtypes and health counts, min, max and mean equal to float32's
+    precision)."""
+    if len(recorded) != len(live):
+        return f"{len(live)} outputs, the recording has {len(recorded)}"
+    for index, (a, b) in enumerate(zip(recorded, live, strict=True)):
+        where = f"output {index}: " if len(live) > 1 else ""
+        if (a.shape, a.dtype) != (b.shape, b.dtype):
+            return f"{where}{b.dtype}{list(b.shape)}, recorded {a.dtype}{list(a.shape)}"
+        for field in ("nan", "pos_inf", "neg_inf"):
+            if getattr(a, field) != getattr(b, field):
+                return f"{where}{getattr(b, field)} {field}, recorded {getattr(a, field)}"
+        for field in ("min", "max", "mean"):
+            x, y = getattr(a, field), getattr(b, field)
+            if not (math.isnan(x) and math.isnan(y)) and not math.isclose(
+                x, y, rel_tol=1e-6, abs_tol=1e-12
+            ):
+                return f"{where}{field} {y:g}, recorded {x:g}"
+    return ""
+
+
 NO_GRADIENTS_YET = "Gradients need a finished run: continue to the end (F5) first."
 
 #: Ops whose bodies are alternatives: finishing one does not run every body.
@@ -91,6 +130,8 @@ class DebugController(RunReader, QObject):
         self._unanswered = False  # a Pause the model has not answered in time
         self._stop_asked = 0  # Stops sent while running; a timer checks the last one
         self._dead = False  # the engine's process ended on its own
+        # "re-run live from here": the node to reach and its recorded summaries
+        self._live_to: tuple[str, tuple[TensorSummary, ...]] | None = None
         self._last_view_refresh = 0.0
         self._view_dirty = False
         self._graph_dirty = False
@@ -201,6 +242,12 @@ class DebugController(RunReader, QObject):
         self.act_stop = act(
             "Stop", self.stop, "Shift+F5", "End the run: back to before the first node"
         )
+        self.act_live = act(
+            "Re-run live from here",
+            self.rerun_live,
+            "Ctrl+Shift+L",
+            LIVE_TIP,
+        )
         self.act_breakpoint = act(
             "Toggle breakpoint", self.toggle_breakpoint, "F9", "Break after the selected node runs"
         )
@@ -242,7 +289,7 @@ class DebugController(RunReader, QObject):
             menu.addAction(a)
         menu.addAction(self.act_step_plumbing)
         menu.addSeparator()
-        for a in (self.act_restart, self.act_stop):
+        for a in (self.act_restart, self.act_stop, self.act_live):
             menu.addAction(a)
         menu.addSeparator()
         for a in (self.act_breakpoint, self.act_break_nan, self.act_watch):
@@ -307,6 +354,11 @@ class DebugController(RunReader, QObject):
         self.act_step_back.setEnabled(has and not running and bool(pause and pause.position))
         self.act_pause.setEnabled(running)
         self.act_restart.setEnabled(has or self._dead)
+        why_not_live = self.why_not_live()
+        self.act_live.setEnabled(not why_not_live)
+        self.act_live.setToolTip(
+            f"{LIVE_TIP} (Ctrl+Shift+L)" if not why_not_live else f"Disabled: {why_not_live}"
+        )
         for a in (
             self.act_stop,
             self.act_breakpoint,
@@ -373,6 +425,58 @@ class DebugController(RunReader, QObject):
             return
         self.send(cmds.Restart())
         self.send(cmds.Continue())
+
+    def why_not_live(self) -> str:
+        """Why "Re-run live from here" cannot run now ("" when it can)."""
+        if not self._replaying():
+            return "the window shows a live run, not a recording"
+        if self.engine is None or self.engine.running:
+            return "the recording is playing"
+        if self.last_pause is None or not self.last_pause.node_id:
+            return "step the recording to a node first"
+        if not model_at_hand(self.spec):
+            return f"the recorded model ({self.spec}) is not a file or sample at hand"
+        return ""
+
+    def rerun_live(self) -> None:
+        """Open the recorded model for real (in an engine process) and run it to the
+        node the recording is paused at; the Log then says whether the live value there
+        matches the recorded one."""
+        why = self.why_not_live()
+        if why:
+            self.window.statusBar().showMessage(f"Cannot re-run live: {why}", 6000)
+            return
+        node = self.last_pause.node_id  # type: ignore[union-attr]
+        self._live_to = (node, self.summaries.get(node, ()))
+        capture = self.window.result.capture if self.window.result is not None else None
+        spec = self.spec
+        self.window.log_panel.info(f"Re-running {spec} live, to {self.title(node)}")
+        self._engine.replace_client(default_client())
+        self.engine = None
+        self._update_actions()
+        self.window.open_model(spec, capture)
+
+    def _arrive_live(self, pause: ev.Paused) -> None:
+        """The live run asked for by `rerun_live` paused: say whether it is where the
+        recording was, with the recorded value."""
+        node, recorded = self._live_to  # type: ignore[misc]
+        self._live_to = None
+        if pause.node_id != node:
+            self.window.log_panel.warning(
+                f"The live run paused at {self.title(pause.node_id or '')} "
+                f"({pause.reason}) before reaching {self.title(node)}"
+            )
+            return
+        differs = value_difference(recorded, self.summaries.get(node, ()))
+        if differs:
+            self.window.log_panel.warning(
+                f"Live at {self.title(node)}, but its value differs from the recording: "
+                f"{differs} (other inputs or weights than the recorded run's?)"
+            )
+        else:
+            self.window.log_panel.info(
+                f"Live at {self.title(node)}: its value matches the recording"
+            )
 
     def _replaying(self) -> bool:
         """Whether this window shows a recorded run (`graphstep open FILE.gsrec`)."""
@@ -645,6 +749,8 @@ class DebugController(RunReader, QObject):
         self.view.set_breakpoints(self.breakpoints.on_nodes())
         self.tensor_panel.clear("Step the model to see values here.")
         engine.send(cmds.FetchInputs())  # the Inputs panel: read on the engine thread
+        if self._live_to is not None and not self._replaying():
+            self.send(cmds.RunTo(self._live_to[0]))  # "re-run live from here"
         self.session_started.emit(engine)
         self._update_actions()
 
@@ -705,6 +811,8 @@ class DebugController(RunReader, QObject):
             self._show_tensor(shown)
 
     def _on_paused(self, pause: ev.Paused) -> None:
+        if self._live_to is not None and pause.reason != ev.READY and not self._replaying():
+            self._arrive_live(pause)
         if pause.reason == ev.FINISHED:
             self.watch_panel.run_finished()
         self._refresh_view(force=True)

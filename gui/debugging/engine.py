@@ -134,6 +134,16 @@ class Engine(QObject):
             self._set_running(True)
         self.client.send(command)
 
+    def replace_client(self, client: EngineClient) -> None:
+        """Talk to `client` from now on (a recording's window going live); the old one
+        is closed and whatever it still had queued is dropped."""
+        old, self.client = self.client, client
+        old.close(1.0)
+        self._inbox.clear()
+        self._owed = 0
+        self._set_running(False)
+        client.add_listener(self._inbox.append)
+
     def shutdown(self, timeout: float = 5.0) -> None:
         """End the engine (a model blocked inside one op finishes that op first)."""
         if self._closed:

@@ -145,7 +145,7 @@ class TFStepper:
         self._recording = recording
         try:
             with tape:
-                tape.watch(list(self._variables.values()))
+                tape.watch([v for v in self._variables.values() if v.dtype in DIFFERENTIABLE])
                 tape.watch(
                     [t for t in self._inputs if t.dtype in DIFFERENTIABLE] + self._watched_consts
                 )

@@ -30,15 +30,16 @@ def input_specs(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(tf.nest.map_structure(spec, x) for x in inputs)
 
 
-def traceable(model: Any) -> Any:
-    """The tf.function (or ConcreteFunction) that runs `model` in inference mode."""
+def traceable(model: Any, training: bool = False) -> Any:
+    """The tf.function (or ConcreteFunction) that runs `model` in inference mode (a Keras
+    model in training mode when `training`: a watched training step's re-run)."""
     keras = _keras()
     if isinstance(model, ConcreteFunction | PolymorphicFunction):
         return model
     if keras is not None and isinstance(model, keras.layers.Layer):
         # Keras 3 models trace through their own call; training=False fixes dropout/BN.
         def keras_call(*args: Any) -> Any:
-            return model(*args, training=False)
+            return model(*args, training=training)
 
         return tf.function(keras_call)
     if isinstance(model, tf.Module):
@@ -57,7 +58,7 @@ def concrete_function(target: ModelTarget) -> Any:
     """The ConcreteFunction of `target` for its example inputs, or a TargetError in words."""
     if isinstance(target.native, ConcreteFunction):
         return target.native  # a SavedModel signature is already concrete
-    fn = traceable(target.model)
+    fn = traceable(target.model, training=bool(target.extra.get("training")))
     if isinstance(fn, ConcreteFunction):
         return fn
     specs = input_specs(target.example_inputs)
