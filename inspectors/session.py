@@ -38,6 +38,8 @@ from inspectors.tensors import (
     DEFAULT_BUDGET,
     TensorSummary,
     ValueStore,
+    as_numpy,
+    framework_of,
     summarize,
     summarize_batch,
 )
@@ -559,6 +561,8 @@ class Session:
                 if isinstance(v, np.ndarray):
                     # an immutable stepper's read-only view needs no copy (not an override)
                     put(node_id, i, v, not (share and not v.flags.writeable))
+                elif framework_of(v) is not None:
+                    put(node_id, i, v, not share)
         position = len(run.executed)
         self._emit(ev.NodeStepped(node_id, position, scope, summaries, bool(override)))
 
@@ -566,7 +570,9 @@ class Session:
         if self._mode == _CONTINUE and not self._pause_asked and not len(self.breakpoints):
             reason: str | None = None  # a continue with nothing to check
         else:
-            reason, bp_id, message = self._should_pause(node_id, scope, previous, summaries, values)
+            reason, bp_id, message = self._should_pause(
+                node_id, scope, previous, summaries, tuple(map(as_numpy, values))
+            )
         if reason is not None:
             self._frame = self._frame_of(node_id, scope)
             self._pause(reason, node_id, breakpoint_id=bp_id, message=message)
@@ -589,6 +595,11 @@ class Session:
             if type(v) is np.ndarray:
                 if not (share and not v.flags.writeable):
                     v = v.copy()  # a later in-place op must not change what is reported
+                if store is not None:
+                    store.put(node_id, i, v, False)
+            elif (framework := framework_of(v)) is not None:
+                if not share:
+                    v = framework.copy(v)
                 if store is not None:
                     store.put(node_id, i, v, False)
             kept.append(v)
@@ -857,7 +868,7 @@ class Session:
         assert self._factory is not None
         with contextlib.suppress(_Unwind):
             self._factory().run(Catch(), self._inputs)
-        value = found.get("value")
+        value = as_numpy(found.get("value"))
         return value if isinstance(value, np.ndarray) else None
 
 

@@ -39,8 +39,10 @@ class StepHook(Protocol):
     def node_done(
         self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]
     ) -> dict[int, np.ndarray] | None:
-        """`node_id` ran; `values` are its outputs (numpy arrays, or plain Python objects
-        for non-tensor outputs). Return {output index: replacement array} to override."""
+        """`node_id` ran; `values` are its outputs: numpy arrays, tensors of a framework
+        registered in `inspectors.tensors` (kept where they live; the hook turns them
+        into numpy only when something asks), or plain Python objects for non-tensor
+        outputs. Return {output index: replacement array} to override."""
 
     def enter_subgraph(self, node_id: str) -> bool:
         """Whether to step into the body of a control-flow / call node, op by op."""
@@ -65,9 +67,10 @@ class Stepper(Protocol):
     """One framework's node-by-node executor over a captured graph."""
 
     graph: Graph
-    # Optional attribute `immutable_values` (default False): True when the read-only
-    # arrays handed to the hook can never change afterwards (views of immutable
-    # framework tensors), so the Session keeps them without a copy.
+    # Optional attribute `immutable_values` (default False): True when the values handed
+    # to the hook can never change afterwards (read-only views of immutable framework
+    # tensors; the tensors of a graph without in-place ops), so the Session keeps them
+    # without a copy.
 
     def run(self, hook: StepHook, inputs: tuple[np.ndarray, ...] | None = None) -> Any:
         """Run every node in order, calling `hook`; returns the model's outputs (numpy).

@@ -1,7 +1,11 @@
 """What a debugger shows of a value: `TensorSummary`, and the budgeted `ValueStore`.
 
-Summaries are computed from numpy arrays (a framework's stepper hands numpy over), so
-the session and the GUI never touch a framework tensor.
+A stepper hands the session numpy arrays, or its framework's own tensors when that
+framework is registered here (`register_framework`: torch, by
+`torch_inspector.summaries`). Framework tensors are summarised by the framework, in
+batches, on their own device, and kept as they are; they become numpy only when asked
+(`as_numpy`, `ValueStore.get`). Nothing in this module imports a framework, and the
+GUI only ever sees summaries and numpy arrays.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -90,13 +95,105 @@ class TensorSummary:
         return text
 
 
+@dataclass(frozen=True)
+class Framework:
+    """How the engine handles one framework's tensor type without importing it here:
+    `summarize_batch(values)` summarises a list of them where they live (see
+    `torch_inspector.summaries`), `to_host(value)` gives a numpy array (or the value
+    itself when numpy cannot hold it), `nbytes(value)` its size."""
+
+    summarize_batch: Callable[[Sequence[Any]], list[TensorSummary]]
+    to_host: Callable[[Any], Any]
+    nbytes: Callable[[Any], int]
+    copy: Callable[[Any], Any]
+    on_device: Callable[[Any], bool]  # not in host memory (a GPU's)
+
+
+#: Framework tensor types the engine summarises and keeps as they are (a stepper's
+#: package registers its type when it is imported).
+FRAMEWORKS: dict[type, Framework] = {}
+
+
+def register_framework(kind: type, framework: Framework) -> None:
+    FRAMEWORKS[kind] = framework
+
+
+def framework_of(value: Any) -> Framework | None:
+    """The registered framework of a value (its type or a base of it), or None."""
+    if not FRAMEWORKS or type(value) is np.ndarray:
+        return None
+    found = FRAMEWORKS.get(type(value))
+    if found is not None:
+        return found
+    for kind, framework in FRAMEWORKS.items():
+        if isinstance(value, kind):
+            return framework
+    return None
+
+
+def as_numpy(value: Any) -> Any:
+    """A framework tensor as a numpy array (on the host); anything else as it is."""
+    framework = framework_of(value)
+    return framework.to_host(value) if framework is not None else value
+
+
 def summarize(value: Any, device: str = "cpu") -> TensorSummary:
-    """A TensorSummary of a numpy array, or a description of anything else."""
+    """A TensorSummary of a numpy array or a registered framework's tensor (computed
+    where it lives), or a description of anything else."""
     if type(value) is np.ndarray:  # the usual case, without a union isinstance
         return _summarize_array(value, device)
     if isinstance(value, np.ndarray | np.generic):
         return _summarize_array(np.asarray(value), device)
+    framework = framework_of(value)
+    if framework is not None:
+        return framework.summarize_batch([value])[0]
     return describe(value)
+
+
+def tensor_summary(
+    shape: tuple[int, ...],
+    dtype: str,
+    device: str,
+    size: int,
+    nbytes: int,
+    lo: float,
+    hi: float,
+    mean: float,
+    std: float,
+    abs_max: float,
+    negative: int,
+    zero: int,
+    positive: int,
+    nan: int,
+    neg_inf: int,
+    pos_inf: int,
+    hist_counts: tuple[int, ...],
+    hist_range: tuple[float, ...],
+) -> TensorSummary:
+    """A tensor's summary from its fields, built as fast as `_tensor_summary` builds it."""
+    return _tensor_summary(
+        shape,
+        dtype,
+        device,
+        "tensor",
+        "",
+        size,
+        nbytes,
+        lo,
+        hi,
+        mean,
+        std,
+        abs_max,
+        negative,
+        zero,
+        positive,
+        nan,
+        neg_inf,
+        pos_inf,
+        hist_counts,
+        hist_range,
+        {},
+    )
 
 
 def describe(value: Any) -> TensorSummary:
@@ -328,7 +425,7 @@ def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
 
 
 #: Largest array `summarize_batch` takes in its vectorised pass (others one by one).
-BATCH_MAX = 4096
+BATCH_MAX = 1024
 
 
 def summarize_batch(arrays: list[Any], device: str = "cpu") -> list[TensorSummary]:
@@ -342,6 +439,7 @@ def summarize_batch(arrays: list[Any], device: str = "cpu") -> list[TensorSummar
     """
     out: list[TensorSummary | None] = [None] * len(arrays)
     groups: dict[np.dtype, list[int]] = {}
+    theirs: dict[int, list[int]] = {}  # framework tensors, by framework
     for i, a in enumerate(arrays):
         if (
             type(a) is np.ndarray
@@ -349,8 +447,17 @@ def summarize_batch(arrays: list[Any], device: str = "cpu") -> list[TensorSummar
             and (a.dtype == np.float32 or a.dtype == np.float64)
         ):
             groups.setdefault(a.dtype, []).append(i)
+        elif type(a) is not np.ndarray and framework_of(a) is not None:
+            theirs.setdefault(id(framework_of(a)), []).append(i)
         else:
             out[i] = summarize(a, device)
+    for members in theirs.values():
+        framework = framework_of(arrays[members[0]])
+        assert framework is not None
+        for i, theirs_summary in zip(
+            members, framework.summarize_batch([arrays[i] for i in members]), strict=True
+        ):
+            out[i] = theirs_summary
     for dtype, members in groups.items():
         if len(members) < 4:
             for i in members:
@@ -459,19 +566,30 @@ def _summarize_same_dtype(
 class ValueStore:
     """Full values by (node, output index) within a byte budget; oldest dropped first.
 
-    A dropped key is remembered so the session can say "dropped" (and recompute it)
-    rather than "never seen".
+    Values are numpy arrays or framework tensors (kept where they live: a GPU's values
+    stay on the GPU). Past `device_budget` bytes on a device, the oldest device values
+    move to host memory; past `budget` bytes in all, the oldest are dropped. A dropped
+    key is remembered so the session can say "dropped" (and recompute it) rather than
+    "never seen". `get` always answers with numpy.
     """
 
-    def __init__(self, budget: int = DEFAULT_BUDGET) -> None:
+    def __init__(self, budget: int = DEFAULT_BUDGET, device_budget: int = DEFAULT_BUDGET) -> None:
         self.budget = int(budget)
-        self._values: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self.device_budget = int(device_budget)
+        self._values: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self._sizes: dict[tuple[str, int], int] = {}
+        self._on_device: set[tuple[str, int]] = set()
         self._bytes = 0
+        self._device_bytes = 0
         self.dropped: set[tuple[str, int]] = set()
 
     @property
     def nbytes(self) -> int:
         return self._bytes
+
+    @property
+    def device_nbytes(self) -> int:
+        return self._device_bytes
 
     def __len__(self) -> int:
         return len(self._values)
@@ -479,35 +597,67 @@ class ValueStore:
     def __contains__(self, key: object) -> bool:
         return key in self._values
 
-    def put(self, node_id: str, index: int, array: np.ndarray, copy: bool = True) -> bool:
+    def put(self, node_id: str, index: int, array: Any, copy: bool = True) -> bool:
         """Keep a copy of `array` (`copy=False`: `array` itself, for a value that can never
         change); False when it alone exceeds the budget (then dropped)."""
         key = (node_id, index)
         self.discard(key)
-        if array.nbytes > self.budget:
+        framework = framework_of(array)
+        size = array.nbytes if framework is None else framework.nbytes(array)
+        if size > self.budget:
             self.dropped.add(key)
             return False
-        self._values[key] = np.array(array, copy=True) if copy else array
-        self._bytes += array.nbytes
+        if copy:
+            array = np.array(array, copy=True) if framework is None else framework.copy(array)
+        self._values[key] = array
+        self._sizes[key] = size
+        self._bytes += size
         self.dropped.discard(key)
+        if framework is not None and framework.on_device(array):
+            self._on_device.add(key)
+            self._device_bytes += size
+            if self._device_bytes > self.device_budget:
+                self._spill()
         while self._bytes > self.budget and self._values:
-            old, value = self._values.popitem(last=False)
-            self._bytes -= value.nbytes
+            old, _value = self._values.popitem(last=False)
+            self._forget(old)
             self.dropped.add(old)
         return True
 
+    def _spill(self) -> None:
+        """Move the oldest device values to host memory until the device budget holds."""
+        for key in list(self._values):
+            if self._device_bytes <= self.device_budget:
+                return
+            if key in self._on_device:
+                self._values[key] = as_numpy(self._values[key])
+                self._on_device.discard(key)
+                self._device_bytes -= self._sizes[key]
+
     def get(self, node_id: str, index: int = 0) -> np.ndarray | None:
-        return self._values.get((node_id, index))
+        value = self._values.get((node_id, index))
+        if value is None or type(value) is np.ndarray:
+            return value
+        return as_numpy(value)
 
     def is_dropped(self, node_id: str, index: int = 0) -> bool:
         return (node_id, index) in self.dropped
 
     def discard(self, key: tuple[str, int]) -> None:
-        value = self._values.pop(key, None)
-        if value is not None:
-            self._bytes -= value.nbytes
+        if self._values.pop(key, None) is not None:
+            self._forget(key)
+
+    def _forget(self, key: tuple[str, int]) -> None:
+        size = self._sizes.pop(key, 0)
+        self._bytes -= size
+        if key in self._on_device:
+            self._on_device.discard(key)
+            self._device_bytes -= size
 
     def clear(self) -> None:
         self._values.clear()
+        self._sizes.clear()
+        self._on_device.clear()
         self._bytes = 0
+        self._device_bytes = 0
         self.dropped.clear()

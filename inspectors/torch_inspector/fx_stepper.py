@@ -13,6 +13,7 @@ gradients land on the model's own parameters.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from torch.utils import _pytree as pytree
 
 from inspectors.graph import Graph
 from inspectors.stepping import GradientResult, NodeError, StepHook
+from inspectors.torch_inspector import summaries as _summaries  # noqa: F401  (registers torch)
 from inspectors.torch_inspector.gradients import (
     OutputRecord,
     compute_gradients,
@@ -36,7 +38,6 @@ from inspectors.torch_inspector.numpy_io import (
     leaves_to_numpy,
     numpy_to_inputs,
     replaced,
-    to_numpy,
     traced_inputs,
 )
 from inspectors.torch_inspector.values import flatten, rebuild
@@ -165,6 +166,10 @@ class FxStepper:
         self._buffers = dict(_module_tensors(self.target.model, "named_buffers"))
         self._inputs: tuple[Any, ...] = tuple(self.target.example_inputs)
         self._record = OutputRecord()
+        #: The hook gets the nodes' own tensors (summarised by torch where they live,
+        #: `torch_inspector.summaries`); they never change afterwards unless the graph
+        #: has an in-place op (export graphs never do), so they are kept without a copy.
+        self.immutable_values = self.program is not None or not _has_inplace(module)
         self._run_inputs: tuple[Any, ...] = ()
         self._output: Any = None
         self._finished = False
@@ -221,10 +226,10 @@ class FxStepper:
                 raise NodeError(node_id, exc) from exc
             if isinstance(result, _Tensor):
                 leaves: tuple[Any, ...] = (result,)
-                replacement = node_done(node_id, scope, (to_numpy(result),))
+                replacement = node_done(node_id, scope, leaves)
             else:
                 leaves = tuple(flatten(result))
-                replacement = node_done(node_id, scope, leaves_to_numpy(leaves))
+                replacement = node_done(node_id, scope, leaves)
             if replacement:
                 try:
                     leaves = replaced(leaves, replacement)
@@ -267,6 +272,52 @@ class FxStepper:
             for value, spec in zip(flat, specs, strict=False):
                 if spec.kind == OutputKind.BUFFER_MUTATION and spec.target in buffers:
                     buffers[spec.target].copy_(value)
+
+
+def _has_inplace(module: torch.fx.GraphModule) -> bool:
+    """Whether a node of the graph may change a tensor in place (`x.add_(y)`, `x += y`,
+    `nn.ReLU(inplace=True)`, `out=`), so an earlier node's output can change later."""
+    for n in module.graph.nodes:
+        if (
+            n.op == "call_method"
+            and str(n.target).endswith("_")
+            and not str(n.target).endswith("__")
+        ):
+            return True
+        if n.op == "call_function":
+            name = getattr(n.target, "__name__", str(n.target))
+            if name.startswith("i") and hasattr(operator, name) and name[1:] in _BINARY:
+                return True  # operator.iadd and friends
+            if name.endswith("_") and not name.endswith("__") or "out" in n.kwargs:
+                return True
+            if n.kwargs.get("inplace"):
+                return True
+        if n.op == "call_module":
+            try:
+                sub = module.get_submodule(str(n.target))
+            except AttributeError:
+                continue
+            if getattr(sub, "inplace", False):
+                return True
+    return False
+
+
+_BINARY = {
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+    "matmul",
+    "concat",
+}
 
 
 def _scope_exits(
