@@ -31,7 +31,9 @@ test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"
 	$(BIN)/python bench/capture.py
+	$(BIN)/python bench/stepping.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -18,8 +18,8 @@ How each figure is taken, so that none flatters Graphstep:
   no Graphstep thread has run a framework op there. (After an engine thread has run
   torch ops, a forward on another thread can be 2-4x slower on a 2-core machine:
   the two threads' OpenMP teams compete.)
-- **torchlens**: `torchlens.log_forward_pass(model, x, layers_to_save="all")` (every
-  activation saved), in the same fresh process, after the forward.
+- **torchlens**: `torchlens.trace(model, x)` (every activation saved: its default),
+  in the same fresh process, after the forward.
 - **stepper**: the same nodes run one at a time by the stepper with a hook that does
   nothing, in another fresh process (on its main thread, as the forward).
 - **continue**: Graphstep's continue-to-end (a summary of every node, full values
@@ -274,6 +274,17 @@ def thirdparty_models() -> list[tuple[str, ModelTarget, str]]:
     return rows
 
 
+def _importable(module: str) -> bool:
+    """Whether `module` imports (a torchvision wheel built for another torch does not)."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except Exception:
+        return False
+    return True
+
+
 def all_rows(framework: str) -> list[tuple[str, Callable[[], tuple[ModelTarget, str]]]]:
     """The rows of `framework`, each built only when asked (in its own process)."""
     if framework == "torch":
@@ -359,9 +370,7 @@ def measure_baseline(framework: str, row: str, repeat: int) -> dict[str, Any]:
             return out
 
         def lens() -> None:
-            torchlens.log_forward_pass(
-                target.model, list(target.example_inputs), layers_to_save="all"
-            )
+            torchlens.trace(target.model, tuple(target.example_inputs))  # saves every layer
 
         out["torchlens_s"] = median_time(lens, max(1, min(repeat, 3)))
         return out

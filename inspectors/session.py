@@ -535,7 +535,11 @@ class Session:
             self._mode == _CONTINUE
             and not self._pause_asked
             and not len(self.breakpoints)
-            and all(type(v) is not np.ndarray or v.size <= BATCH_MAX for v in values)
+            and (
+                type(values[0]) is not np.ndarray or values[0].size <= BATCH_MAX
+                if len(values) == 1
+                else all(type(v) is not np.ndarray or v.size <= BATCH_MAX for v in values)
+            )
         ):
             # nothing can pause here: summarise later, with the next ones, in one batch
             kept = self._keep(node_id, values)
@@ -601,7 +605,7 @@ class Session:
                 if not share:
                     v = framework.copy(v)
                 if store is not None:
-                    store.put(node_id, i, v, False)
+                    store.keep(node_id, i, v, framework)
             kept.append(v)
         return tuple(kept)
 

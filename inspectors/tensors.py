@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from inspectors.fused_summary import fused_stats
+
 HISTOGRAM_BINS = 32
 DEFAULT_BUDGET = 1 << 30  # 1 GiB of full values
 
@@ -256,6 +258,34 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
         small = _summarize_small(flat, shape, dtype, device, a.nbytes)
         if small is not None:
             return small
+    elif flat.dtype.kind == "f":
+        # two compiled passes where numba is (`fused_summary`); None: numpy's path
+        fused = fused_stats(flat, HISTOGRAM_BINS, HISTOGRAM_SAMPLE, _histogram)
+        if fused is not None:
+            lo, hi, mean, std, negative, zero, counts = fused
+            return _tensor_summary(
+                shape,
+                dtype,
+                device,
+                "tensor",
+                "",
+                size,
+                a.nbytes,
+                lo,
+                hi,
+                mean,
+                std,
+                max(abs(lo), abs(hi)),
+                negative,
+                zero,
+                size - negative - zero,
+                0,
+                0,
+                0,
+                counts,
+                (lo, hi),
+                {},
+            )
     nan = neg_inf = pos_inf = 0
     finite = flat
     total: float | None = None
@@ -447,8 +477,8 @@ def summarize_batch(arrays: list[Any], device: str = "cpu") -> list[TensorSummar
             and (a.dtype == np.float32 or a.dtype == np.float64)
         ):
             groups.setdefault(a.dtype, []).append(i)
-        elif type(a) is not np.ndarray and framework_of(a) is not None:
-            theirs.setdefault(id(framework_of(a)), []).append(i)
+        elif type(a) is not np.ndarray and (framework := framework_of(a)) is not None:
+            theirs.setdefault(id(framework), []).append(i)
         else:
             out[i] = summarize(a, device)
     for members in theirs.values():
@@ -623,6 +653,31 @@ class ValueStore:
             self._forget(old)
             self.dropped.add(old)
         return True
+
+    def keep(self, node_id: str, index: int, value: Any, framework: Framework) -> None:
+        """`put(node_id, index, value, copy=False)` for a framework tensor already known
+        to be one (the hot path of a continue: one call, no lookups)."""
+        key = (node_id, index)
+        if key in self._values:
+            self.discard(key)
+        size = framework.nbytes(value)
+        if size > self.budget:
+            self.dropped.add(key)
+            return
+        self._values[key] = value
+        self._sizes[key] = size
+        self._bytes += size
+        if self.dropped:
+            self.dropped.discard(key)
+        if framework.on_device(value):
+            self._on_device.add(key)
+            self._device_bytes += size
+            if self._device_bytes > self.device_budget:
+                self._spill()
+        while self._bytes > self.budget and self._values:
+            old, _value = self._values.popitem(last=False)
+            self._forget(old)
+            self.dropped.add(old)
 
     def _spill(self) -> None:
         """Move the oldest device values to host memory until the device budget holds."""

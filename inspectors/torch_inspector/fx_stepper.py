@@ -166,6 +166,11 @@ class FxStepper:
         self._buffers = dict(_module_tensors(self.target.model, "named_buffers"))
         self._inputs: tuple[Any, ...] = tuple(self.target.example_inputs)
         self._record = OutputRecord()
+        self._graded = True  # the last run recorded autograd's graph
+        self._replacements: dict[str, dict[int, Any]] = {}  # what the hook replaced
+        self._stepped_into: list[str] = []
+        self._args: tuple[Any, ...] = ()
+        self._rng: Any = None
         #: The hook gets the nodes' own tensors (summarised by torch where they live,
         #: `torch_inspector.summaries`); they never change afterwards unless the graph
         #: has an in-place op (export graphs never do), so they are kept without a copy.
@@ -185,13 +190,15 @@ class FxStepper:
         self._finished = False
         self._output = None
         self._record.clear()
+        self._replacements.clear()
+        self._stepped_into.clear()
         run_inputs = traced_inputs(self._inputs)
         self._run_inputs = run_inputs
-        args: tuple[Any, ...] = run_inputs
-        if self.program is not None:
-            user = iter(pytree.tree_leaves(run_inputs))
-            args = tuple(next(user) if v is _USER_INPUT else v for v in self._lifted)
-        with torch.enable_grad():
+        self._args = args = self._arguments(run_inputs)
+        self._graded = not self._lazy_gradients()
+        if not self._graded:  # the backward runs the nodes again: with this random state
+            self._rng = _random_state()
+        with torch.set_grad_enabled(self._graded):
             result = self._step_all(hook, args)
         self._output = self._model_output(result)
         self._finished = True
@@ -200,8 +207,39 @@ class FxStepper:
     def backward(self) -> GradientResult:
         if not self._finished:
             raise RuntimeError("gradients need a finished run")
+        if not self._graded:
+            self._run_with_gradients()
         loss, source = scalar_loss(self._output, self._run_inputs, self.target.loss)
         return compute_gradients(loss, source, self._record, self._params)
+
+    # ------------------------------------------------------- gradients on demand
+
+    def _lazy_gradients(self) -> bool:
+        """Whether this run can go without autograd, its backward running the nodes again
+        (values and all) when gradients are asked: a model in eval mode, whose forward
+        changes no state (no running statistics to update). Autograd's bookkeeping is
+        about a third of a small-op model's forward."""
+        model = self.target.model
+        if not isinstance(model, torch.nn.Module) or _LAZY_GRADIENTS_OFF:
+            return False
+        return not any(m.training for m in model.modules())
+
+    def _run_with_gradients(self) -> None:
+        """Run the last run's nodes again under autograd, with its inputs, random state,
+        replacements and modules stepped into: the same values, now differentiable."""
+        self._record.clear()
+        _set_random_state(self._rng)
+        again = _Again(self._replacements, set(self._stepped_into))
+        with torch.enable_grad():
+            result = self._step_all(again, self._args)
+        self._output = self._model_output(result)
+        self._graded = True
+
+    def _arguments(self, run_inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+        if self.program is None:
+            return run_inputs
+        user = iter(pytree.tree_leaves(run_inputs))
+        return tuple(next(user) if v is _USER_INPUT else v for v in self._lifted)
 
     # ---------------------------------------------------------------- internals
 
@@ -209,14 +247,16 @@ class FxStepper:
         runner = self._runner
         env = runner.env = {}
         runner.args_iter = iter(args)
-        keep = self._record.keep
+        keep = self._record.keep if torch.is_grad_enabled() else None
         node_done = hook.node_done
+        replacements = self._replacements
         scope_left = hook.scope_left
         bodies = self._bodies
         result: Any = None
         for node, call, node_id, scope, exit_to in self._plan:
             try:
                 if node in bodies and hook.enter_subgraph(node_id):
+                    self._stepped_into.append(node_id)
                     result = self._step_into(hook, node, node_id, scope)
                 else:
                     result = call(env)
@@ -231,13 +271,15 @@ class FxStepper:
                 leaves = tuple(flatten(result))
                 replacement = node_done(node_id, scope, leaves)
             if replacement:
+                replacements[node_id] = replacement
                 try:
                     leaves = replaced(leaves, replacement)
                 except ValueError as exc:
                     raise NodeError(node_id, exc) from exc
                 result = rebuild(result, iter(leaves))
             env[node] = result
-            keep(node_id, leaves)
+            if keep is not None:
+                keep(node_id, leaves)
             if exit_to is not None:
                 scope_left(exit_to)
         return result
@@ -251,7 +293,7 @@ class FxStepper:
         body = self._entered.get(node)
         if body is None:
             body = self._entered[node] = ModuleBody(self.graph, node_id, module, tuple(args))
-        return body.run(hook, scope, tuple(args), self._record)
+        return body.run(_Noting(hook, self._replacements), scope, tuple(args), self._record)
 
     def _model_output(self, result: Any) -> Any:
         """What the model's own forward returns, from the output node's value."""
@@ -272,6 +314,61 @@ class FxStepper:
             for value, spec in zip(flat, specs, strict=False):
                 if spec.kind == OutputKind.BUFFER_MUTATION and spec.target in buffers:
                     buffers[spec.target].copy_(value)
+
+
+#: Tests set this to compare a run recorded under autograd with one whose gradients
+#: come from running the nodes again.
+_LAZY_GRADIENTS_OFF = False
+
+
+class _Again:
+    """The hook of a run made again for its gradients: it pauses nowhere and hands back
+    what the first run's hook replaced, stepping into the same modules."""
+
+    def __init__(self, replacements: dict[str, dict[int, Any]], stepped_into: set[str]) -> None:
+        self.replacements = replacements
+        self.stepped_into = stepped_into
+
+    def node_added(self, node_id: str) -> None:
+        pass
+
+    def enter_subgraph(self, node_id: str) -> bool:
+        return node_id in self.stepped_into
+
+    def scope_left(self, scope: tuple[str, ...]) -> None:
+        pass
+
+    def node_done(self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+        return self.replacements.get(node_id)
+
+
+class _Noting:
+    """A hook as it is, noting the replacements it hands back (inside a module body)."""
+
+    def __init__(self, hook: StepHook, replacements: dict[str, dict[int, Any]]) -> None:
+        self.hook = hook
+        self.replacements = replacements
+        self.node_added = hook.node_added
+        self.enter_subgraph = hook.enter_subgraph
+        self.scope_left = hook.scope_left
+
+    def node_done(self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+        replacement = self.hook.node_done(node_id, scope, values)
+        if replacement:
+            self.replacements[node_id] = replacement
+        return replacement
+
+
+def _random_state() -> tuple[Any, Any]:
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return torch.random.get_rng_state(), cuda
+
+
+def _set_random_state(state: tuple[Any, Any]) -> None:
+    cpu, cuda = state
+    torch.random.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def _has_inplace(module: torch.fx.GraphModule) -> bool:
