@@ -19,17 +19,15 @@ numpy path runs. The kernels compile on first use and are cached on disk.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-numba: Any
-try:
-    import numba
-except ImportError:  # the numpy path does it all
-    numba = None
+#: False where numba is not installed (tests set it to run numpy's path).
+enabled = importlib.util.find_spec("numba") is not None
 
 #: Reassociating float sums lets LLVM vectorise them; no flag assumes away NaN or
 #: infinities (a non-finite sum sends the array to numpy's path, which counts them).
@@ -78,14 +76,23 @@ def _squares_and_histogram(values: Any, mean: float, limits: Any, hist: Any) -> 
     return squares
 
 
-if numba is not None:
-    _first = numba.njit(cache=True, nogil=True, fastmath=_FAST)(_first_pass)
-    _second = numba.njit(cache=True, nogil=True, fastmath=_FAST)(_squares)
-    _second_binned = numba.njit(cache=True, nogil=True, fastmath=_FAST)(_squares_and_histogram)
+_kernels: tuple[Any, Any, Any] | None = None
+
+
+def _compiled() -> tuple[Any, Any, Any]:
+    """The kernels, compiled on first use (numba is imported only then: a window that
+    never summarises a value never loads it; compiled code is cached on disk)."""
+    global _kernels
+    if _kernels is None:
+        import numba
+
+        jit = numba.njit(cache=True, nogil=True, fastmath=_FAST)
+        _kernels = (jit(_first_pass), jit(_squares), jit(_squares_and_histogram))
+    return _kernels
 
 
 def available() -> bool:
-    return numba is not None
+    return enabled
 
 
 def fused_stats(
@@ -96,9 +103,10 @@ def fused_stats(
     infinity (numpy's path counts them), magnitudes whose squares leave float64, a
     range float32 cannot scale. Above `sample_above` values the histogram is
     `histogram(flat, lo, hi)` (numpy's, over a sample), as numpy's path takes it."""
-    if numba is None:
+    if not enabled:
         return None
-    lo_v, hi_v, total, negative, zero = _first(flat)
+    first, squared, squared_binned = _compiled()
+    lo_v, hi_v, total, negative, zero = first(flat)
     lo, hi, total = float(lo_v), float(hi_v), float(total)
     if not (math.isfinite(total) and math.isfinite(lo) and math.isfinite(hi)):
         return None
@@ -111,11 +119,11 @@ def fused_stats(
     n = flat.size
     mean = total / n
     if n > sample_above or span == 0:
-        squares = _second(flat, mean)
+        squares = squared(flat, mean)
         counts = histogram(flat, lo, hi)
     else:
         limits = np.array([lo, bins / span], dtype=flat.dtype)
         hist = np.zeros(bins, np.int64)
-        squares = _second_binned(flat, mean, limits, hist)
+        squares = squared_binned(flat, mean, limits, hist)
         counts = tuple(hist.tolist())
     return lo, hi, mean, math.sqrt(squares / n), int(negative), int(zero), counts
