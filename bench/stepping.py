@@ -28,14 +28,15 @@ How each figure is taken, so that none flatters Graphstep:
   **session/node** is what the Session adds per node over the stepper alone
   (summaries, values, events).
 
-Each process builds the row's model from the same seed. Ratios are against the
+Each process builds the row's model from the same seed. No timing forces a garbage
+collection first (a forced collection returns the last run's memory to the system,
+and the next run then pays for fresh pages: measured 2-8x on the small models). Ratios are against the
 forward. The last line is one JSON object of the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import resource
@@ -343,7 +344,6 @@ def median_time(fn: Callable[[], Any], repeat: int) -> float:
     sync()
     times = []
     for _ in range(repeat):
-        gc.collect()
         t0 = time.perf_counter()
         fn()
         sync()
@@ -432,7 +432,6 @@ def measure_graphstep(framework: str, row: str, repeat: int) -> dict[str, Any]:
     stepped()  # warm-up
     runs = []
     for _ in range(repeat):
-        gc.collect()
         runs.append(stepped())
     out = {
         "capture": captured.strategy,

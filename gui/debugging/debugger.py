@@ -37,10 +37,7 @@ from inspectors.run_command import at_node
 from inspectors.tensors import TensorSummary
 
 BACKWARD_TIP = "Backward pass: gradient of the loss at every node and parameter"
-LIVE_TIP = (
-    "Open the recorded model for real and run it to this node (when its file is at hand); "
-    "the Log says whether the live value matches the recorded one"
-)
+LIVE_TIP = "Run the real model to this node and compare its value with the recording"
 
 
 def model_at_hand(spec: str) -> bool:
@@ -477,6 +474,10 @@ class DebugController(RunReader, QObject):
             self.window.log_panel.info(
                 f"Live at {self.title(node)}: its value matches the recording"
             )
+
+    def replaying(self) -> bool:
+        """Whether this window shows a recorded run (`graphstep open FILE.gsrec`)."""
+        return self._replaying()
 
     def _replaying(self) -> bool:
         """Whether this window shows a recorded run (`graphstep open FILE.gsrec`)."""

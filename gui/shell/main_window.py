@@ -365,7 +365,9 @@ class MainWindow(ModelDropMixin, DockingMixin, WindowActionsMixin, QMainWindow):
         self.find_bar.set_count(None)
         self.view.set_graph(result.graph)
         self.breadcrumbs.set_path([result.name])
-        self.setWindowTitle(f"{result.name} — {APP_NAME}")
+        debugger = getattr(self, "debugger", None)
+        recorded = " (recording)" if debugger is not None and debugger.replaying() else ""
+        self.setWindowTitle(f"{result.name}{recorded} — {APP_NAME}")
         self._update_status()
         graph = result.graph
         self.log_panel.info(

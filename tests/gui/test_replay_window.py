@@ -68,6 +68,7 @@ def test_re_run_live_from_here_reaches_the_node_with_the_recorded_value(qtbot, r
     """Ctrl+Shift+L on a recording paused at a node opens the model for real, runs it
     to that node, and the Log says the live value matches the recorded one."""
     win, recording = replay
+    assert win.windowTitle() == "nan_torch (recording) — Graphstep"
     assert not win.debugger.act_live.isEnabled()  # before any node: nowhere to go
     ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
     pause = press(qtbot, win, Qt.Key.Key_F11)
@@ -80,6 +81,7 @@ def test_re_run_live_from_here_reaches_the_node_with_the_recorded_value(qtbot, r
         timeout=120_000,
     )
     assert not isinstance(win.engine.client, ReplayEngine)
+    assert win.windowTitle() == "nan_torch — Graphstep"  # no longer "(recording)"
     live = win.debugger.last_pause
     assert (live.node_id, live.position) == ("log", 5)
     assert not win.debugger.tensor_panel.read_only and not win.debugger.act_live.isEnabled()
