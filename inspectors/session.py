@@ -137,7 +137,10 @@ class Session:
         self._share_values = bool(getattr(self.stepper, "immutable_values", False))
         # during a plain continue, small outputs are summarised (and their events sent)
         # in batches: (node id, position, scope, kept values, overridden)
-        self._deferred: list[tuple[str, int, tuple[str, ...], tuple[Any, ...], bool]] = []
+        # (and an eager graph's NodeAdded events, in their place between them)
+        self._deferred: list[
+            tuple[str, int, tuple[str, ...], tuple[Any, ...], bool] | ev.NodeAdded
+        ] = []
         self._defer_lock = threading.Lock()  # `_deferred` and its flush (two threads)
         self._flushed_at = time.monotonic()
 
@@ -502,11 +505,16 @@ class Session:
     # --------------------------------------------------------- the stepper's hook
 
     def node_added(self, node_id: str) -> None:
-        self._flush()  # the nodes that ran before it are reported first
         graph = self.graph
         attrs = dict(graph.node(node_id))
         edges = tuple((s, d, dict(a)) for s, d, a in graph.nx.in_edges(node_id, data=True))
-        self._emit(ev.NodeAdded(node_id, attrs, edges))
+        added = ev.NodeAdded(node_id, attrs, edges)
+        if self._mode == _CONTINUE and not self._pause_asked and not len(self.breakpoints):
+            with self._defer_lock:  # in the batch, in its place: after the nodes before it
+                self._deferred.append(added)
+            return
+        self._flush()  # the nodes that ran before it are reported first
+        self._emit(added)
 
     def enter_subgraph(self, node_id: str) -> bool:
         if self._mode == _STEP:
@@ -622,17 +630,23 @@ class Session:
         if not deferred:
             return
         self._deferred = []
-        summaries = summarize_batch([v for entry in deferred for v in entry[3]])
+        summaries = summarize_batch(
+            [v for entry in deferred if not isinstance(entry, ev.NodeAdded) for v in entry[3]]
+        )
         start = 0
         table = self.summaries
         emit = self._emit
-        for node_id, position, scope, values, overridden in deferred:
+        for entry in deferred:
+            if isinstance(entry, ev.NodeAdded):  # an eager graph's, in its place
+                emit(entry)
+                continue
+            node_id, position, scope, values, overridden = entry
             end = start + len(values)
             mine = tuple(summaries[start:end])
             start = end
             table[node_id] = mine
             emit(ev.NodeStepped(node_id, position, scope, mine, overridden))
-        self._prev_scope = deferred[-1][2]
+            self._prev_scope = scope
 
     def _should_pause(
         self,

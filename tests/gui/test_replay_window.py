@@ -90,21 +90,12 @@ def test_re_run_live_from_here_reaches_the_node_with_the_recorded_value(qtbot, r
     assert (end.reason, end.position) == (ev.FINISHED, 7)
 
 
-def test_re_run_live_says_why_not_when_the_model_is_not_at_hand(qtbot, tmp_path):
-    path = tmp_path / "nan.gsrec"
-    assert cli.main(["run", "nan_torch", "--json", "--record", str(path)]) == 0
-    recording = read(path)
-    win = MainWindow(
-        Settings(tmp_path / "s.ini"), show_error_dialogs=False, client=ReplayEngine(recording)
-    )
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.debugger.last_pause is not None, timeout=TIMEOUT)
+def test_re_run_live_says_why_not_when_the_model_is_not_at_hand(qtbot, replay):
+    win, _recording = replay
     win.debugger.spec = "<Net>"  # as a watched loop's recording names its model
     press(qtbot, win, Qt.Key.Key_F11)
     assert not win.debugger.act_live.isEnabled()
     assert "not a file or sample at hand" in win.debugger.act_live.toolTip()
-    win.close()
 
 
 def test_a_live_value_unlike_the_recorded_one_is_named():
