@@ -258,63 +258,45 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
         small = _summarize_small(flat, shape, dtype, device, a.nbytes)
         if small is not None:
             return small
-    elif flat.dtype.kind == "f":
+    fused = None
+    if size > SMALL_ARRAY and flat.dtype.kind == "f":
         # two compiled passes where numba is (`fused_summary`); None: numpy's path
         fused = fused_stats(flat, HISTOGRAM_BINS, HISTOGRAM_SAMPLE, _histogram)
-        if fused is not None:
-            lo, hi, mean, std, negative, zero, counts = fused
-            return _tensor_summary(
-                shape,
-                dtype,
-                device,
-                "tensor",
-                "",
-                size,
-                a.nbytes,
-                lo,
-                hi,
-                mean,
-                std,
-                max(abs(lo), abs(hi)),
-                negative,
-                zero,
-                size - negative - zero,
-                0,
-                0,
-                0,
-                counts,
-                (lo, hi),
-                {},
-            )
-    nan = neg_inf = pos_inf = 0
-    finite = flat
-    total: float | None = None
-    if flat.dtype.kind == "f":
-        # A finite sum proves every value finite (a NaN or an Inf would spread into
-        # it), which spares a pass; only an overflowing sum needs the full check.
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked next
-            total = float(flat.sum())  # pairwise summation: accurate without a copy
-        if not math.isfinite(total) and not np.isfinite(flat).all():
-            nan = int(np.count_nonzero(np.isnan(flat)))
-            neg_inf = int(np.count_nonzero(flat == -np.inf))
-            pos_inf = int(np.count_nonzero(flat == np.inf))
-            finite = flat[np.isfinite(flat)]
-            total = None
-    negative = int(np.count_nonzero(flat < 0))
-    zero = int(np.count_nonzero(flat == 0))
-    positive = size - negative - zero - nan
-    n = int(finite.size)
-    if n:
-        lo = float(finite.min())
-        hi = float(finite.max())
-        if total is None or not math.isfinite(total):
-            total = float(finite.sum(dtype=np.float64))
-        mean = total / n
-        std = _std(finite, mean, max(abs(lo), abs(hi)))
-        counts = _histogram(finite, lo, hi)
+    if fused is not None:
+        lo, hi, mean, std, negative, zero, counts = fused
+        nan = neg_inf = pos_inf = 0
+        positive = size - negative - zero
+        n = size
     else:
-        lo = hi = mean = std = math.nan
-        counts = ()
+        nan = neg_inf = pos_inf = 0
+        finite = flat
+        total: float | None = None
+        if flat.dtype.kind == "f":
+            # A finite sum proves every value finite (a NaN or an Inf would spread into
+            # it), which spares a pass; only an overflowing sum needs the full check.
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked next
+                total = float(flat.sum())  # pairwise summation: accurate without a copy
+            if not math.isfinite(total) and not np.isfinite(flat).all():
+                nan = int(np.count_nonzero(np.isnan(flat)))
+                neg_inf = int(np.count_nonzero(flat == -np.inf))
+                pos_inf = int(np.count_nonzero(flat == np.inf))
+                finite = flat[np.isfinite(flat)]
+                total = None
+        negative = int(np.count_nonzero(flat < 0))
+        zero = int(np.count_nonzero(flat == 0))
+        positive = size - negative - zero - nan
+        n = int(finite.size)
+        if n:
+            lo = float(finite.min())
+            hi = float(finite.max())
+            if total is None or not math.isfinite(total):
+                total = float(finite.sum(dtype=np.float64))
+            mean = total / n
+            std = _std(finite, mean, max(abs(lo), abs(hi)))
+            counts = _histogram(finite, lo, hi)
+        else:
+            lo = hi = mean = std = math.nan
+            counts = ()
     abs_max = max(abs(lo), abs(hi)) if n else math.nan
     if pos_inf or neg_inf:
         abs_max = math.inf
