@@ -35,11 +35,22 @@ from torch import nn  # noqa: E402
 
 import graphstep  # noqa: E402
 
-try:
-    import keras
-    import tensorflow as tf
-except ImportError:  # the Keras rows are left out
-    keras = tf = None
+# TensorFlow is imported only once the PyTorch rows are done (`load_keras`): its
+# threads would otherwise share the 2 cores with the PyTorch loops being timed.
+keras: Any = None
+tf: Any = None
+
+
+def load_keras() -> bool:
+    """Import Keras and TensorFlow for the Keras rows; False where they are missing."""
+    global keras, tf
+    try:
+        import keras as keras_module
+        import tensorflow as tf_module
+    except ImportError:
+        return False
+    keras, tf = keras_module, tf_module
+    return True
 
 
 def mlp() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
@@ -124,15 +135,18 @@ def keras_cnn() -> tuple[Any, np.ndarray, np.ndarray]:
     return model, x, rng.integers(0, 10, 64)
 
 
-class StepTimes(keras.callbacks.Callback if keras is not None else object):  # type: ignore[misc]
-    """The time of each step, from one batch's end to the next."""
+def step_times() -> Any:
+    """A callback that notes the time of each step, from one batch's end to the next."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.ends: list[float] = []
+    class StepTimes(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ends: list[float] = []
 
-    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        self.ends.append(time.perf_counter())
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.ends.append(time.perf_counter())
+
+    return StepTimes()
 
 
 def run_keras(variant: str, built: Any, iterations: int, record: Path) -> float:
@@ -140,7 +154,7 @@ def run_keras(variant: str, built: Any, iterations: int, record: Path) -> float:
     model, x, y = built
     batch = len(x)
     xs, ys = np.concatenate([x] * iterations), np.concatenate([y] * iterations)
-    timer = StepTimes()
+    timer = step_times()
     callbacks: list[Any] = [timer]
     if variant == "watch":
         callbacks.append(graphstep.watch(model, record=record))
@@ -160,6 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--loops", choices=("all", "torch"), default="all")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Anomaly Detection has been enabled")
     figures: dict[str, float] = {}
@@ -168,10 +183,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         record = Path(tmp) / "never.gsrec"
         loops: list[tuple[str, Any, Any]] = [("mlp", mlp, run), ("cnn", cnn, run)]
-        if keras is not None:
+        if args.loops != "torch":
             loops += [("keras_mlp", keras_mlp, run_keras), ("keras_cnn", keras_cnn, run_keras)]
         for name, build, runner in loops:
             if runner is run_keras:
+                if keras is None and not load_keras():
+                    print(f"{name:<11}left out: keras and tensorflow are not installed")
+                    continue
                 built = build()
                 built[0].compile(
                     optimizer=keras.optimizers.SGD(0.01),
