@@ -300,12 +300,10 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
     abs_max = max(abs(lo), abs(hi)) if n else math.nan
     if pos_inf or neg_inf:
         abs_max = math.inf
-    return _tensor_summary(
+    return tensor_summary(
         shape,
         dtype,
         device,
-        "tensor",
-        "",
         size,
         a.nbytes,
         lo,
@@ -321,7 +319,6 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
         pos_inf,
         counts,
         (lo, hi) if n else (),
-        {},
     )
 
 
@@ -350,12 +347,10 @@ def _summarize_small(
     zero = bisect_right(listed, 0.0, negative) - negative  # -0.0 included, as `== 0`
     mean = total / size
     abs_max = max(abs(lo), abs(hi))
-    return _tensor_summary(
+    return tensor_summary(
         shape,
         dtype,
         device,
-        "tensor",
-        "",
         size,
         nbytes,
         lo,
@@ -371,7 +366,6 @@ def _summarize_small(
         0,
         _histogram(ordered, lo, hi),
         (lo, hi),
-        {},
     )
 
 
