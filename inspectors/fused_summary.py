@@ -76,19 +76,170 @@ def _squares_and_histogram(values: Any, mean: float, limits: Any, hist: Any) -> 
     return squares
 
 
-_kernels: tuple[Any, Any, Any] | None = None
+def _sums(values: Any) -> tuple[float, int, int]:
+    """The sum (float64) and the negative and zero counts, in one vectorised pass."""
+    total = 0.0
+    negative = 0
+    zero = 0
+    for i in range(values.size):
+        v = values[i]
+        total += v
+        negative += v < 0
+        zero += v == 0
+    return total, negative, zero
 
 
-def _compiled() -> tuple[Any, Any, Any]:
+def _extremes(values: Any) -> tuple[Any, Any]:
+    """Min and max, a pass of their own: in one loop with `_sums` they cost three times
+    as much (measured)."""
+    lo = values[0]
+    hi = values[0]
+    for i in range(values.size):
+        v = values[i]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi
+
+
+def _sampled_histogram(values: Any, step: int, limits: Any, hist: Any) -> None:
+    """The histogram of `values[::step]`, binned as `_squares_and_histogram` bins."""
+    lo = limits[0]
+    scale = limits[1]
+    last = hist.size - 1
+    for i in range(0, values.size, step):
+        hist[min(int((values[i] - lo) * scale), last)] += 1
+
+
+def _many(
+    addresses: Any,
+    sizes: Any,
+    limits: Any,
+    wide: bool,
+    sample_above: int,
+    stats: Any,
+    signs: Any,
+    hist: Any,
+    status: Any,
+) -> None:
+    """`fused_stats` of many arrays of one dtype in one call, the GIL released: array
+    `k` is `sizes[k]` values at memory address `addresses[k]` (C-contiguous, alive for
+    the call). Its (lo, hi, mean, std) go to `stats[k]`, its negative and zero counts to
+    `signs[k]`, its histogram to `hist[k]` and to `status[k]`: 0 done; 1 numpy's path
+    must do it (a NaN or an infinity, magnitudes whose squares leave float64, a range
+    the dtype cannot scale). Above `sample_above` values the histogram is binned from
+    the evenly strided sample `values[:: n // sample_above]` and scaled to `n` values
+    as `tensors._scaled_counts` scales it.
+    `limits` is a scratch pair in the values' dtype: lo and the bin scale in it; `wide`
+    says that dtype is float64."""
+    bins = hist.shape[1]
+    for k in range(addresses.size):
+        n = sizes[k]
+        values = numba.carray(_pointer(addresses[k], limits), n)
+        total, negative, zero = _sums(values)
+        status[k] = 1
+        if not math.isfinite(total):  # a NaN or an infinity spreads into the sum
+            continue
+        lo_v, hi_v = _extremes(values)
+        lo = float(lo_v)
+        hi = float(hi_v)
+        bound = max(abs(lo), abs(hi))
+        if not (bound == 0 or 1e-150 < bound < 1e150):
+            continue
+        span = hi - lo
+        if span != 0 and not wide and not 1e-30 < span < 1e38:
+            continue
+        mean = total / n
+        row = hist[k]
+        if span == 0:
+            squares = _squares(values, mean)
+            row[bins // 2] = n
+        else:
+            limits[0] = lo
+            limits[1] = bins / span
+            if n > sample_above:
+                squares = _squares(values, mean)
+                step = n // sample_above
+                _sampled_histogram(values, step, limits, row)
+                _scale_counts(row, n, (n + step - 1) // step)
+            else:
+                squares = _squares_and_histogram(values, mean, limits, row)
+        status[k] = 0
+        stats[k, 0] = lo
+        stats[k, 1] = hi
+        stats[k, 2] = mean
+        stats[k, 3] = math.sqrt(squares / n)
+        signs[k, 0] = negative
+        signs[k, 1] = zero
+
+
+def _scale_counts(hist: Any, n: int, sampled: int) -> None:
+    """`tensors._scaled_counts` in place, with the same float64 arithmetic (compiled
+    without fast-math: the remainders decide which bins get the rest)."""
+    ratio = n / sampled
+    remainders = np.empty(hist.size, np.float64)
+    total = 0
+    for b in range(hist.size):
+        scaled = hist[b] * ratio
+        whole = math.floor(scaled)
+        remainders[b] = scaled - whole
+        hist[b] = int(whole)
+        total += int(whole)
+    for _ in range(n - total):  # largest remainders first, ties to the lower bin
+        best = 0
+        for b in range(1, hist.size):
+            if remainders[b] > remainders[best]:
+                best = b
+        remainders[best] = -1.0
+        hist[best] += 1
+
+
+_kernels: tuple[Any, Any, Any, Any] | None = None
+
+
+def _compiled() -> tuple[Any, Any, Any, Any]:
     """The kernels, compiled on first use (numba is imported only then: a window that
     never summarises a value never loads it; compiled code is cached on disk)."""
-    global _kernels
+    global _kernels, numba
     if _kernels is None:
-        import numba
+        import numba as imported
 
-        jit = numba.njit(cache=True, nogil=True, fastmath=_FAST)
-        _kernels = (jit(_first_pass), jit(_squares), jit(_squares_and_histogram))
+        numba = imported
+        global _pointer, _sums, _extremes, _squares, _sampled_histogram, _squares_and_histogram
+        global _scale_counts
+        _pointer = _pointer_intrinsic()
+        # The loops take fast-math; `_many`, which tests their results for NaN and
+        # infinities and scales the sampled histograms, must not: `reassoc` lets LLVM
+        # fold `math.isfinite` away (a NaN array was measured passing as finite).
+        fast = numba.njit(cache=True, nogil=True, fastmath=_FAST)
+        exact = numba.njit(cache=True, nogil=True)
+        _sums, _extremes, _squares = fast(_sums), fast(_extremes), fast(_squares)
+        _sampled_histogram = fast(_sampled_histogram)
+        _squares_and_histogram = fast(_squares_and_histogram)
+        _scale_counts = exact(_scale_counts)
+        _kernels = (fast(_first_pass), _squares, _squares_and_histogram, exact(_many))
     return _kernels
+
+
+numba: Any = None  # the module, once `_compiled` has imported it
+_pointer: Any = None  # `_pointer_intrinsic()`, made then
+
+
+def _pointer_intrinsic() -> Any:
+    """`_pointer(address, like)`: the integer `address` as a pointer to `like`'s dtype,
+    so a kernel reads an array it is given by address (`numba.carray`)."""
+    from numba import types
+    from numba.extending import intrinsic
+
+    @intrinsic  # type: ignore[misc]
+    def pointer(typingctx: Any, address: Any, like: Any) -> Any:
+        kind = types.CPointer(like.dtype)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.inttoptr(args[0], context.get_value_type(kind))
+
+        return kind(address, like), codegen
+
+    return pointer
 
 
 def available() -> bool:
@@ -105,7 +256,7 @@ def fused_stats(
     `histogram(flat, lo, hi)` (numpy's, over a sample), as numpy's path takes it."""
     if not enabled:
         return None
-    first, squared, squared_binned = _compiled()
+    first, squared, squared_binned, _many_kernel = _compiled()
     lo_v, hi_v, total, negative, zero = first(flat)
     lo, hi, total = float(lo_v), float(hi_v), float(total)
     if not (math.isfinite(total) and math.isfinite(lo) and math.isfinite(hi)):
@@ -127,3 +278,29 @@ def fused_stats(
         squares = squared_binned(flat, mean, limits, hist)
         counts = tuple(hist.tolist())
     return lo, hi, mean, math.sqrt(squares / n), int(negative), int(zero), counts
+
+
+def batch_stats(
+    addresses: list[int], sizes: list[int], dtype: np.dtype, bins: int, sample_above: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(stats, signs, hist, status) of `_many` for arrays of one dtype (float32 or
+    float64) given by address and size: one compiled call for the whole batch. The
+    caller keeps the arrays alive for the call."""
+    many = _compiled()[3]
+    k = len(addresses)
+    stats = np.empty((k, 4), np.float64)
+    signs = np.empty((k, 2), np.int64)
+    hist = np.zeros((k, bins), np.int64)
+    status = np.empty(k, np.int8)
+    many(
+        np.array(addresses, np.int64),
+        np.array(sizes, np.int64),
+        np.empty(2, dtype),
+        dtype == np.float64,
+        sample_above,
+        stats,
+        signs,
+        hist,
+        status,
+    )
+    return stats, signs, hist, status

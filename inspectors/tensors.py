@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from inspectors.fused_summary import fused_stats
+from inspectors.fused_summary import batch_stats, fused_stats
 
 HISTOGRAM_BINS = 32
 DEFAULT_BUDGET = 1 << 30  # 1 GiB of full values
@@ -172,34 +172,47 @@ def tensor_summary(
     hist_counts: tuple[int, ...],
     hist_range: tuple[float, ...],
 ) -> TensorSummary:
-    """A tensor's summary from its fields, built as fast as `_tensor_summary` builds it."""
-    return _tensor_summary(
-        shape,
-        dtype,
-        device,
-        "tensor",
-        "",
-        size,
-        nbytes,
-        lo,
-        hi,
-        mean,
-        std,
-        abs_max,
-        negative,
-        zero,
-        positive,
-        nan,
-        neg_inf,
-        pos_inf,
-        hist_counts,
-        hist_range,
-        {},
-    )
+    """A tensor's summary from its fields: the instance dict filled directly, which
+    costs half of `_tensor_summary` and a sixth of the dataclass `__init__` (a
+    continue builds one per output)."""
+    summary = _new(TensorSummary)
+    d = summary.__dict__
+    d["shape"] = shape
+    d["dtype"] = dtype
+    d["device"] = device
+    d["kind"] = "tensor"
+    d["text"] = ""
+    d["size"] = size
+    d["nbytes"] = nbytes
+    d["min"] = lo
+    d["max"] = hi
+    d["mean"] = mean
+    d["std"] = std
+    d["abs_max"] = abs_max
+    d["negative"] = negative
+    d["zero"] = zero
+    d["positive"] = positive
+    d["nan"] = nan
+    d["neg_inf"] = neg_inf
+    d["pos_inf"] = pos_inf
+    d["hist_counts"] = hist_counts
+    d["hist_range"] = hist_range
+    d["extra"] = {}
+    return summary
 
 
 def describe(value: Any) -> TensorSummary:
     """A summary for a non-tensor output, never raising."""
+    kind = type(value)
+    if kind is int or kind is float or kind is bool or value is None:  # sizes, flags
+        known = _DESCRIBED.get(kind)
+        if known is None:
+            known = _DESCRIBED[kind] = TensorSummary(kind=kind.__name__, text="")
+        summary = _new(TensorSummary)
+        summary.__dict__.update(known.__dict__)
+        summary.__dict__["text"] = repr(value)
+        summary.__dict__["extra"] = {}
+        return summary
     try:
         text = repr(value)
     except Exception as exc:  # a user object whose repr raises
@@ -211,6 +224,8 @@ def describe(value: Any) -> TensorSummary:
 
 _FIELDS = tuple(f.name for f in fields(TensorSummary))
 _new = object.__new__
+#: The summary of a plain Python scalar of each type, but its text (`describe`).
+_DESCRIBED: dict[type, TensorSummary] = {}
 
 
 def _tensor_summary(*values: Any) -> TensorSummary:
@@ -421,12 +436,16 @@ def _histogram(values: np.ndarray, lo: float, hi: float) -> tuple[int, ...]:
     if binned.size > HISTOGRAM_BINS:
         binned[HISTOGRAM_BINS - 1] += binned[HISTOGRAM_BINS:].sum()
         binned = binned[:HISTOGRAM_BINS]
-    # scale the sample's counts back to the full size
-    scaled = binned * (n / sample.size)
+    return _scaled_counts(binned, n, sample.size)
+
+
+def _scaled_counts(binned: np.ndarray, n: int, sampled: int) -> tuple[int, ...]:
+    """A histogram of `sampled` evenly strided values scaled back to all `n` values."""
+    scaled = binned * (n / sampled)
     scaled_counts = np.floor(scaled).astype(np.int64)
     rest = n - int(scaled_counts.sum())
-    if rest > 0:  # largest remainders first, so the counts add up to n
-        scaled_counts[np.argsort(scaled - scaled_counts)[::-1][:rest]] += 1
+    if rest > 0:  # largest remainders first (ties: the lower bin), so they add up to n
+        scaled_counts[np.argsort(scaled_counts - scaled, kind="stable")[:rest]] += 1
     return tuple(scaled_counts.tolist())
 
 
@@ -567,6 +586,59 @@ def _summarize_same_dtype(
         )
         result.append(summary)
     return result
+
+
+def summarize_at(
+    shapes: list[tuple[int, ...]],
+    addresses: list[int],
+    sizes: list[int],
+    dtype: np.dtype,
+    device: str = "cpu",
+) -> list[TensorSummary | None]:
+    """Summaries of C-contiguous float32 / float64 arrays of one dtype given by shape,
+    memory address and size (the caller keeps them alive), in one compiled call for
+    all (`fused_summary.batch_stats`, the GIL released): what a continue's batches of
+    framework tensors go through on the CPU, with no numpy object made per array.
+    None where numpy's path must do it (a NaN or an infinity, extreme magnitudes).
+
+    The numbers are `summarize`'s, mean and std accumulated in float64 as in
+    `summarize_batch`."""
+    stats, signs, hist, status = batch_stats(
+        addresses, sizes, dtype, HISTOGRAM_BINS, HISTOGRAM_SAMPLE
+    )
+    name = _DTYPE_NAMES.get(dtype) or _DTYPE_NAMES.setdefault(dtype, str(dtype))
+    itemsize = dtype.itemsize
+    out: list[TensorSummary | None] = []
+    append = out.append
+    for shape, n, state, (lo, hi, mean, std), (negative, zero), counts in zip(
+        shapes, sizes, status.tolist(), stats.tolist(), signs.tolist(), hist.tolist(), strict=True
+    ):
+        if state:
+            append(None)
+            continue
+        append(
+            tensor_summary(
+                shape,
+                name,
+                device,
+                n,
+                n * itemsize,
+                lo,
+                hi,
+                mean,
+                std,
+                max(-lo, hi, lo, -hi),
+                negative,
+                zero,
+                n - negative - zero,
+                0,
+                0,
+                0,
+                tuple(counts),
+                (lo, hi),
+            )
+        )
+    return out
 
 
 class ValueStore:

@@ -22,14 +22,18 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
+from inspectors import fused_summary
 from inspectors.tensors import (
     HISTOGRAM_BINS,
     Framework,
     TensorSummary,
     describe,
     register_framework,
+    summarize,
+    summarize_at,
     summarize_batch,
     tensor_summary,
 )
@@ -65,8 +69,21 @@ def summarize_tensors(tensors: Sequence[Any], on_host: bool = True) -> list[Tens
     out: list[TensorSummary | None] = [None] * len(tensors)
     groups: dict[tuple[Any, ...], list[int]] = {}
     host: list[int] = []
+    # CPU float tensors, read in place by one compiled call per dtype (`summarize_at`)
+    direct = on_host and len(tensors) >= _DIRECT_FROM and fused_summary.enabled
+    by_address: dict[torch.dtype, list[int]] = {torch.float32: [], torch.float64: []}
     with torch.no_grad():
         for i, t in enumerate(tensors):
+            if (
+                direct
+                and (type(t) is _Tensor or type(t) is _Parameter)
+                and t.is_cpu
+                and t.dtype in by_address
+                and t.layout == _STRIDED
+                and t.numel()
+            ):
+                by_address[t.dtype].append(i)
+                continue
             if not isinstance(t, torch.Tensor) or t.layout != torch.strided or t.is_quantized:
                 out[i] = _other(t)
                 continue
@@ -83,6 +100,22 @@ def summarize_tensors(tensors: Sequence[Any], on_host: bool = True) -> list[Tens
                 )
                 continue
             groups.setdefault((t.device, dtype, t.numel()), []).append(i)
+        for dtype, members in by_address.items():
+            if not members:
+                continue
+            # a view with gaps or another order (a transpose) is read from a copy
+            chosen = [t if (t := tensors[i]).is_contiguous() else t.contiguous() for i in members]
+            summaries = summarize_at(
+                [tuple(t.shape) for t in chosen],
+                [t.data_ptr() for t in chosen],
+                [t.numel() for t in chosen],
+                _NUMPY_DTYPES[dtype],
+            )
+            for i, summary in zip(members, summaries, strict=True):
+                if summary is None:  # NaN or infinities: numpy's path counts them
+                    host.append(i)
+                else:
+                    out[i] = summary
         if host:
             arrays = [to_numpy(tensors[i]) for i in host]
             for i, summary in zip(host, summarize_batch(arrays), strict=True):
@@ -94,10 +127,20 @@ def summarize_tensors(tensors: Sequence[Any], on_host: bool = True) -> list[Tens
     return out  # type: ignore[return-value]
 
 
+#: Batches from this many tensors up go through `summarize_at` (a single tensor's
+#: summary is numpy's, the very numbers `summarize` gives its array).
+_DIRECT_FROM = 4
+_Tensor = torch.Tensor
+_Parameter = torch.nn.Parameter
+_STRIDED = torch.strided
+_NUMPY_DTYPES: dict[torch.dtype, np.dtype[Any]] = {
+    torch.float32: np.dtype(np.float32),
+    torch.float64: np.dtype(np.float64),
+}
+
+
 def _other(value: Any) -> TensorSummary:
     """A tensor torch cannot reduce here (sparse, quantized, meta...): through numpy."""
-    from inspectors.tensors import summarize
-
     if isinstance(value, torch.Tensor):
         array = to_numpy(value)
         return summarize(array) if not isinstance(array, torch.Tensor) else describe(value)
@@ -269,7 +312,7 @@ def _copy(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def _on_device(tensor: torch.Tensor) -> bool:
-    return tensor.device.type != "cpu"
+    return not tensor.is_cpu
 
 
 register_framework(

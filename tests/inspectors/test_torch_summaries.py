@@ -125,3 +125,29 @@ def test_device_values_spill_to_host_memory_past_the_device_budget():
     assert store.device_nbytes <= 1000 and store.nbytes == 1600
     for i in range(4):
         np.testing.assert_array_equal(store.get(str(i)), np.full(100, i, np.float32))
+
+
+def test_a_batch_of_cpu_tensors_is_read_in_place_with_numpys_numbers():
+    """A continue's batch of CPU float tensors goes through one compiled call
+    (`summarize_at`), views with gaps or in another order through a copy; NaN and
+    infinities still counted as numpy counts them."""
+    rng = np.random.default_rng(4)
+    base = torch.from_numpy(rng.standard_normal((6, 40, 50)).astype(np.float32))
+    tensors = [
+        base,
+        base.transpose(1, 2),  # not contiguous
+        base[:, ::3],  # gaps
+        base.double()[1],
+        torch.nn.Parameter(base[0].clone()),
+        torch.zeros(3, 3),
+        torch.tensor([1.0, float("nan"), -float("inf")]),
+        torch.arange(6).reshape(2, 3),  # integers: numpy's path
+        7,
+    ]
+    got = summarize_tensors(tensors)
+    for tensor, summary in zip(tensors, got, strict=True):
+        if not isinstance(tensor, torch.Tensor):
+            assert summary.kind == "int" and summary.text == "7"
+            continue
+        same(summary, summarize(tensor.detach().contiguous().numpy()))
+    assert got[6].nan == 1 and got[6].neg_inf == 1
