@@ -446,10 +446,13 @@ def measure_graphstep(framework: str, row: str, repeat: int) -> dict[str, Any]:
     return out
 
 
-def in_fresh_process(what: str, framework: str, row: str, repeat: int) -> dict[str, Any]:
+def in_fresh_process(
+    what: str, framework: str, row: str, repeat: int, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--measure", what, "--only", framework, "--rows", row]
     cmd += ["--repeat", str(repeat), "--device", DEVICE]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    environ = {**os.environ, **(env or {})}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=environ)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
@@ -464,6 +467,12 @@ def main() -> None:
     parser.add_argument("--only", choices=("torch", "tensorflow"))
     parser.add_argument("--rows", help="comma-separated row names (default: all)")
     parser.add_argument("--device", default="cpu", help="torch rows: cpu or cuda")
+    parser.add_argument(
+        "--summary-thread",
+        action="store_true",
+        help="also time the continue with its summaries' compiled passes on a thread of "
+        "their own (GRAPHSTEP_SUMMARY_THREAD=1): the 'thread' column",
+    )
     parser.add_argument(
         "--measure", choices=("baseline", "stepper", "graphstep"), help=argparse.SUPPRESS
     )
@@ -483,6 +492,7 @@ def main() -> None:
         f"{'framework':<11}{'model':<15}{'capture':<9}{'nodes':>6}{'forward':>10}"
         f"{'continue':>10}{'ratio':>7}{'stepper':>10}{'session/node':>14}"
         f"{'torchlens':>11}{'vs lens':>9}{'capture':>10}"
+        + (f"{'thread':>10}{'ratio':>7}" if args.summary_thread else "")
     )
     print(
         f"device: {DEVICE}; times in ms; ratio = continue / forward; vs lens = torchlens / continue"
@@ -507,6 +517,15 @@ def main() -> None:
             row["session_per_node_us"] = (mine["continue_s"] - base["stepper_s"]) / nodes * 1e6
             lens = base.get("torchlens_s")
             row["torchlens_vs_continue"] = lens / mine["continue_s"] if lens else None
+            threaded = ""
+            if args.summary_thread:
+                other = in_fresh_process(
+                    "graphstep", framework, name, args.repeat, {"GRAPHSTEP_SUMMARY_THREAD": "1"}
+                )
+                if "continue_s" in other:
+                    row["continue_thread_s"] = other["continue_s"]
+                    row["ratio_thread"] = other["continue_s"] / base["forward_s"]
+                    threaded = f"{other['continue_s'] * 1e3:>10.2f}{row['ratio_thread']:>7.2f}"
             rows.append(row)
             print(
                 f"{framework:<11}{name:<15}{mine['capture']:<9}{mine['nodes']:>6}"
@@ -518,7 +537,8 @@ def main() -> None:
                     if lens
                     else f"{'-':>11}{'-':>9}"
                 )
-                + f"{mine['capture_s'] * 1e3:>10.1f}",
+                + f"{mine['capture_s'] * 1e3:>10.1f}"
+                + threaded,
                 flush=True,
             )
     print(

@@ -39,9 +39,10 @@ from inspectors.tensors import (
     TensorSummary,
     ValueStore,
     as_numpy,
+    describe,
     framework_of,
+    start_batch,
     summarize,
-    summarize_batch,
 )
 
 Listener = Callable[[ev.Event], None]
@@ -143,6 +144,8 @@ class Session:
         ] = []
         self._defer_lock = threading.Lock()  # `_deferred` and its flush (two threads)
         self._flushed_at = time.monotonic()
+        #: batches whose summaries are under way, and the calls that give them
+        self._in_flight: list[tuple[list[Any], Callable[[], list[TensorSummary]]]] = []
 
         self._listeners: list[Listener] = [listener] if listener else []
         self._commands: queue.Queue[_Queued] = queue.Queue()
@@ -193,7 +196,7 @@ class Session:
         while not self._stopped:
             time.sleep(FLUSH_AFTER_S)
             idle = time.monotonic() - self._flushed_at
-            if self._deferred and idle >= FLUSH_AFTER_S:
+            if (self._deferred or self._in_flight) and idle >= FLUSH_AFTER_S:
                 try:
                     self._flush()
                 except Exception:  # never fatal: the engine thread flushes them anyway
@@ -554,7 +557,7 @@ class Session:
             with self._defer_lock:
                 self._deferred.append((node_id, len(run.executed), scope, kept, bool(override)))
             if len(self._deferred) >= _BATCH_NODES:
-                self._flush()
+                self._flush(wait=False)  # summarised while the next nodes run
             if self._sent > self._handled:  # a command came meanwhile (no lock on this test)
                 self._flush()
                 self._poll_commands(node_id)
@@ -617,22 +620,48 @@ class Session:
             kept.append(v)
         return tuple(kept)
 
-    def _flush(self) -> None:
+    def _flush(self, wait: bool = True) -> None:
         """Summarise the deferred nodes in one batch and send their events, in order.
-        The engine thread calls it, and the flusher thread for a model that spends long
-        inside one node: the lock keeps the batches whole and in order."""
-        with self._defer_lock:
-            self._flush_held()
-            self._flushed_at = time.monotonic()
 
-    def _flush_held(self) -> None:
-        deferred = self._deferred
-        if not deferred:
-            return
-        self._deferred = []
-        summaries = summarize_batch(
-            [v for entry in deferred if not isinstance(entry, ev.NodeAdded) for v in entry[3]]
-        )
+        The batch's compiled passes start now (`tensors.start_batch`) and run while the
+        engine goes on: with `wait=False` (a full batch during a continue) the newest
+        batch is left in flight, reported at the next flush. Every other caller waits
+        for all of them: the engine before an event of its own (a pause, a failure, a
+        node reported on its own), and the flusher thread for a model that spends long
+        inside one node. The lock keeps the batches whole and in order."""
+        with self._defer_lock:
+            deferred, self._deferred = self._deferred, []
+            self._flushed_at = time.monotonic()
+            in_flight = self._in_flight
+            if deferred:
+                in_flight.append((deferred, self._start_summaries(deferred)))
+            while len(in_flight) > (0 if wait else 1):
+                self._report(*in_flight.pop(0))
+
+    @staticmethod
+    def _values_of(deferred: list[Any]) -> list[Any]:
+        return [v for entry in deferred if not isinstance(entry, ev.NodeAdded) for v in entry[3]]
+
+    def _start_summaries(self, deferred: list[Any]) -> Callable[[], list[TensorSummary]]:
+        values = self._values_of(deferred)
+        try:
+            return start_batch(values)
+        except Exception as exc:  # a bug in a summary must not lose the run: say so
+            return self._failed_summaries(values, exc)
+
+    def _failed_summaries(
+        self, values: list[Any], exc: Exception
+    ) -> Callable[[], list[TensorSummary]]:
+        traceback.print_exc()
+        self._emit(ev.Message("error", f"Summaries failed: {type(exc).__name__}: {exc}"))
+        return lambda: [describe(v) for v in values]
+
+    def _report(self, deferred: list[Any], summarized: Callable[[], list[TensorSummary]]) -> None:
+        """Send a batch's events, in order, with its summaries."""
+        try:
+            summaries = summarized()
+        except Exception as exc:
+            summaries = self._failed_summaries(self._values_of(deferred), exc)()
         start = 0
         table = self.summaries
         emit = self._emit

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from inspectors.fused_summary import batch_stats, fused_stats
+from inspectors import fused_summary
+from inspectors.fused_summary import fused_stats, start_batch_stats
 
 HISTOGRAM_BINS = 32
 DEFAULT_BUDGET = 1 << 30  # 1 GiB of full values
@@ -101,7 +102,7 @@ class TensorSummary:
 class Framework:
     """How the engine handles one framework's tensor type without importing it here:
     `summarize_batch(values)` summarises a list of them where they live (see
-    `torch_inspector.summaries`), `to_host(value)` gives a numpy array (or the value
+    `torch_inspector.summaries`; `start_batch` starts that and answers later), `to_host(value)` gives a numpy array (or the value
     itself when numpy cannot hold it), `nbytes(value)` its size."""
 
     summarize_batch: Callable[[Sequence[Any]], list[TensorSummary]]
@@ -109,6 +110,9 @@ class Framework:
     nbytes: Callable[[Any], int]
     copy: Callable[[Any], Any]
     on_device: Callable[[Any], bool]  # not in host memory (a GPU's)
+    #: `summarize_batch` in two halves: the work started now, the call it returns
+    #: giving the summaries (see `start_batch`); None: all of it when asked.
+    start_batch: Callable[[Sequence[Any]], Callable[[], list[TensorSummary]]] | None = None
 
 
 #: Framework tensor types the engine summarises and keeps as they are (a stepper's
@@ -453,6 +457,41 @@ def _scaled_counts(binned: np.ndarray, n: int, sampled: int) -> tuple[int, ...]:
 BATCH_MAX = 1024
 
 
+def start_batch(arrays: list[Any]) -> Callable[[], list[TensorSummary]]:
+    """`summarize_batch(arrays)` in two halves: what can run while the caller goes on
+    (a framework's compiled passes, `Framework.start_batch`) starts now; the returned
+    call finishes the rest and gives the summaries. The values must stay alive and
+    unchanged until then: a continue runs its next nodes meanwhile."""
+    theirs: dict[int, list[int]] = {}
+    for i, a in enumerate(arrays):
+        if (
+            type(a) is not np.ndarray
+            and (framework := framework_of(a)) is not None
+            and framework.start_batch is not None
+        ):
+            theirs.setdefault(id(framework), []).append(i)
+    if not theirs:
+        return lambda: summarize_batch(arrays)
+    started = []
+    for members in theirs.values():
+        framework = framework_of(arrays[members[0]])
+        assert framework is not None and framework.start_batch is not None
+        started.append((members, framework.start_batch([arrays[i] for i in members])))
+    chosen = {i for members in theirs.values() for i in members}
+    rest = [i for i in range(len(arrays)) if i not in chosen]
+
+    def finish() -> list[TensorSummary]:
+        out: list[TensorSummary | None] = [None] * len(arrays)
+        for i, summary in zip(rest, summarize_batch([arrays[i] for i in rest]), strict=True):
+            out[i] = summary
+        for members, result in started:
+            for i, summary in zip(members, result(), strict=True):
+                out[i] = summary
+        return out  # type: ignore[return-value]
+
+    return finish
+
+
 def summarize_batch(arrays: list[Any], device: str = "cpu") -> list[TensorSummary]:
     """`[summarize(a) for a in arrays]`, with small finite float32/float64 arrays done
     together: one numpy call per statistic for the whole batch instead of about ten per
@@ -464,14 +503,17 @@ def summarize_batch(arrays: list[Any], device: str = "cpu") -> list[TensorSummar
     """
     out: list[TensorSummary | None] = [None] * len(arrays)
     groups: dict[np.dtype, list[int]] = {}
+    large: dict[np.dtype, list[int]] = {}  # read in place by one compiled call
     theirs: dict[int, list[int]] = {}  # framework tensors, by framework
+    compiled = fused_summary.enabled
     for i, a in enumerate(arrays):
         if (
             type(a) is np.ndarray
-            and 0 < a.size <= BATCH_MAX
+            and a.size > 0
             and (a.dtype == np.float32 or a.dtype == np.float64)
+            and (a.size <= BATCH_MAX or compiled and a.flags.c_contiguous)
         ):
-            groups.setdefault(a.dtype, []).append(i)
+            (groups if a.size <= BATCH_MAX else large).setdefault(a.dtype, []).append(i)
         elif type(a) is not np.ndarray and (framework := framework_of(a)) is not None:
             theirs.setdefault(id(framework), []).append(i)
         else:
@@ -483,6 +525,14 @@ def summarize_batch(arrays: list[Any], device: str = "cpu") -> list[TensorSummar
             members, framework.summarize_batch([arrays[i] for i in members]), strict=True
         ):
             out[i] = theirs_summary
+    for dtype, members in large.items():
+        chosen = [arrays[i] for i in members]
+        at = summarize_at(
+            [a.shape for a in chosen], [a.ctypes.data for a in chosen], [a.size for a in chosen],
+            dtype, device,
+        )  # fmt: skip
+        for i, summary in zip(members, at, strict=True):
+            out[i] = summary if summary is not None else summarize(arrays[i], device)
     for dtype, members in groups.items():
         if len(members) < 4:
             for i in members:
@@ -597,48 +647,70 @@ def summarize_at(
 ) -> list[TensorSummary | None]:
     """Summaries of C-contiguous float32 / float64 arrays of one dtype given by shape,
     memory address and size (the caller keeps them alive), in one compiled call for
-    all (`fused_summary.batch_stats`, the GIL released): what a continue's batches of
-    framework tensors go through on the CPU, with no numpy object made per array.
-    None where numpy's path must do it (a NaN or an infinity, extreme magnitudes).
+    all (`fused_summary.start_batch_stats`): what a continue's batches of framework
+    tensors go through on the CPU, with no numpy object made per array. None where
+    numpy's path must do it (a NaN or an infinity, extreme magnitudes).
 
     The numbers are `summarize`'s, mean and std accumulated in float64 as in
     `summarize_batch`."""
-    stats, signs, hist, status = batch_stats(
-        addresses, sizes, dtype, HISTOGRAM_BINS, HISTOGRAM_SAMPLE
-    )
-    name = _DTYPE_NAMES.get(dtype) or _DTYPE_NAMES.setdefault(dtype, str(dtype))
-    itemsize = dtype.itemsize
-    out: list[TensorSummary | None] = []
-    append = out.append
-    for shape, n, state, (lo, hi, mean, std), (negative, zero), counts in zip(
-        shapes, sizes, status.tolist(), stats.tolist(), signs.tolist(), hist.tolist(), strict=True
-    ):
-        if state:
-            append(None)
-            continue
-        append(
-            tensor_summary(
-                shape,
-                name,
-                device,
-                n,
-                n * itemsize,
-                lo,
-                hi,
-                mean,
-                std,
-                max(-lo, hi, lo, -hi),
-                negative,
-                zero,
-                n - negative - zero,
-                0,
-                0,
-                0,
-                tuple(counts),
-                (lo, hi),
+    return start_at(shapes, addresses, sizes, dtype, device)()
+
+
+def start_at(
+    shapes: list[tuple[int, ...]],
+    addresses: list[int],
+    sizes: list[int],
+    dtype: np.dtype,
+    device: str = "cpu",
+) -> Callable[[], list[TensorSummary | None]]:
+    """`summarize_at`, its compiled pass started now (on the summaries' thread); the
+    returned call waits for it and builds the summaries. The arrays must stay alive
+    and unchanged until then."""
+    pending = start_batch_stats(addresses, sizes, dtype, HISTOGRAM_BINS, HISTOGRAM_SAMPLE)
+
+    def finish() -> list[TensorSummary | None]:
+        stats, signs, hist, status = pending()
+        name = _DTYPE_NAMES.get(dtype) or _DTYPE_NAMES.setdefault(dtype, str(dtype))
+        itemsize = dtype.itemsize
+        out: list[TensorSummary | None] = []
+        append = out.append
+        for shape, n, state, (lo, hi, mean, std), (negative, zero), counts in zip(
+            shapes,
+            sizes,
+            status.tolist(),
+            stats.tolist(),
+            signs.tolist(),
+            hist.tolist(),
+            strict=True,
+        ):
+            if state:
+                append(None)
+                continue
+            append(
+                tensor_summary(
+                    shape,
+                    name,
+                    device,
+                    n,
+                    n * itemsize,
+                    lo,
+                    hi,
+                    mean,
+                    std,
+                    max(-lo, hi, lo, -hi),
+                    negative,
+                    zero,
+                    n - negative - zero,
+                    0,
+                    0,
+                    0,
+                    tuple(counts),
+                    (lo, hi),
+                )
             )
-        )
-    return out
+        return out
+
+    return finish
 
 
 class ValueStore:

@@ -165,6 +165,9 @@ class FxStepper:
         self._lifted = _lifted_arguments(self.program, self.target.model) if self.program else []
         self._buffers = dict(_module_tensors(self.target.model, "named_buffers"))
         self._inputs: tuple[Any, ...] = tuple(self.target.example_inputs)
+        model = self.target.model
+        #: the model's modules, listed once (walking them costs 0.3 ms a run on 200)
+        self._modules = list(model.modules()) if isinstance(model, torch.nn.Module) else None
         self._record = OutputRecord()
         self._graded = True  # the last run recorded autograd's graph
         self._replacements: dict[str, dict[int, Any]] = {}  # what the hook replaced
@@ -219,10 +222,9 @@ class FxStepper:
         (values and all) when gradients are asked: a model in eval mode, whose forward
         changes no state (no running statistics to update). Autograd's bookkeeping is
         about a third of a small-op model's forward."""
-        model = self.target.model
-        if not isinstance(model, torch.nn.Module) or _LAZY_GRADIENTS_OFF:
+        if self._modules is None or _LAZY_GRADIENTS_OFF:
             return False
-        return not any(m.training for m in model.modules())
+        return not any(m.training for m in self._modules)
 
     def _run_with_gradients(self) -> None:
         """Run the last run's nodes again under autograd, with its inputs, random state,
