@@ -176,33 +176,12 @@ def tensor_summary(
     hist_counts: tuple[int, ...],
     hist_range: tuple[float, ...],
 ) -> TensorSummary:
-    """A tensor's summary from its fields: the instance dict filled directly, which
-    costs half of `_tensor_summary` and a sixth of the dataclass `__init__` (a
-    continue builds one per output)."""
-    summary = _new(TensorSummary)
-    d = summary.__dict__
-    d["shape"] = shape
-    d["dtype"] = dtype
-    d["device"] = device
-    d["kind"] = "tensor"
-    d["text"] = ""
-    d["size"] = size
-    d["nbytes"] = nbytes
-    d["min"] = lo
-    d["max"] = hi
-    d["mean"] = mean
-    d["std"] = std
-    d["abs_max"] = abs_max
-    d["negative"] = negative
-    d["zero"] = zero
-    d["positive"] = positive
-    d["nan"] = nan
-    d["neg_inf"] = neg_inf
-    d["pos_inf"] = pos_inf
-    d["hist_counts"] = hist_counts
-    d["hist_range"] = hist_range
-    d["extra"] = {}
-    return summary
+    """A tensor's summary from its fields (`_tensor_summary`; a continue builds one per
+    output)."""
+    return _tensor_summary(
+        shape, dtype, device, "tensor", "", size, nbytes, lo, hi, mean, std, abs_max,
+        negative, zero, positive, nan, neg_inf, pos_inf, hist_counts, hist_range, {},
+    )  # fmt: skip
 
 
 def describe(value: Any) -> TensorSummary:
@@ -232,15 +211,57 @@ _new = object.__new__
 _DESCRIBED: dict[type, TensorSummary] = {}
 
 
-def _tensor_summary(*values: Any) -> TensorSummary:
-    """`TensorSummary(*values)`, every field given in order, at a third of the cost.
+def _tensor_summary(
+    shape: tuple[int, ...],
+    dtype: str,
+    device: str,
+    kind: str,
+    text: str,
+    size: int,
+    nbytes: int,
+    lo: float,
+    hi: float,
+    mean: float,
+    std: float,
+    abs_max: float,
+    negative: int,
+    zero: int,
+    positive: int,
+    nan: int,
+    neg_inf: int,
+    pos_inf: int,
+    hist_counts: tuple[int, ...],
+    hist_range: tuple[float, ...],
+    extra: dict[str, Any],
+) -> TensorSummary:
+    """`TensorSummary(...)`, every field given in order, at a sixth of the cost.
 
-    The frozen dataclass `__init__` sets each of its 20 fields through
-    `object.__setattr__`, which is a third of a small array's summary; filling the
-    instance dict at once gives the same object (TensorSummary has no slots).
-    """
+    The frozen dataclass `__init__` sets each of its 21 fields through
+    `object.__setattr__`; filling the instance dict directly gives the same object
+    (TensorSummary has no slots), as `dataclasses.fields` order names them."""
     summary = _new(TensorSummary)
-    summary.__dict__.update(zip(_FIELDS, values, strict=True))
+    d = summary.__dict__
+    d["shape"] = shape
+    d["dtype"] = dtype
+    d["device"] = device
+    d["kind"] = kind
+    d["text"] = text
+    d["size"] = size
+    d["nbytes"] = nbytes
+    d["min"] = lo
+    d["max"] = hi
+    d["mean"] = mean
+    d["std"] = std
+    d["abs_max"] = abs_max
+    d["negative"] = negative
+    d["zero"] = zero
+    d["positive"] = positive
+    d["nan"] = nan
+    d["neg_inf"] = neg_inf
+    d["pos_inf"] = pos_inf
+    d["hist_counts"] = hist_counts
+    d["hist_range"] = hist_range
+    d["extra"] = extra
     return summary
 
 

@@ -169,3 +169,16 @@ def test_std_and_mean_are_exact_from_the_smallest_normal_float32_to_its_maximum(
         assert summary.std == pytest.approx(np.std(wide), rel=1e-5)
         assert summary.mean == pytest.approx(np.mean(wide), rel=1e-4, abs=1e-6 * scale)
         assert summary.std > 0
+
+
+def test_the_fast_summary_constructor_fills_every_field_as_the_dataclass_does():
+    from dataclasses import fields
+
+    from inspectors.tensors import TensorSummary, _tensor_summary, tensor_summary
+
+    values = [f"v{i}" for i in range(len(fields(TensorSummary)) - 1)] + [{"k": 1}]
+    fast = _tensor_summary(*values)
+    assert fast == TensorSummary(*values) and fast.extra == {"k": 1}
+    assert list(vars(fast)) == [f.name for f in fields(TensorSummary)]
+    tensor = tensor_summary(*[f"t{i}" for i in range(18)])
+    assert (tensor.kind, tensor.text, tensor.extra, tensor.hist_range) == ("tensor", "", {}, "t17")
