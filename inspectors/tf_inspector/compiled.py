@@ -84,7 +84,15 @@ def writes_state(name: str, functions: Mapping[str, Any], _seen: set[str] | None
     fn = functions.get(name)
     if fn is None:
         return True
-    for op in fn.func_graph.get_operations():
+    return graph_writes_state(fn.func_graph, functions, seen)
+
+
+def graph_writes_state(
+    func_graph: Any, functions: Mapping[str, Any], _seen: set[str] | None = None
+) -> bool:
+    """`writes_state` for a FuncGraph itself (a captured model's main function)."""
+    seen = set() if _seen is None else _seen
+    for op in func_graph.get_operations():
         if op.type in _READ_ONLY or not op._is_stateful:
             continue
         roles = function_roles(op)  # `StatefulPartitionedCall`, `While`: their functions
@@ -93,4 +101,4 @@ def writes_state(name: str, functions: Mapping[str, Any], _seen: set[str] | None
     return False
 
 
-__all__ = ["CompiledCall", "compiled_call", "writes_state"]
+__all__ = ["CompiledCall", "compiled_call", "graph_writes_state", "writes_state"]

@@ -28,10 +28,18 @@ Graph. Their scope is the control op's scope + (control op id, `body[2]`) + thei
 Every run records under a persistent GradientTape watching the inputs, the variables
 and the float constants, so `backward` differentiates the loss with respect to every
 output the hook saw.
+
+Where it can, a run is first one call of TensorFlow's runtime that returns every op's
+output (`whole.py`); the hook then hears of the nodes in order from those values, as it
+would op by op. From the node whose value the hook changes, or whose body it steps
+into, the run goes on op by op (the nodes before it run again, quietly, on the tape);
+a run that went to its end as one call is run again op by op on a tape when `backward`
+asks for its gradients.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +72,7 @@ from inspectors.tf_inspector.plan import (
     Step,
     build_plan,
 )
+from inspectors.tf_inspector.whole import WholeRun, whole_run
 
 
 @dataclass
@@ -77,6 +86,25 @@ class _Recording:
     whole: list[str] = field(default_factory=list)  # ops run as one op: no gradient through
     absent: dict[str, str] = field(default_factory=dict)  # reported node -> why no gradient
     overrides: int = 0  # how many outputs the hook replaced so far
+    # A run as one call (`whole.py`) has no tape: `backward` runs it again, op by op,
+    # from its arguments, with the replacements the hook made to its outputs.
+    args: list[Any] = field(default_factory=list)
+    replaced_outputs: dict[int, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Resume:
+    """Where a run as one call goes on op by op: the steps before `at` run again quietly
+    (on the tape), then step `at` either takes the hook's `replaced` values (it was
+    reported already) or is stepped into (`entered`: the hook said so already)."""
+
+    at: int
+    replaced: dict[int, Any] | None = None
+    entered: bool = False
+
+
+#: Step kinds whose body the hook may step into.
+_BODIES = frozenset({WHILE, IF, CASE, CALL})
 
 
 class TFStepper:
@@ -86,7 +114,11 @@ class TFStepper:
     #: (a variable assigned after a read gets a new buffer): kept without a copy.
     immutable_values = True
 
-    def __init__(self, captured: Any) -> None:
+    #: Run the main function as one call where it can (`whole.py`); off: always op by op.
+    whole = os.environ.get("GRAPHSTEP_TF_OP_BY_OP") != "1"
+
+    def __init__(self, captured: Any, *, whole: bool | None = None) -> None:
+        """`whole`: whether to run as one call where it can (default: the class's)."""
         native: TFCapture = captured.native
         self.graph: Graph = captured.graph
         self._target = captured.target
@@ -124,6 +156,11 @@ class TFStepper:
         self._inputs = self._convert_inputs(_flat_inputs(self._target.example_inputs))
         self._last: _Recording | None = None
         self._recording: _Recording | None = None
+        self._entered: str | None = None  # a node the hook already said to step into
+        self._whole: WholeRun | None = None
+        self._whole_made = not (self.whole if whole is None else whole)  # at the first run
+        #: Whether the last run went to its end as one call (`whole.py`), not op by op.
+        self.last_run_whole = False
 
     # ------------------------------------------------------------------ contract
 
@@ -135,34 +172,118 @@ class TFStepper:
             self._inputs = self._convert_inputs(_flat_inputs(inputs))
         self._exec.refresh()
         self._last = None
+        self._entered = None
+        self.last_run_whole = False
         args: list[Any] = [None] * len(self._native.main.arguments)
         for i, value in self._fixed_args.items():
             args[i] = value
         for position, tensor in zip(self._input_args, self._inputs, strict=True):
             args[position] = tensor
+        vals = self._whole_values(args)
+        if vals is not None:
+            outputs = self._report_whole(vals, args, hook)
+        else:
+            outputs = self._record(args, hook)
+            if self._whole is not None and self._whole.failed:
+                self._whole = None  # it fails where op by op does not: op by op from now on
+        return tuple(host_value(t, _opaque(t)) for t in outputs)
+
+    def _record(
+        self,
+        args: list[Any],
+        hook: StepHook | None,
+        resume: _Resume | None = None,
+        replaced_outputs: dict[int, Any] | None = None,
+    ) -> list[Any]:
+        """Run op by op on a persistent tape (from `resume` on, if given); the outputs."""
         tape = tf.GradientTape(persistent=True, watch_accessed_variables=False)
-        recording = _Recording(tape, list(self._inputs))
+        recording = _Recording(tape, [args[i] for i in self._input_args], args=args)
         self._recording = recording
         try:
             with tape:
                 tape.watch([v for v in self._variables.values() if v.dtype in DIFFERENTIABLE])
                 tape.watch(
-                    [t for t in self._inputs if t.dtype in DIFFERENTIABLE] + self._watched_consts
+                    [t for t in recording.inputs if t.dtype in DIFFERENTIABLE]
+                    + self._watched_consts
                 )
-                fetched = self._run(self._main, args, hook, "", ())
-                outputs = self._report_outputs(fetched, hook)
+                if resume is None:
+                    fetched = self._run(self._main, args, hook, "", ())
+                else:
+                    fetched = self._resume(args, hook, resume)
+                outputs = self._report_outputs(fetched, hook, replaced_outputs)
         finally:
             self._recording = None
         recording.outputs = outputs
-        recording.inputs = [args[i] for i in self._input_args]
         self._last = recording
-        return tuple(host_value(t, _opaque(t)) for t in outputs)
+        return outputs
+
+    # ------------------------------------------------------------------ as one call
+
+    def _whole_values(self, args: list[Any]) -> list[Any] | None:
+        """Every slot of the main function from one call; None: it runs op by op."""
+        if not self._whole_made:
+            self._whole_made = True
+            self._whole = whole_run(self._main, self._native.functions)
+        return self._whole(args) if self._whole is not None else None
+
+    def _report_whole(self, vals: list[Any], args: list[Any], hook: StepHook) -> list[Any]:
+        """Report the main function's nodes in order from the values of a run as one
+        call; from a node whose value the hook changes, or whose body it steps into,
+        the run goes on op by op (the nodes before run again quietly, on the tape)."""
+        recording = _Recording(None, [args[i] for i in self._input_args], args=args)
+        self._recording = recording
+        try:
+            for at, step in enumerate(self._main.steps):
+                if not step.report:
+                    continue
+                node_id = step.node_id
+                kind = step.kind
+                if (kind in _BODIES or (kind == COMPILED and step.callees)) and hook.enter_subgraph(
+                    node_id
+                ):
+                    return self._record(args, hook, _Resume(at, entered=True))
+                outs = vals[step.out : step.out + step.n_out]
+                replaced = hook.node_done(node_id, step.scope, self._values(step, outs, ""))
+                if replaced and any(0 <= i < step.n_out and not step.opaque[i] for i in replaced):
+                    return self._record(args, hook, _Resume(at, replaced=replaced))
+            outputs = self._report_outputs([vals[i] for i in self._main.fetches], hook)
+        finally:
+            self._recording = None
+        recording.outputs = outputs
+        self._last = recording
+        self.last_run_whole = True
+        return outputs
+
+    def _resume(self, args: list[Any], hook: StepHook | None, resume: _Resume) -> list[Any]:
+        """Run the main function op by op, the steps before `resume.at` quietly."""
+        main = self._main
+        steps = main.steps
+        at = resume.at
+        vals: list[Any] = [None] * main.n_slots
+        self._run(main, args, None, "", (), steps=steps[:at], vals=vals, collect=True)
+        if at < len(steps):
+            step = steps[at]
+            if resume.entered:
+                self._entered = step.node_id
+            else:
+                assert resume.replaced is not None and self._recording is not None
+                self._run(main, args, None, "", (), steps=[step], vals=vals)
+                outs = self._apply(step, vals[step.out : step.out + step.n_out], resume.replaced)
+                vals[step.out : step.out + step.n_out] = outs
+                self._recording.nodes.append((step.node_id, outs))
+                at += 1
+        return self._run(main, args, hook, "", (), steps=steps[at:], vals=vals)
 
     def backward(self) -> GradientResult:
         from inspectors.tf_inspector.gradients import gradients
 
         if self._last is None:
             raise RuntimeError("No completed run to differentiate: run to the end first.")
+        if self._last.tape is None:  # it ran as one call: again, op by op, on a tape
+            last = self._last
+            self._exec.refresh()
+            self._record(last.args, None, _Resume(len(self._main.steps)), last.replaced_outputs)
+            assert self._last is not None
         return gradients(
             self._last,
             self._target,
@@ -180,11 +301,20 @@ class TFStepper:
         hook: StepHook | None,
         prefix: str,
         outer: tuple[str, ...],
+        *,
+        steps: list[Step] | None = None,
+        vals: list[Any] | None = None,
+        collect: bool = False,
     ) -> list[Any]:
-        """Run one function graph; `hook` None runs it without reporting (stepped over)."""
-        vals: list[Any] = [None] * plan.n_slots
+        """Run one function graph; `hook` None runs it without reporting (stepped over).
+
+        `steps` (a part of the plan's) run with `vals` holding the slots of the steps
+        before; `collect` keeps the tensors of the nodes a hook would have heard about,
+        for `backward`, without telling any."""
+        if vals is None:
+            vals = [None] * plan.n_slots
         execute = self._exec.execute
-        for step in plan.steps:
+        for step in plan.steps if steps is None else steps:
             kind = step.kind
             if kind == EXEC:
                 ins = [vals[i] for i in step.inputs]
@@ -207,6 +337,9 @@ class TFStepper:
                 outs = self._control(step, ins, hook, prefix, outer)
             if hook is not None and step.report:
                 outs = self._report(step, outs, hook, prefix, outer)
+            elif collect and step.report:
+                assert self._recording is not None
+                self._recording.nodes.append((prefix + step.node_id, outs))
             if step.n_out == 1:
                 vals[step.out] = outs[0]
             elif step.n_out:
@@ -223,49 +356,78 @@ class TFStepper:
     ) -> list[Any]:
         """Tell the hook; apply the replacements it returns."""
         node_id = prefix + step.node_id
+        values = self._values(step, outs, prefix)
+        replaced = hook.node_done(node_id, outer + step.scope if outer else step.scope, values)
+        assert self._recording is not None
+        if replaced:
+            outs = self._apply(step, outs, replaced)
+        self._recording.nodes.append((node_id, outs))
+        return outs
+
+    def _values(self, step: Step, outs: list[Any], prefix: str) -> tuple[Any, ...]:
+        """What the hook sees of a step's outputs."""
         if step.kind == CONST:
-            values: tuple[Any, ...] = (step.const_np,)
-        elif step.kind == ARG and not prefix and step.arg in self._param_of_arg:
+            return (step.const_np,)
+        if step.kind == ARG and not prefix and step.arg in self._param_of_arg:
             var = self._param_of_arg[step.arg]
             # read without the tape: the hook sees the value, gradients use the graph's reads
             (value,) = self._exec.execute(
                 "ReadVariableOp", 1, [var.handle], ("dtype", var.dtype.as_datatype_enum)
             )
-            values = (host_value(value, False),)
-        elif step.n_out == 1:  # most ops: no generator for one output
-            values = (host_value(outs[0], step.opaque[0]),)
-        else:
-            values = tuple(host_value(t, o) for t, o in zip(outs, step.opaque, strict=True))
-        replaced = hook.node_done(node_id, outer + step.scope if outer else step.scope, values)
+            return (host_value(value, False),)
+        if step.n_out == 1:  # most ops: no generator for one output
+            return (host_value(outs[0], step.opaque[0]),)
+        return tuple(host_value(t, o) for t, o in zip(outs, step.opaque, strict=True))
+
+    def _apply(self, step: Step, outs: list[Any], replaced: dict[int, Any]) -> list[Any]:
+        """`outs` with the hook's replacements (of values that have numpy ones)."""
         assert self._recording is not None
-        if replaced:
-            outs = list(outs)
-            for i, array in replaced.items():
-                if 0 <= i < len(outs) and not step.opaque[i]:
-                    outs[i] = self._replacement(array, outs[i])
-                    self._recording.overrides += 1
-        self._recording.nodes.append((node_id, outs))
+        outs = list(outs)
+        for i, array in replaced.items():
+            if 0 <= i < len(outs) and not step.opaque[i]:
+                outs[i] = self._replacement(array, outs[i])
+                self._recording.overrides += 1
         return outs
 
     def _replacement(self, array: Any, like: Any) -> Any:
         tensor = to_tensor(array, like)
-        if self._recording is not None and tensor.dtype in DIFFERENTIABLE:
-            self._recording.tape.watch(tensor)  # gradients flow to an overridden value
+        recording = self._recording
+        if recording is not None and recording.tape is not None and tensor.dtype in DIFFERENTIABLE:
+            recording.tape.watch(tensor)  # gradients flow to an overridden value
         return tensor
 
-    def _report_outputs(self, fetched: list[Any], hook: StepHook) -> list[Any]:
-        """The `output` nodes: the hook sees (and may replace) what the function returns."""
+    def _report_outputs(
+        self, fetched: list[Any], hook: StepHook | None, replaced: dict[int, Any] | None = None
+    ) -> list[Any]:
+        """The `output` nodes: the hook sees (and may replace) what the function returns.
+
+        With no hook (`backward` running a run as one call again), the replacements are
+        the ones the hook made then, `replaced`."""
         outputs = list(fetched)
-        assert self._recording is not None
+        recording = self._recording
+        assert recording is not None
         for i, node_id in enumerate(self._native.main.outputs):
             tensor = outputs[i]
             opaque = _opaque(tensor)
-            scope = tuple(self.graph.node(node_id).get("scope", ()))
-            replaced = hook.node_done(node_id, scope, (host_value(tensor, opaque),))
-            if replaced and 0 in replaced and not opaque:
-                outputs[i] = tensor = self._replacement(replaced[0], tensor)
-            self._recording.nodes.append((node_id, [tensor]))
+            if hook is None:
+                array = (replaced or {}).get(i)
+            else:
+                scope = tuple(self.graph.node(node_id).get("scope", ()))
+                got = hook.node_done(node_id, scope, (host_value(tensor, opaque),))
+                array = got.get(0) if got else None
+            if array is not None and not opaque:
+                outputs[i] = tensor = self._replacement(array, tensor)
+                recording.replaced_outputs[i] = array
+            recording.nodes.append((node_id, [tensor]))
         return outputs
+
+    def _steps_into(self, hook: StepHook | None, node_id: str) -> bool:
+        if hook is None:
+            return False
+        if self._entered == node_id:  # asked already, before the run went op by op
+            self._entered = None
+            return True
+        return hook.enter_subgraph(node_id)
 
     def _control(
         self,
@@ -289,7 +451,7 @@ class TFStepper:
                 # gradients still reach its outputs, from what runs after it
                 self._recording.tape.watch([t for t in outs if t.dtype in DIFFERENTIABLE])
             return list(outs)
-        inner = hook if hook is not None and hook.enter_subgraph(node_id) else None
+        inner = hook if self._steps_into(hook, node_id) else None
         base = outer + step.scope + (node_id,)
         plans = [self._plans[name] for name in step.callees]
         try:
@@ -332,7 +494,7 @@ class TFStepper:
     ) -> list[Any]:
         """A call of an XLA-compiled function: run whole; its body op by op if stepped into."""
         recording = self._recording
-        if step.callees and hook is not None and hook.enter_subgraph(node_id):
+        if step.callees and self._steps_into(hook, node_id):
             base = outer + step.scope + (node_id,)
             first = len(recording.nodes) if recording is not None else 0
             overrides = recording.overrides if recording is not None else 0

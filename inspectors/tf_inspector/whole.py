@@ -1,0 +1,113 @@
+"""The main function run as one call of TensorFlow's own runtime, returning every value.
+
+Op by op, each op of a stepped function costs an eager dispatch (and a tape record),
+several times the op itself on a small model. Where nothing needs the ops one at a time,
+the stepper instead runs the main function once, whole, as a function that also returns
+the output of every op (`WholeRun`), and then reports the nodes in order from those
+values. The hook sees the same nodes, in the same order, with the same values (up to
+the rounding of the runtime's own kernels, the ones `tf.function` uses).
+
+Only a function that changes no state can run this way: the stepper falls back to op by
+op (running the nodes before again, quietly, on a tape) whenever the user changes a value
+or steps into a body, and running a stateful op twice would change the model. So do a
+function that assigns variables, draws stateful random numbers or has any other
+stateful op (`CheckNumerics`, `Print`) always runs op by op.
+
+Every op's output is alive until the run ends, as it is op by op (the tape's recording
+keeps every reported output for `backward`): the call holds no more memory than that.
+
+The function is TensorFlow's `WrappedFunction.prune` of the main graph: the same graph,
+with every op output a fetch, optimised and run by the same runtime as `tf.function`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from inspectors.tf_inspector.compiled import graph_writes_state
+from inspectors.tf_inspector.plan import ARG, CONST, NOOP, PASS, FunctionPlan
+
+
+class Opaque:
+    """Stands for a resource or variant output, which the call does not return: what
+    the hook sees of one is its dtype (`op_exec.host_value`)."""
+
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = dtype
+
+
+class WholeRun:
+    """Runs one function graph as one call and returns the value of every slot."""
+
+    def __init__(self, plan: FunctionPlan, function: Any, fetched: list[tuple[int, int]]) -> None:
+        self._plan = plan
+        self._function = function
+        self._fetched = fetched  # (slot, position in the call's outputs)
+        self.failed = False
+        self._opaque: list[Any] = [None] * plan.n_slots
+        for step in plan.steps:
+            for k, tensor in enumerate(plan.fn.ops[step.node_id].outputs):
+                if step.opaque[k]:
+                    self._opaque[step.out + k] = Opaque(tensor.dtype)
+        fg = plan.fn.func_graph
+        position = {id(t): i for i, t in enumerate(fg.inputs)}
+        captured = {id(internal) for _, internal in fg.captures}
+        # the pruned function takes the non-captured inputs, then the captures
+        self._arg_order = [i for i, t in enumerate(fg.inputs) if id(t) not in captured] + [
+            position[id(internal)] for _, internal in fg.captures
+        ]
+
+    def __call__(self, args: list[Any]) -> list[Any] | None:
+        """Every slot's value (an `Opaque` for a resource or variant output); None if the
+        call failed (`failed` is then set): op by op then names the op that fails."""
+        self.failed = False
+        try:
+            outs = self._function._call_flat([args[i] for i in self._arg_order], [])
+        except Exception:
+            self.failed = True
+            return None
+        plan = self._plan
+        vals: list[Any] = list(self._opaque)
+        for slot, i in self._fetched:
+            vals[slot] = outs[i]
+        for step in plan.steps:
+            kind = step.kind
+            if kind == ARG:
+                vals[step.out] = args[step.arg]
+            elif kind == CONST:
+                vals[step.out] = step.const
+            elif kind == PASS:
+                for k, i in enumerate(step.inputs):
+                    vals[step.out + k] = vals[i]
+        return vals
+
+
+def whole_run(plan: FunctionPlan, functions: Mapping[str, Any]) -> WholeRun | None:
+    """A `WholeRun` of `plan`'s function; None when it must run op by op (see above)."""
+    from tensorflow.python.eager import wrap_function
+
+    fn = plan.fn
+    if graph_writes_state(fn.func_graph, functions):
+        return None
+    fetches: list[Any] = []
+    fetched: list[tuple[int, int]] = []
+    for step in plan.steps:
+        if step.kind in (ARG, CONST, PASS, NOOP):
+            continue
+        for k, tensor in enumerate(fn.ops[step.node_id].outputs):
+            if not step.opaque[k]:
+                fetched.append((step.out + k, len(fetches)))
+                fetches.append(tensor)
+    try:
+        holder = wrap_function.VariableHolder(share_variables=True)
+        wrapped = wrap_function.WrappedFunction(fn.func_graph, variable_holder=holder)
+        pruned = wrapped.prune(feeds=list(fn.func_graph.inputs), fetches=fetches)
+    except Exception:  # a graph TensorFlow cannot prune: op by op, as before
+        return None
+    return WholeRun(plan, pruned, fetched)
+
+
+__all__ = ["Opaque", "WholeRun", "whole_run"]
