@@ -301,7 +301,7 @@ def _summarize_array(a: np.ndarray, device: str) -> TensorSummary:
     fused = None
     if size > SMALL_ARRAY and flat.dtype.kind == "f":
         # two compiled passes where numba is (`fused_summary`); None: numpy's path
-        fused = fused_stats(flat, HISTOGRAM_BINS, HISTOGRAM_SAMPLE, _histogram)
+        fused = fused_stats(flat, HISTOGRAM_BINS, HISTOGRAM_SAMPLE)
     if fused is not None:
         lo, hi, mean, std, negative, zero, counts = fused
         nan = neg_inf = pos_inf = 0
