@@ -546,6 +546,10 @@ def summarize_batch(arrays: list[Any], device: str = "cpu") -> list[TensorSummar
             members, framework.summarize_batch([arrays[i] for i in members]), strict=True
         ):
             out[i] = theirs_summary
+    for dtype, members in list(groups.items()):
+        if compiled and len(members) >= 4:  # small ones too, where they are contiguous
+            large.setdefault(dtype, []).extend(i for i in members if arrays[i].flags.c_contiguous)
+            groups[dtype] = [i for i in members if not arrays[i].flags.c_contiguous]
     for dtype, members in large.items():
         chosen = [arrays[i] for i in members]
         at = summarize_at(

@@ -232,6 +232,8 @@ class TFStepper:
         the run goes on op by op (the nodes before run again quietly, on the tape)."""
         recording = _Recording(None, [args[i] for i in self._input_args], args=args)
         self._recording = recording
+        whole = self._whole
+        assert whole is not None
         try:
             for at, step in enumerate(self._main.steps):
                 if not step.report:
@@ -243,7 +245,11 @@ class TFStepper:
                 ):
                     return self._record(args, hook, _Resume(at, entered=True))
                 outs = vals[step.out : step.out + step.n_out]
-                replaced = hook.node_done(node_id, step.scope, self._values(step, outs, ""))
+                if kind == ARG and (read := whole.read_of(step.arg)) is not None:
+                    values: tuple[Any, ...] = (host_value(vals[read], False),)  # a variable
+                else:
+                    values = self._values(step, outs, "")
+                replaced = hook.node_done(node_id, step.scope, values)
                 if replaced and any(0 <= i < step.n_out and not step.opaque[i] for i in replaced):
                     return self._record(args, hook, _Resume(at, replaced=replaced))
             outputs = self._report_outputs([vals[i] for i in self._main.fetches], hook)

@@ -46,7 +46,21 @@ class WholeRun:
         self._plan = plan
         self._function = function
         self._fetched = fetched  # (slot, position in the call's outputs)
+        # The flat outputs, not packed into the structure (1 us an output): with no tape
+        # to record on, `_call_flat` calls just this.
+        self._call = function._inference_function.call_flat
         self.failed = False
+        node_of = {op.name: node_id for node_id, op in plan.fn.ops.items()}
+        fetched_slots = {slot for slot, _ in fetched}
+        self._reads: dict[int, int] = {}
+        for step in plan.steps:
+            if step.kind != ARG or not step.opaque[0]:
+                continue
+            for consumer in plan.fn.ops[step.node_id].outputs[0].consumers():
+                slot = plan.slots.get(node_of.get(consumer.name, ""))
+                if consumer.type == "ReadVariableOp" and slot in fetched_slots:
+                    self._reads[step.arg] = slot
+                    break
         self._opaque: list[Any] = [None] * plan.n_slots
         for step in plan.steps:
             for k, tensor in enumerate(plan.fn.ops[step.node_id].outputs):
@@ -60,12 +74,18 @@ class WholeRun:
             position[id(internal)] for _, internal in fg.captures
         ]
 
+    def read_of(self, arg: int) -> int | None:
+        """The slot of a `ReadVariableOp` of argument `arg` (a variable's handle) in the
+        call: the variable's value, as a read when its node is reported would give it
+        (the function writes no state). None where the graph does not read it so."""
+        return self._reads.get(arg)
+
     def __call__(self, args: list[Any]) -> list[Any] | None:
         """Every slot's value (an `Opaque` for a resource or variant output); None if the
         call failed (`failed` is then set): op by op then names the op that fails."""
         self.failed = False
         try:
-            outs = self._function._call_flat([args[i] for i in self._arg_order], [])
+            outs = self._call(*[args[i] for i in self._arg_order])
         except Exception:
             self.failed = True
             return None
