@@ -3,7 +3,8 @@
 numpy needs about a dozen passes (and a dozen calls) for what a summary holds: min,
 max, sum, sum of squared deviations, sign counts, NaN and infinity counts, and the
 histogram. Here one pass takes the sum of the values and their sign counts, one the
-extremes, one the squared deviations from the mean and the histogram. A continue
+extremes, one the squared deviations from the mean, one the histogram (above 16,384
+values, of an evenly strided sample). A continue
 summarises every node's outputs, so this is where its time goes on a model of many
 mid-sized tensors. `start_batch_stats` does it for a whole batch of arrays, read in
 place by address, in one call with the GIL released. Arrays with a NaN or an
@@ -13,8 +14,8 @@ The numbers are those of `tensors._summarize_array`: min, max and counts exact; 
 and std accumulated in float64 (the deviations taken from the mean, so they can
 differ from numpy's in the last digits); the histogram binned in the array's dtype
 exactly as numpy bins it, a sampled one scaled back as numpy's path scales it.
-Measured per value: about 2.3 ns for 8,192-value float32 arrays, 0.95 ns for 262,144
-(the histogram is most of it).
+Measured per value, one array at a time: about 1.9 ns for 8,192-value float32 arrays
+(the histogram is most of it), 0.75 ns for 262,144.
 
 The loops are compiled with fast-math (reassociated float sums vectorise); the code
 that tests their results for NaN and infinities is not: under `reassoc` LLVM folded
@@ -50,21 +51,30 @@ def _squares(values: Any, mean: float) -> float:
     return squares
 
 
-def _squares_and_histogram(values: Any, mean: float, limits: Any, hist: Any) -> float:
-    """Squared deviations from `mean` (float64) and the histogram, binned as numpy bins
-    it: `(v - lo) * scale` in the values' dtype (`limits` holds lo and scale in it),
-    truncated, the top edge in the last bin."""
+def _histogram(values: Any, limits: Any, hist: Any, lanes: Any) -> None:
+    """The histogram, binned as numpy bins it: `(v - lo) * scale` in the values' dtype
+    (`limits` holds lo and scale in it), truncated, the top edge in the last bin.
+    Four values at a time, each into its own row of `lanes` (zeros, left zeroed), so a
+    run of values in one bin does not wait on its own count (1.3 ns a value, four
+    rows 0.85 with the squares' pass)."""
     lo = limits[0]
     scale = limits[1]
     last = hist.size - 1
-    squares = 0.0
-    for i in range(values.size):
-        v = values[i]
-        d = v - mean
-        squares += d * d
-        index = int((v - lo) * scale)
-        hist[min(index, last)] += 1
-    return squares
+    n = values.size
+    end = n - n % 4
+    for i in range(0, end, 4):
+        lanes[0, min(int((values[i] - lo) * scale), last)] += 1
+        lanes[1, min(int((values[i + 1] - lo) * scale), last)] += 1
+        lanes[2, min(int((values[i + 2] - lo) * scale), last)] += 1
+        lanes[3, min(int((values[i + 3] - lo) * scale), last)] += 1
+    for i in range(end, n):
+        hist[min(int((values[i] - lo) * scale), last)] += 1
+    for b in range(hist.size):
+        hist[b] += lanes[0, b] + lanes[1, b] + lanes[2, b] + lanes[3, b]
+        lanes[0, b] = 0
+        lanes[1, b] = 0
+        lanes[2, b] = 0
+        lanes[3, b] = 0
 
 
 def _sums(values: Any) -> tuple[float, int, int]:
@@ -104,7 +114,7 @@ def _extremes(values: Any) -> tuple[Any, Any]:
 
 
 def _sampled_histogram(values: Any, step: int, limits: Any, hist: Any) -> None:
-    """The histogram of `values[::step]`, binned as `_squares_and_histogram` bins."""
+    """The histogram of `values[::step]`, binned as `_histogram` bins."""
     lo = limits[0]
     scale = limits[1]
     last = hist.size - 1
@@ -134,6 +144,7 @@ def _many(
     `limits` is a scratch pair in the values' dtype: lo and the bin scale in it; `wide`
     says that dtype is float64."""
     bins = hist.shape[1]
+    lanes = np.zeros((4, bins), np.int64)
     for k in range(addresses.size):
         n = sizes[k]
         values = numba.carray(_pointer(addresses[k], limits), n)
@@ -164,7 +175,8 @@ def _many(
                 _sampled_histogram(values, step, limits, row)
                 _scale_counts(row, n, (n + step - 1) // step)
             else:
-                squares = _squares_and_histogram(values, mean, limits, row)
+                squares = _squares(values, mean)
+                _histogram(values, limits, row, lanes)
         status[k] = 0
         stats[k, 0] = lo
         stats[k, 1] = hi
@@ -206,7 +218,7 @@ def _compiled() -> Any:
         import numba as imported
 
         numba = imported
-        global _pointer, _sums, _extremes, _squares, _sampled_histogram, _squares_and_histogram
+        global _pointer, _sums, _extremes, _squares, _sampled_histogram, _histogram
         global _scale_counts
         _pointer = _pointer_intrinsic()
         # The loops take fast-math; `_many`, which tests their results for NaN and
@@ -216,7 +228,7 @@ def _compiled() -> Any:
         exact = numba.njit(cache=True, nogil=True)
         _sums, _extremes, _squares = fast(_sums), fast(_extremes), fast(_squares)
         _sampled_histogram = fast(_sampled_histogram)
-        _squares_and_histogram = fast(_squares_and_histogram)
+        _histogram = fast(_histogram)
         _scale_counts = exact(_scale_counts)
         _kernels = exact(_many)
     return _kernels

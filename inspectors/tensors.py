@@ -120,21 +120,28 @@ class Framework:
 FRAMEWORKS: dict[type, Framework] = {}
 
 
+#: Every type asked about so far -> its framework or None (a subclass, such as torch's
+#: `Parameter`, found once by `isinstance`; a continue asks a few times per output).
+_BY_TYPE: dict[type, Framework | None] = {}
+
+
 def register_framework(kind: type, framework: Framework) -> None:
     FRAMEWORKS[kind] = framework
+    _BY_TYPE.clear()
 
 
 def framework_of(value: Any) -> Framework | None:
     """The registered framework of a value (its type or a base of it), or None."""
-    if not FRAMEWORKS or type(value) is np.ndarray:
-        return None
-    found = FRAMEWORKS.get(type(value))
-    if found is not None:
-        return found
-    for kind, framework in FRAMEWORKS.items():
-        if isinstance(value, kind):
-            return framework
-    return None
+    kind = type(value)
+    try:
+        return _BY_TYPE[kind]
+    except KeyError:
+        pass
+    found = FRAMEWORKS.get(kind)
+    if found is None and kind is not np.ndarray:
+        found = next((f for k, f in FRAMEWORKS.items() if isinstance(value, k)), None)
+    _BY_TYPE[kind] = found
+    return found
 
 
 def as_numpy(value: Any) -> Any:
