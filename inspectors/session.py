@@ -353,6 +353,10 @@ class Session:
     def _engine(self) -> None:
         pending: _Pending | None = None
         self._pause(ev.READY, None)
+        prepare = getattr(self.stepper, "prepare", None)
+        if prepare is not None:  # while the user reads the graph; commands wait for it
+            with contextlib.suppress(Exception):  # a run meets (and reports) what failed
+                prepare()
         try:
             while True:
                 if pending is not None:

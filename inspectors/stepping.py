@@ -70,7 +70,9 @@ class Stepper(Protocol):
     # Optional attribute `immutable_values` (default False): True when the values handed
     # to the hook can never change afterwards (read-only views of immutable framework
     # tensors; the tensors of a graph without in-place ops), so the Session keeps them
-    # without a copy.
+    # without a copy. Optional method `prepare()`: work the first run would otherwise
+    # wait for (TensorFlow's optimised whole-graph call), which the Session does on its
+    # thread after `ready`, before the first command.
 
     def run(self, hook: StepHook, inputs: tuple[np.ndarray, ...] | None = None) -> Any:
         """Run every node in order, calling `hook`; returns the model's outputs (numpy).

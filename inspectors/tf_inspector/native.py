@@ -44,6 +44,8 @@ class TFCapture:
     concrete_function: Any  # tf ConcreteFunction that was traced
     main: TFFunction
     functions: dict[str, TFFunction] = field(default_factory=dict)
+    #: What the steppers of this capture make once and share (the run as one call).
+    shared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def func_graph(self) -> Any:

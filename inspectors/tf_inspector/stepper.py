@@ -174,19 +174,34 @@ class TFStepper:
         self._last = None
         self._entered = None
         self.last_run_whole = False
-        args: list[Any] = [None] * len(self._native.main.arguments)
-        for i, value in self._fixed_args.items():
-            args[i] = value
-        for position, tensor in zip(self._input_args, self._inputs, strict=True):
-            args[position] = tensor
+        args = self._args()
         vals = self._whole_values(args)
         if vals is not None:
             outputs = self._report_whole(vals, args, hook)
         else:
             outputs = self._record(args, hook)
             if self._whole is not None and self._whole.failed:
-                self._whole = None  # it fails where op by op does not: op by op from now on
+                # it fails where op by op does not: op by op from now on
+                self._whole = self._native.shared["whole"] = None
         return tuple(host_value(t, _opaque(t)) for t in outputs)
+
+    def prepare(self) -> None:
+        """Make the run as one call ready: TensorFlow prunes the graph and optimises it
+        at its first call (about a second for 2,000 ops), which a first step would
+        otherwise wait for. The Session calls this while it waits for its first
+        command; the call runs the function once, which changes nothing (a function
+        that writes state never runs as one call)."""
+        self._exec.refresh()
+        self._whole_values(self._args())
+
+    def _args(self) -> list[Any]:
+        """The main function's arguments: the inputs, variable handles, captures."""
+        args: list[Any] = [None] * len(self._native.main.arguments)
+        for i, value in self._fixed_args.items():
+            args[i] = value
+        for position, tensor in zip(self._input_args, self._inputs, strict=True):
+            args[position] = tensor
+        return args
 
     def _record(
         self,
@@ -223,7 +238,10 @@ class TFStepper:
         """Every slot of the main function from one call; None: it runs op by op."""
         if not self._whole_made:
             self._whole_made = True
-            self._whole = whole_run(self._main, self._native.functions)
+            shared = self._native.shared
+            if "whole" not in shared:  # made once per capture (a recompute's stepper too)
+                shared["whole"] = whole_run(self._main, self._native.functions)
+            self._whole = shared["whole"]
         return self._whole(args) if self._whole is not None else None
 
     def _report_whole(self, vals: list[Any], args: list[Any], hook: StepHook) -> list[Any]:

@@ -73,6 +73,9 @@ class WholeRun:
         self._arg_order = [i for i, t in enumerate(fg.inputs) if id(t) not in captured] + [
             position[id(internal)] for _, internal in fg.captures
         ]
+        # A captured constant the capture made a `Const` node of has no argument value
+        # in the stepper: the call takes the captured value itself.
+        self._captured = {position[id(internal)]: outside for outside, internal in fg.captures}
 
     def read_of(self, arg: int) -> int | None:
         """The slot of a `ReadVariableOp` of argument `arg` (a variable's handle) in the
@@ -84,8 +87,14 @@ class WholeRun:
         """Every slot's value (an `Opaque` for a resource or variant output); None if the
         call failed (`failed` is then set): op by op then names the op that fails."""
         self.failed = False
+        given = [args[i] for i in self._arg_order]
+        if any(v is None for v in given):
+            order = self._arg_order
+            given = [
+                self._captured[i] if v is None else v for i, v in zip(order, given, strict=True)
+            ]
         try:
-            outs = self._call(*[args[i] for i in self._arg_order])
+            outs = self._call(*given)
         except Exception:
             self.failed = True
             return None

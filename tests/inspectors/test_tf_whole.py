@@ -97,6 +97,22 @@ def test_a_run_as_one_call_reports_and_differentiates_what_op_by_op_does(name):
     assert_same_gradients(whole, op_by_op)
 
 
+def test_captured_constants_made_nodes_are_passed_to_the_call():
+    """Keras's Normalization captures its mean and variance as tensors, which the
+    capture makes `Const` nodes: the call still takes them as arguments."""
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Normalization(mean=[0.5, 0.0, -1.0], variance=[4.0, 1.0, 0.25])(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+    target = target_of(model, tf.constant([[1.0, 2.0, 3.0]]), name="normalized")
+    (whole, a), (op_by_op, b) = both(target)
+    assert whole.last_run_whole
+    assert_same_reports(a, b)
+    close(a.seen[-1][2][0], model(target.example_inputs[0]).numpy())
+    assert_same_gradients(whole, op_by_op)
+
+
 def test_a_nested_call_run_as_one_call_differentiates_like_the_tape():
     target = nested_call_target()
     (whole, a), (op_by_op, b) = both(target)
@@ -205,3 +221,42 @@ def test_a_stateful_op_that_only_checks_keeps_the_run_op_by_op():
     (out,) = stepper.run(Recorder())
     assert not stepper.last_run_whole  # CheckNumerics is stateful in TensorFlow's registry
     close(out, np.log([1.0, 2.0]) + 1.0)
+
+
+def test_a_session_prepares_the_call_and_a_recompute_shares_it():
+    from inspectors import events as ev
+    from inspectors.session import Session
+
+    target = load_target("feedforward_keras")
+    captured = capture(target)
+    events: list = []
+    session = Session(captured, budget=64, listener=events.append)
+    try:
+        session.start()
+        assert session.wait().reason == ev.READY
+        session.continue_()
+        assert session.wait().reason == ev.FINISHED
+        assert session.stepper.last_run_whole
+        whole = captured.native.shared["whole"]
+        assert whole is not None
+        # a value past the tiny budget is recomputed by a fresh stepper, which takes the
+        # same call (made once per capture) and gives the value the run had
+        node = middle_node_of(session)
+        assert session.value(node) is None and session.store.is_dropped(node)
+        session.fetch_value(node)
+        session.wait()
+        ready = [e for e in events if isinstance(e, ev.ValueReady)][-1]
+        assert "recomputed" in ready.message
+        want = TFStepper(capture(target), whole=False)
+        hook = Recorder()
+        want.run(hook)
+        close(ready.array, next(v for n, _, v in hook.seen if n == node)[0], rtol=1e-5)
+        assert captured.native.shared["whole"] is whole
+    finally:
+        session.stop()
+        session.join()
+
+
+def middle_node_of(session) -> str:
+    matmuls = [n for n in session.run.executed if session.graph.node(n).get("op") == "MatMul"]
+    return matmuls[len(matmuls) // 2]
