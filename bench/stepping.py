@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/stepping.py [--repeat N] [--only torch|tensorflow]
                                        [--rows a,b] [--device cpu|cuda]
+                                       [--summary-thread] [--tf-op-by-op]
 
 Rows (torch): a ResNet-style conv net, a transformer encoder from plain ops (every
 matmul a node), a chain of 200 tiny layers (the per-node cost on top of the op), and,
@@ -9,7 +10,9 @@ where the bench extra is installed (`pip install -e ".[bench]"`), torchvision's
 ResNet-18, GPT-2 (transformers, tiny config, through torch.export), ConvNeXt-atto
 (timm), and GPT-2 with its KV cache through the eager capture (the capture itself is
 a run of the model: its time is the `capture` column). TensorFlow: the same three
-bench models, against the model's compiled `tf.function`.
+bench models, against the model's compiled `tf.function` (a continue runs the graph
+as one call that returns every op's output; `--tf-op-by-op` adds the continue run op
+by op, as a column).
 
 How each figure is taken, so that none flatters Graphstep:
 
@@ -474,6 +477,12 @@ def main() -> None:
         "their own (GRAPHSTEP_SUMMARY_THREAD=1): the 'thread' column",
     )
     parser.add_argument(
+        "--tf-op-by-op",
+        action="store_true",
+        help="also time TensorFlow's continue run op by op, not as one call "
+        "(GRAPHSTEP_TF_OP_BY_OP=1): the 'op by op' column",
+    )
+    parser.add_argument(
         "--measure", choices=("baseline", "stepper", "graphstep"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -488,11 +497,17 @@ def main() -> None:
         return
     wanted = set(args.rows.split(",")) if args.rows else None
     rows: list[dict[str, Any]] = []
+    # other settings of the continue, each a column: (title, key, environment, framework)
+    extras: list[tuple[str, str, dict[str, str], str | None]] = []
+    if args.summary_thread:
+        extras.append(("thread", "thread", {"GRAPHSTEP_SUMMARY_THREAD": "1"}, None))
+    if args.tf_op_by_op:
+        extras.append(("op by op", "op_by_op", {"GRAPHSTEP_TF_OP_BY_OP": "1"}, "tensorflow"))
     header = (
         f"{'framework':<11}{'model':<15}{'capture':<9}{'nodes':>6}{'forward':>10}"
         f"{'continue':>10}{'ratio':>7}{'stepper':>10}{'session/node':>14}"
         f"{'torchlens':>11}{'vs lens':>9}{'capture':>10}"
-        + (f"{'thread':>10}{'ratio':>7}" if args.summary_thread else "")
+        + "".join(f"{title:>10}{'ratio':>7}" for title, _, _, _ in extras)
     )
     print(
         f"device: {DEVICE}; times in ms; ratio = continue / forward; vs lens = torchlens / continue"
@@ -517,15 +532,19 @@ def main() -> None:
             row["session_per_node_us"] = (mine["continue_s"] - base["stepper_s"]) / nodes * 1e6
             lens = base.get("torchlens_s")
             row["torchlens_vs_continue"] = lens / mine["continue_s"] if lens else None
-            threaded = ""
-            if args.summary_thread:
-                other = in_fresh_process(
-                    "graphstep", framework, name, args.repeat, {"GRAPHSTEP_SUMMARY_THREAD": "1"}
+            columns = ""
+            for _title, key, env, only in extras:
+                other = (
+                    in_fresh_process("graphstep", framework, name, args.repeat, env)
+                    if only in (None, framework)
+                    else {}
                 )
                 if "continue_s" in other:
-                    row["continue_thread_s"] = other["continue_s"]
-                    row["ratio_thread"] = other["continue_s"] / base["forward_s"]
-                    threaded = f"{other['continue_s'] * 1e3:>10.2f}{row['ratio_thread']:>7.2f}"
+                    row[f"continue_{key}_s"] = other["continue_s"]
+                    row[f"ratio_{key}"] = other["continue_s"] / base["forward_s"]
+                    columns += f"{other['continue_s'] * 1e3:>10.2f}{row[f'ratio_{key}']:>7.2f}"
+                else:
+                    columns += f"{'-':>10}{'-':>7}"
             rows.append(row)
             print(
                 f"{framework:<11}{name:<15}{mine['capture']:<9}{mine['nodes']:>6}"
@@ -538,7 +557,7 @@ def main() -> None:
                     else f"{'-':>11}{'-':>9}"
                 )
                 + f"{mine['capture_s'] * 1e3:>10.1f}"
-                + threaded,
+                + columns,
                 flush=True,
             )
     print(
