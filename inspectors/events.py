@@ -252,6 +252,9 @@ class EngineDied:
     # it ended while breakpoint expressions were evaluated after `last_node` (one of
     # them did not finish: a client disables them, so a restart does not hang again)
     in_breakpoint: bool = False
+    # it ended inside a run of the whole graph as one call (TensorFlow), before any of
+    # that run's nodes was reported: the engines started after it run op by op
+    in_one_call: bool = False
 
 
 @dataclass(frozen=True)

@@ -590,6 +590,9 @@ class ProcessEngine:
         self._ending = False
         self._closed = False
         self._block: Any = None  # the shared block of the running process's progress
+        #: A process died inside a run as one call: the next ones run op by op, so the
+        #: op that brings the process down is the node it last reported.
+        self.op_by_op = False
 
     # ---------------------------------------------------------------- the contract
 
@@ -651,7 +654,7 @@ class ProcessEngine:
         assert block.buf is not None
         block.buf[0] = 0
         self._block = block
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", PROGRESS_ENV: block.name}
+        env = self.environment(block.name)
         process = subprocess.Popen(
             [self.python, "-m", "inspectors.serve_engine"],
             stdout=subprocess.PIPE,
@@ -679,6 +682,18 @@ class ProcessEngine:
             target=self._watch, args=(process, client), name="graphstep-watch", daemon=True
         ).start()
 
+    def environment(self, block: str) -> dict[str, str]:
+        """The environment of a new engine process (`block`: its progress block)."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", PROGRESS_ENV: block}
+        if self.op_by_op:
+            env["GRAPHSTEP_TF_OP_BY_OP"] = "1"
+        return env
+
+    def _died(self, died: ev.EngineDied) -> None:
+        if died.in_one_call:
+            self.op_by_op = True
+        self._emit(died)
+
     def _end_process(self, timeout: float = 5.0, reason: str = "") -> None:
         with self._lock:
             process, client = self._process, self._client
@@ -693,7 +708,7 @@ class ProcessEngine:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout)
         if reason and process is not None:
-            self._emit(engine_died(process.returncode or 0, reason, self._last_run()))
+            self._died(engine_died(process.returncode or 0, reason, self._last_run()))
         self._free_block()
 
     def _last_run(self) -> str | None:
@@ -723,7 +738,7 @@ class ProcessEngine:
             return
         with contextlib.suppress(Exception):
             client.detach(timeout=0.2)
-        self._emit(engine_died(code, how_it_ended(code), self._last_run()))
+        self._died(engine_died(code, how_it_ended(code), self._last_run()))
         self._free_block()
 
     def _on_event(self, event: ev.Event) -> None:
@@ -742,11 +757,13 @@ class ProcessEngine:
 def engine_died(code: int, how: str, last: str | None) -> ev.EngineDied:
     """An `EngineDied` from what the session's progress said last (a node's id, or the
     mark that breakpoint expressions were running after one)."""
-    from inspectors.session import BREAKPOINT_MARK
+    from inspectors.session import BREAKPOINT_MARK, ONE_CALL_MARK
 
     if last is not None and last.startswith(BREAKPOINT_MARK):
         return ev.EngineDied(code, how, last[len(BREAKPOINT_MARK) :] or None, in_breakpoint=True)
-    return ev.EngineDied(code, how, last)
+    if last == ONE_CALL_MARK:
+        return ev.EngineDied(code, how, None, in_one_call=True)
+    return ev.EngineDied(code, how, last or None)
 
 
 def how_it_ended(code: int) -> str:

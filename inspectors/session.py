@@ -49,6 +49,9 @@ Listener = Callable[[ev.Event], None]
 
 #: `progress` is given this before a node's id while breakpoint expressions run on it.
 BREAKPOINT_MARK = "\x00breakpoints:"
+#: What the progress says while a stepper runs the whole graph as one call (no node
+#: has finished in it yet): a process that dies then died in that call.
+ONE_CALL_MARK = "\x00one call"
 
 
 # Run modes: when to pause next.
@@ -355,8 +358,11 @@ class Session:
         self._pause(ev.READY, None)
         prepare = getattr(self.stepper, "prepare", None)
         if prepare is not None:  # while the user reads the graph; commands wait for it
+            self.running_as_one_call()
             with contextlib.suppress(Exception):  # a run meets (and reports) what failed
                 prepare()
+            if self.progress is not None:
+                self.progress("")  # before the first node again
         try:
             while True:
                 if pending is not None:
@@ -531,6 +537,12 @@ class Session:
         return self.breakpoints.has_conditions() or bool(
             self.breakpoints.on_nodes() - set(self.graph.nodes)
         )
+
+    def running_as_one_call(self) -> None:
+        """The stepper is about to run the graph as one call: should the process die in
+        it, no node is to blame, and a new engine runs op by op (`remote.py`)."""
+        if self.progress is not None:
+            self.progress(ONE_CALL_MARK)
 
     def node_done(
         self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]

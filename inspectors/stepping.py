@@ -51,6 +51,10 @@ class StepHook(Protocol):
         """PyTorch: a module call returned, and execution is back in `scope` (called
         between nodes, so step over and step out can pause when a call ends)."""
 
+    # Optional method `running_as_one_call()`: a stepper calls it just before it runs
+    # the whole graph as one call (TensorFlow's `whole.py`), whose nodes it reports
+    # after: a crash inside that call is no node's.
+
 
 @dataclass
 class GradientResult:

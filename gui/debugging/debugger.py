@@ -561,6 +561,8 @@ class DebugController(RunReader, QObject):
         if died.last_node:
             self._show_ran_up_to(died.last_node)
         where = f" after {self.title(died.last_node)}" if died.last_node else ""
+        if died.in_one_call:
+            where = " while TensorFlow ran the whole graph as one call"
         self.position_label.setText(f"{counted} · engine ended{where}".lstrip(" ·"))
         asked = died.how == "ended by you"
         say = self.window.log_panel.info if asked else self.window.log_panel.error
@@ -570,6 +572,8 @@ class DebugController(RunReader, QObject):
             else "Restart (Ctrl+Shift+F5) opens the model in a new engine, paused before "
             "the first node."
         )
+        if died.in_one_call:
+            then += " It runs op by op from now on, so a crash stops on the op that causes it."
         say(f"The engine process ended: {died.how}{where}. The graph keeps its last state; {then}")
         if died.in_breakpoint:
             self._disable_expressions(died.last_node)

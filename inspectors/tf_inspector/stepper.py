@@ -175,6 +175,10 @@ class TFStepper:
         self._entered = None
         self.last_run_whole = False
         args = self._args()
+        if self._whole is not None or not self._whole_made:
+            said = getattr(hook, "running_as_one_call", None)
+            if said is not None:
+                said()
         vals = self._whole_values(args)
         if vals is not None:
             outputs = self._report_whole(vals, args, hook)

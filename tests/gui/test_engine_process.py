@@ -116,3 +116,78 @@ def test_a_breakpoint_expression_that_never_finishes_is_disabled_when_stopped(qt
     saved = win.settings.model_state(win.debugger.spec)["breakpoints"]
     assert [b.get("enabled") for b in saved] == [False]
     win.close()
+
+
+CRASHES_TF = '''
+"""A TensorFlow function whose middle op reads address 0 (a crash in native code) once
+the file `armed` beside it exists."""
+import ctypes
+from pathlib import Path
+
+import tensorflow as tf
+
+ARMED = Path(__file__).with_name("armed")
+
+
+def check(x):
+    if ARMED.exists():
+        ctypes.string_at(0)
+    return x
+
+
+class Model(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable(tf.ones((4, 4)))
+
+    @tf.function
+    def __call__(self, x):
+        h = tf.matmul(x, self.w)
+        h = tf.numpy_function(check, [h], tf.float32, stateful=False)
+        h.set_shape((1, 4))
+        return tf.tanh(h)
+
+
+def build():
+    return Model()
+
+
+def example_inputs():
+    return (tf.ones((1, 4)),)
+'''
+
+
+@pytest.mark.tf
+def test_a_crash_inside_tensorflows_one_call_run_is_found_op_by_op_after_restart(qtbot, tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text(CRASHES_TF)
+    client = ProcessEngine()
+    win = MainWindow(Settings(tmp_path / "s.ini"), show_error_dialogs=False, client=client)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
+        win.open_model(str(model))
+    qtbot.waitUntil(lambda: win.debugger.last_pause is not None, timeout=TIMEOUT)
+    (tmp_path / "armed").touch()
+    with qtbot.waitSignal(win.engine.engine_died, timeout=TIMEOUT) as died:
+        QTest.keyClick(win, Qt.Key.Key_F5)
+    assert died.args[0].in_one_call and died.args[0].last_node is None
+    errors = [e.message for e in win.log_panel.entries() if e.level == "error"]
+    assert any("as one call" in m and "op by op from now on" in m for m in errors), errors
+    assert client.op_by_op
+    (tmp_path / "armed").unlink()  # the new engine's capture runs the function once
+    with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
+        QTest.keyClick(
+            win,
+            Qt.Key.Key_F5,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+    qtbot.waitUntil(lambda: win.debugger.last_pause is not None, timeout=TIMEOUT)
+    (tmp_path / "armed").touch()
+    with qtbot.waitSignal(win.engine.engine_died, timeout=TIMEOUT) as again:
+        QTest.keyClick(win, Qt.Key.Key_F5)
+    # op by op, the crash comes after the last node that finished: the MatMul before it
+    assert not again.args[0].in_one_call
+    last = again.args[0].last_node
+    assert last is not None and win.debugger.view.graph().node(last)["op"] == "MatMul", last
+    win.close()
