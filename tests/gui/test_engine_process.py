@@ -18,8 +18,11 @@ from tests.inspectors.test_remote import CRASHES, HANGS
 TIMEOUT = 90_000
 
 
-def open_in_engine_process(qtbot, tmp_path, source: str) -> tuple[MainWindow, ProcessEngine]:
-    """A window whose engine is a process, on the model file `source` (eager)."""
+def open_in_engine_process(
+    qtbot, tmp_path, source: str, strategy: str | None = "eager"
+) -> tuple[MainWindow, ProcessEngine]:
+    """A window whose engine is a process, on the model file `source` (eager, or
+    `strategy`; None: the framework's own)."""
     model = tmp_path / "model.py"
     model.write_text(source)
     client = ProcessEngine()
@@ -27,7 +30,7 @@ def open_in_engine_process(qtbot, tmp_path, source: str) -> tuple[MainWindow, Pr
     qtbot.addWidget(win)
     win.show()
     with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
-        win.open_model(str(model), "eager")
+        win.open_model(str(model), strategy)
     return win, client
 
 
@@ -159,14 +162,7 @@ def example_inputs():
 
 @pytest.mark.tf
 def test_a_crash_inside_tensorflows_one_call_run_is_found_op_by_op_after_restart(qtbot, tmp_path):
-    model = tmp_path / "model.py"
-    model.write_text(CRASHES_TF)
-    client = ProcessEngine()
-    win = MainWindow(Settings(tmp_path / "s.ini"), show_error_dialogs=False, client=client)
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.debugger.session_started, timeout=TIMEOUT):
-        win.open_model(str(model))
+    win, client = open_in_engine_process(qtbot, tmp_path, CRASHES_TF, None)
     qtbot.waitUntil(lambda: win.debugger.last_pause is not None, timeout=TIMEOUT)
     (tmp_path / "armed").touch()
     with qtbot.waitSignal(win.engine.engine_died, timeout=TIMEOUT) as died:
