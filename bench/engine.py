@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from inspectors import commands as cmds  # noqa: E402
 from inspectors import events as ev  # noqa: E402
 from inspectors.engine import Engine, EngineClient, settle_heap  # noqa: E402
+from inspectors.procinfo import keep_freed_memory  # noqa: E402
 from inspectors.remote import (  # noqa: E402
     PROGRESS_BYTES,
     PROGRESS_ENV,
@@ -283,6 +284,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--serve", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # An engine process keeps the memory its runs free (`serve_engine`): both engines
+    # here do, so the two sides differ by the transport alone.
+    keep_freed_memory()
     if args.serve:
         serve(args.serve)
         return

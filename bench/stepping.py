@@ -30,6 +30,12 @@ How each figure is taken, so that none flatters Graphstep:
   ends, as in the engine), one warm-up run, then the median of `--repeat` runs.
   **session/node** is what the Session adds per node over the stepper alone
   (summaries, values, events).
+- **allocator**: an engine process asks malloc to keep the memory a run frees
+  (`procinfo.keep_freed_memory`), so the stepper and continue processes do too.
+  **ratio** is against the forward as a user's own process runs it (malloc's
+  defaults); **fwd kept** is the same forward once malloc keeps freed memory, in the
+  baseline process, and its **ratio** the continue against that: the same allocator
+  on both sides.
 
 Each process builds the row's model from the same seed. No timing forces a garbage
 collection first (a forced collection returns the last run's memory to the system,
@@ -367,6 +373,7 @@ def measure_baseline(framework: str, row: str, repeat: int) -> dict[str, Any]:
                 target.call()
 
         out["forward_s"] = median_time(forward, max(repeat, 10))
+        kept_memory(out, forward, repeat)
         try:
             import torchlens
         except ImportError:
@@ -381,15 +388,27 @@ def measure_baseline(framework: str, row: str, repeat: int) -> dict[str, Any]:
 
     cf = concrete_function(target)
     out["forward_s"] = median_time(lambda: cf(*target.example_inputs), max(repeat, 10))
+    kept_memory(out, lambda: cf(*target.example_inputs), repeat)
     return out
+
+
+def kept_memory(out: dict[str, Any], forward: Callable[[], Any], repeat: int) -> None:
+    """The forward again once malloc keeps freed memory, as an engine process has it
+    (`procinfo.keep_freed_memory`): the `kept` column, the same allocator as Graphstep's."""
+    from inspectors.procinfo import keep_freed_memory
+
+    if keep_freed_memory():
+        out["forward_kept_s"] = median_time(forward, max(repeat, 10))
 
 
 def measure_stepper(framework: str, row: str, repeat: int) -> dict[str, Any]:
     """In the fresh baseline process, after the forward: the stepper alone (every node
     run one at a time with a hook that does nothing), on the same thread."""
     from inspectors.capture import capture
+    from inspectors.procinfo import keep_freed_memory
     from inspectors.stepping import make_stepper, zero_hook
 
+    keep_freed_memory()  # as in an engine process
     target, strategy = dict(all_rows(framework))[row]()
     target = to_device(target)
     stepper, quiet = make_stepper(capture(target, strategy)), zero_hook()
@@ -399,8 +418,10 @@ def measure_stepper(framework: str, row: str, repeat: int) -> dict[str, Any]:
 def measure_graphstep(framework: str, row: str, repeat: int) -> dict[str, Any]:
     """In a fresh process: capture, then continue-to-end through a Session."""
     from inspectors.capture import capture
+    from inspectors.procinfo import keep_freed_memory
     from inspectors.session import Session
 
+    keep_freed_memory()  # as in an engine process
     target, strategy = dict(all_rows(framework))[row]()
     target = to_device(target)
     # As in the engine, the capture runs on a thread of its own that then ends: only the
@@ -506,7 +527,7 @@ def main() -> None:
     header = (
         f"{'framework':<11}{'model':<15}{'capture':<9}{'nodes':>6}{'forward':>10}"
         f"{'continue':>10}{'ratio':>7}{'stepper':>10}{'session/node':>14}"
-        f"{'torchlens':>11}{'vs lens':>9}{'capture':>10}"
+        f"{'torchlens':>11}{'vs lens':>9}{'capture':>10}{'fwd kept':>10}{'ratio':>7}"
         + "".join(f"{title:>10}{'ratio':>7}" for title, _, _, _ in extras)
     )
     print(
@@ -529,6 +550,8 @@ def main() -> None:
                 continue
             nodes = max(mine["nodes"], 1)
             row["ratio"] = mine["continue_s"] / base["forward_s"]
+            kept = base.get("forward_kept_s")
+            row["ratio_kept"] = mine["continue_s"] / kept if kept else None
             row["session_per_node_us"] = (mine["continue_s"] - base["stepper_s"]) / nodes * 1e6
             lens = base.get("torchlens_s")
             row["torchlens_vs_continue"] = lens / mine["continue_s"] if lens else None
@@ -557,6 +580,11 @@ def main() -> None:
                     else f"{'-':>11}{'-':>9}"
                 )
                 + f"{mine['capture_s'] * 1e3:>10.1f}"
+                + (
+                    f"{kept * 1e3:>10.2f}{row['ratio_kept']:>7.2f}"
+                    if kept
+                    else f"{'-':>10}{'-':>7}"
+                )
                 + columns,
                 flush=True,
             )

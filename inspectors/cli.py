@@ -212,8 +212,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """An engine on SPEC that waits for a window: prints the command that attaches."""
     from inspectors import commands as cmds
+    from inspectors.procinfo import keep_freed_memory
     from inspectors.remote import EngineServer, exit_now, serve_forever
 
+    keep_freed_memory()  # this process is the engine's own
     server = EngineServer(host=args.host, port=args.port, end_process=True)
     server.engine.send(cmds.Load(args.spec, args.capture, 0))
     print(f"graphstep attach {server.address} --token {server.token}", flush=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
+from inspectors.procinfo import keep_freed_memory
 from inspectors.remote import (
     PROGRESS_BYTES,
     PROGRESS_ENV,
@@ -43,6 +44,7 @@ def progress_writer(name: str):  # noqa: ANN201 - a callable, or None
 
 
 def main() -> int:
+    keep_freed_memory()  # a process of its own: runs reuse the memory runs before freed
     server = EngineServer()
     name = os.environ.get(PROGRESS_ENV)
     if name:
