@@ -175,6 +175,8 @@ class TFStepper:
         self._entered = None
         self.last_run_whole = False
         args = self._args()
+        if self._whole is not None and self._whole.slow:
+            self._whole = None  # the model's ops dwarf the stepping: op by op (`whole.py`)
         if self._whole is not None or not self._whole_made:
             said = getattr(hook, "running_as_one_call", None)
             if said is not None:

@@ -9,9 +9,11 @@ the rounding of the runtime's own kernels, the ones `tf.function` uses).
 
 Only a function that changes no state can run this way: the stepper falls back to op by
 op (running the nodes before again, quietly, on a tape) whenever the user changes a value
-or steps into a body, and running a stateful op twice would change the model. So do a
+or steps into a body, and running a stateful op twice would change the model. A
 function that assigns variables, draws stateful random numbers or has any other
-stateful op (`CheckNumerics`, `Print`) always runs op by op.
+stateful op (`CheckNumerics`, `Print`) therefore always runs op by op.
+
+A model whose call takes over a second (`SLOW_S`) goes back to op by op after it.
 
 Every op's output is alive until the run ends, as it is op by op (the tape's recording
 keeps every reported output for `backward`): the call holds no more memory than that.
@@ -22,11 +24,17 @@ with every op output a fetch, optimised and run by the same runtime as `tf.funct
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from inspectors.tf_inspector.compiled import graph_writes_state
 from inspectors.tf_inspector.plan import ARG, CONST, NOOP, PASS, FunctionPlan
+
+#: A model whose call takes longer runs op by op: there the ops dwarf the stepping's own
+#: cost, and op by op a window shows the nodes as they run and Pause answers between
+#: ops, where a call answers when it returns.
+SLOW_S = 1.0
 
 
 class Opaque:
@@ -50,6 +58,9 @@ class WholeRun:
         # to record on, `_call_flat` calls just this.
         self._call = function._inference_function.call_flat
         self.failed = False
+        #: Calls so far, and whether the last one after the first took over `SLOW_S`.
+        self.calls = 0
+        self.slow = False
         node_of = {op.name: node_id for node_id, op in plan.fn.ops.items()}
         fetched_slots = {slot for slot, _ in fetched}
         self._reads: dict[int, int] = {}
@@ -93,11 +104,15 @@ class WholeRun:
             given = [
                 self._captured[i] if v is None else v for i, v in zip(order, given, strict=True)
             ]
+        began = time.perf_counter()
         try:
             outs = self._call(*given)
         except Exception:
             self.failed = True
             return None
+        if self.calls:  # the first call also optimises the graph: not the model's time
+            self.slow = time.perf_counter() - began > SLOW_S
+        self.calls += 1
         plan = self._plan
         vals: list[Any] = list(self._opaque)
         for slot, i in self._fetched:
@@ -139,4 +154,4 @@ def whole_run(plan: FunctionPlan, functions: Mapping[str, Any]) -> WholeRun | No
     return WholeRun(plan, pruned, fetched)
 
 
-__all__ = ["Opaque", "WholeRun", "whole_run"]
+__all__ = ["SLOW_S", "Opaque", "WholeRun", "whole_run"]

@@ -260,3 +260,22 @@ def test_a_session_prepares_the_call_and_a_recompute_shares_it():
 def middle_node_of(session) -> str:
     matmuls = [n for n in session.run.executed if session.graph.node(n).get("op") == "MatMul"]
     return matmuls[len(matmuls) // 2]
+
+
+def test_a_model_whose_call_is_slow_goes_back_to_op_by_op(monkeypatch):
+    from inspectors.tf_inspector import whole
+
+    monkeypatch.setattr(whole, "SLOW_S", 0.0)  # every call counts as slow
+    target = load_target("feedforward_keras")
+    stepper = TFStepper(capture(target))
+    runs = []
+    for _ in range(3):
+        hook = Recorder()
+        stepper.run(hook)
+        runs.append((stepper.last_run_whole, hook))
+    # the first call also optimises the graph; the second is the model's own time
+    assert [ran for ran, _ in runs] == [True, True, False]
+    assert_same_reports(runs[2][1], runs[0][1])
+    op_by_op = TFStepper(capture(target), whole=False)
+    op_by_op.run(Recorder())
+    assert_same_gradients(stepper, op_by_op)
