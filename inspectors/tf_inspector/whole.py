@@ -72,11 +72,22 @@ class WholeRun:
                 if consumer.type == "ReadVariableOp" and slot in fetched_slots:
                     self._reads[step.arg] = slot
                     break
+        # What every call's values start from: the constants and the resource / variant
+        # stand-ins; then the arguments (slot, argument) and what `Identity` ops pass on
+        # (slot, slot it takes), worked out once rather than from the plan at every call.
         self._opaque: list[Any] = [None] * plan.n_slots
+        self._args: list[tuple[int, int]] = []
+        self._passed: list[tuple[int, int]] = []
         for step in plan.steps:
             for k, tensor in enumerate(plan.fn.ops[step.node_id].outputs):
                 if step.opaque[k]:
                     self._opaque[step.out + k] = Opaque(tensor.dtype)
+            if step.kind == ARG:
+                self._args.append((step.out, step.arg))
+            elif step.kind == CONST:
+                self._opaque[step.out] = step.const
+            elif step.kind == PASS:
+                self._passed += [(step.out + k, i) for k, i in enumerate(step.inputs)]
         fg = plan.fn.func_graph
         position = {id(t): i for i, t in enumerate(fg.inputs)}
         captured = {id(internal) for _, internal in fg.captures}
@@ -113,19 +124,13 @@ class WholeRun:
         if self.calls:  # the first call also optimises the graph: not the model's time
             self.slow = time.perf_counter() - began > SLOW_S
         self.calls += 1
-        plan = self._plan
         vals: list[Any] = list(self._opaque)
         for slot, i in self._fetched:
             vals[slot] = outs[i]
-        for step in plan.steps:
-            kind = step.kind
-            if kind == ARG:
-                vals[step.out] = args[step.arg]
-            elif kind == CONST:
-                vals[step.out] = step.const
-            elif kind == PASS:
-                for k, i in enumerate(step.inputs):
-                    vals[step.out + k] = vals[i]
+        for slot, arg in self._args:
+            vals[slot] = args[arg]
+        for slot, source in self._passed:  # in the plan's order: a pass of a pass works
+            vals[slot] = vals[source]
         return vals
 
 
