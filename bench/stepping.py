@@ -30,6 +30,11 @@ How each figure is taken, so that none flatters Graphstep:
   ends, as in the engine), one warm-up run, then the median of `--repeat` runs.
   **session/node** is what the Session adds per node over the stepper alone
   (summaries, values, events).
+- **+summaries**: in the stepper's process, the stepper again with a hook that does
+  one thing: it summarises every node's outputs, in batches of the Session's size, by
+  the Session's own call (`start_batch`), as the run goes. **floor** is that over the
+  forward: what a continue would cost were the rest of the Session (events, the value
+  store, its per-node Python) free.
 - **allocator**: an engine process asks malloc to keep the memory a run frees
   (`procinfo.keep_freed_memory`), so the stepper and continue processes do too.
   **ratio** is against the forward as a user's own process runs it (malloc's
@@ -406,13 +411,46 @@ def measure_stepper(framework: str, row: str, repeat: int) -> dict[str, Any]:
     run one at a time with a hook that does nothing), on the same thread."""
     from inspectors.capture import capture
     from inspectors.procinfo import keep_freed_memory
+    from inspectors.session import _BATCH_NODES as BATCH_NODES
     from inspectors.stepping import make_stepper, zero_hook
+    from inspectors.tensors import start_batch
 
     keep_freed_memory()  # as in an engine process
     target, strategy = dict(all_rows(framework))[row]()
     target = to_device(target)
     stepper, quiet = make_stepper(capture(target, strategy)), zero_hook()
-    return {"stepper_s": median_time(lambda: stepper.run(quiet), repeat)}
+    out = {"stepper_s": median_time(lambda: stepper.run(quiet), repeat)}
+    # The stepper with summaries and nothing else: every node's outputs summarised in
+    # batches of the Session's size, by the Session's own call (`start_batch`), as the
+    # run goes (so the values are as fresh in the caches as in a continue).
+    batch: list[Any] = []
+    nodes = [0]
+
+    class Summarize:
+        def node_added(self, node_id: str) -> None:
+            pass
+
+        def enter_subgraph(self, node_id: str) -> bool:
+            return False
+
+        def scope_left(self, scope: tuple[str, ...]) -> None:
+            pass
+
+        def node_done(self, node_id: str, scope: Any, values: tuple[Any, ...]) -> None:
+            batch.extend(values)
+            nodes[0] += 1
+            if nodes[0] % BATCH_NODES == 0:
+                start_batch(batch)()
+                batch.clear()
+
+    def summarized() -> None:
+        stepper.run(Summarize())
+        start_batch(batch)()
+        batch.clear()
+        sync()
+
+    out["summarized_s"] = median_time(summarized, repeat)
+    return out
 
 
 def measure_graphstep(framework: str, row: str, repeat: int) -> dict[str, Any]:
@@ -528,6 +566,7 @@ def main() -> None:
         f"{'framework':<11}{'model':<15}{'capture':<9}{'nodes':>6}{'forward':>10}"
         f"{'continue':>10}{'ratio':>7}{'stepper':>10}{'session/node':>14}"
         f"{'torchlens':>11}{'vs lens':>9}{'capture':>10}{'fwd kept':>10}{'ratio':>7}"
+        f"{'+summaries':>11}{'floor':>7}"
         + "".join(f"{title:>10}{'ratio':>7}" for title, _, _, _ in extras)
     )
     print(
@@ -553,6 +592,11 @@ def main() -> None:
             kept = base.get("forward_kept_s")
             row["ratio_kept"] = mine["continue_s"] / kept if kept else None
             row["session_per_node_us"] = (mine["continue_s"] - base["stepper_s"]) / nodes * 1e6
+            # the least a continue could cost with these summaries: stepper + summaries
+            row["floor_ratio"] = base["summarized_s"] / base["forward_s"]
+            # the summaries' own share: what is left of the floor without the stepper
+            summaries = base["summarized_s"] - base["stepper_s"]
+            row["summaries_over_forward"] = summaries / base["forward_s"]
             lens = base.get("torchlens_s")
             row["torchlens_vs_continue"] = lens / mine["continue_s"] if lens else None
             columns = ""
@@ -585,6 +629,7 @@ def main() -> None:
                     if kept
                     else f"{'-':>10}{'-':>7}"
                 )
+                + f"{base['summarized_s'] * 1e3:>11.2f}{row['floor_ratio']:>7.2f}"
                 + columns,
                 flush=True,
             )

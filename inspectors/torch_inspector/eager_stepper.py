@@ -111,7 +111,7 @@ class EagerStepper:
 
     def _on_node_added(self, node_id: str) -> None:
         self._hook.node_added(node_id)
-        attrs = self._recorder.graph.nx.nodes[node_id]
+        attrs = self._recorder.graph.nx._node[node_id]
         if attrs["kind"] not in _LEAF_KINDS:
             return
         # Inputs, parameters and constants "run" when the graph first meets them.
