@@ -35,6 +35,9 @@ How each figure is taken, so that none flatters Graphstep:
   the Session's own call (`start_batch`), as the run goes. **floor** is that over the
   forward: what a continue would cost were the rest of the Session (events, the value
   store, its per-node Python) free.
+- **read once**: one vectorised pass (numpy's sum) over every float output of one
+  run, with nothing else (CPU only): the least that any summary of every value costs,
+  whatever computes it (`read_mb` in the JSON: how much that is).
 - **allocator**: an engine process asks malloc to keep the memory a run frees
   (`procinfo.keep_freed_memory`), so the stepper and continue processes do too.
   **ratio** is against the forward as a user's own process runs it (malloc's
@@ -413,7 +416,7 @@ def measure_stepper(framework: str, row: str, repeat: int) -> dict[str, Any]:
     from inspectors.procinfo import keep_freed_memory
     from inspectors.session import _BATCH_NODES as BATCH_NODES
     from inspectors.stepping import make_stepper, zero_hook
-    from inspectors.tensors import start_batch
+    from inspectors.tensors import as_numpy, start_batch
 
     keep_freed_memory()  # as in an engine process
     target, strategy = dict(all_rows(framework))[row]()
@@ -450,6 +453,27 @@ def measure_stepper(framework: str, row: str, repeat: int) -> dict[str, Any]:
         sync()
 
     out["summarized_s"] = median_time(summarized, repeat)
+    if DEVICE != "cpu":
+        return out
+    # Reading every output once (a sum of each: one vectorised pass, the least any
+    # summary of every value costs), over one run's values, with nothing else.
+    import numpy as np
+
+    values: list[Any] = []
+
+    class Keep(Summarize):
+        def node_done(self, node_id: str, scope: Any, values_: tuple[Any, ...]) -> None:
+            values.extend(values_)
+
+    stepper.run(Keep())
+    arrays = [a for a in map(as_numpy, values) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+
+    def read_once() -> None:
+        for a in arrays:
+            np.add.reduce(a, axis=None)
+
+    out["read_once_s"] = median_time(read_once, repeat)
+    out["read_mb"] = sum(a.nbytes for a in arrays) / 2**20
     return out
 
 
@@ -566,7 +590,7 @@ def main() -> None:
         f"{'framework':<11}{'model':<15}{'capture':<9}{'nodes':>6}{'forward':>10}"
         f"{'continue':>10}{'ratio':>7}{'stepper':>10}{'session/node':>14}"
         f"{'torchlens':>11}{'vs lens':>9}{'capture':>10}{'fwd kept':>10}{'ratio':>7}"
-        f"{'+summaries':>11}{'floor':>7}"
+        f"{'+summaries':>11}{'floor':>7}{'read once':>10}"
         + "".join(f"{title:>10}{'ratio':>7}" for title, _, _, _ in extras)
     )
     print(
@@ -630,6 +654,7 @@ def main() -> None:
                     else f"{'-':>10}{'-':>7}"
                 )
                 + f"{base['summarized_s'] * 1e3:>11.2f}{row['floor_ratio']:>7.2f}"
+                + (f"{base['read_once_s'] * 1e3:>10.2f}" if "read_once_s" in base else f"{'-':>10}")
                 + columns,
                 flush=True,
             )

@@ -43,6 +43,7 @@ from inspectors.torch_inspector.numpy_io import (
 from inspectors.torch_inspector.values import flatten, rebuild
 
 _Tensor = torch.Tensor
+_TRAINING = operator.attrgetter("training")
 
 
 class _NodeRunner(torch.fx.Interpreter):
@@ -224,7 +225,7 @@ class FxStepper:
         about a third of a small-op model's forward."""
         if self._modules is None or _LAZY_GRADIENTS_OFF:
             return False
-        return not any(m.training for m in self._modules)
+        return not any(map(_TRAINING, self._modules))  # asked every run: C-speed
 
     def _run_with_gradients(self) -> None:
         """Run the last run's nodes again under autograd, with its inputs, random state,

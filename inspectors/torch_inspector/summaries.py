@@ -82,20 +82,33 @@ def start_tensors(
     host: list[int] = []
     # CPU float tensors, read in place by one compiled call per dtype (`summarize_at`)
     direct = on_host and len(tensors) >= _DIRECT_FROM and fused_summary.enabled
-    by_address: dict[torch.dtype, list[int]] = {torch.float32: [], torch.float64: []}
+    # per dtype: (indices, the tensors read (a copy where one was needed), their
+    # shapes, addresses and sizes), gathered in this one pass (the hot loop of a
+    # continue's batches: each tensor attribute read is a call into torch)
+    by_address: dict[torch.dtype, tuple[list[Any], ...]] = {
+        torch.float32: ([], [], [], [], []),
+        torch.float64: ([], [], [], [], []),
+    }
     with torch.no_grad():
         for i, t in enumerate(tensors):
             if (
                 direct
-                and (type(t) is _Tensor or type(t) is _Parameter)
+                and ((kind := type(t)) is _Tensor or kind is _Parameter)
+                and (slot := by_address.get(t.dtype)) is not None
                 and t.is_cpu
-                and t.dtype in by_address
                 and t.layout == _STRIDED
-                and t.numel() > 0
-                and (t.numel() <= _COPY_MAX or t.is_contiguous())
+                and (n := t.numel()) > 0
             ):
-                by_address[t.dtype].append(i)
-                continue
+                # a view with gaps or another order (a transpose) is read from a copy
+                read = t if t.is_contiguous() else t.contiguous() if n <= _COPY_MAX else None
+                if read is not None:
+                    members, alive, shapes, addresses, sizes = slot
+                    members.append(i)
+                    alive.append(read)
+                    shapes.append(tuple(read.shape))
+                    addresses.append(read.data_ptr())
+                    sizes.append(n)
+                    continue
             if not isinstance(t, torch.Tensor) or t.layout != torch.strided or t.is_quantized:
                 out[i] = _other(t)
                 continue
@@ -113,18 +126,10 @@ def start_tensors(
                 continue
             groups.setdefault((t.device, dtype, t.numel()), []).append(i)
         started = []
-        for dtype, members in by_address.items():
-            if not members:
-                continue
-            # a view with gaps or another order (a transpose) is read from a copy
-            chosen = [t if (t := tensors[i]).is_contiguous() else t.contiguous() for i in members]
-            pending = start_at(
-                [tuple(t.shape) for t in chosen],
-                [t.data_ptr() for t in chosen],
-                [t.numel() for t in chosen],
-                _NUMPY_DTYPES[dtype],
-            )
-            started.append((members, chosen, pending))
+        for dtype, (members, alive, shapes, addresses, sizes) in by_address.items():
+            if members:
+                pending = start_at(shapes, addresses, sizes, _NUMPY_DTYPES[dtype])
+                started.append((members, alive, pending))
 
     def finish() -> list[TensorSummary]:
         with torch.no_grad():
