@@ -4,7 +4,10 @@ The `EagerRecorder`'s TorchFunctionMode calls back after every op; this stepper 
 that into the hook's `node_added` (the graph grows) and `node_done` (the op ran).
 Blocking in `node_done` pauses the model in the middle of its `forward`, on the
 engine thread that called `run`. Inputs and parameters are reported when the graph
-first meets them, so every node of the live graph is stepped, as with fx.
+first meets them, so every node of the live graph is stepped, as with fx. Values go
+to the hook as the op's own tensors, as with fx: the Session summarises them where
+they live and copies what it keeps (an eager model may change a tensor in place
+later).
 
 Each run records a fresh graph: data-dependent control flow takes whatever path
 this input takes, and `graph` is always the graph of the current run.
@@ -19,19 +22,18 @@ import torch
 
 from inspectors.graph import Graph
 from inspectors.stepping import GradientResult, NodeError, StepHook, zero_hook
+from inspectors.torch_inspector import summaries as _summaries  # noqa: F401  (registers torch)
 from inspectors.torch_inspector.eager import EagerRecorder
 from inspectors.torch_inspector.gradients import OutputRecord, compute_gradients, scalar_loss
 from inspectors.torch_inspector.numpy_io import (
     leaves_to_numpy,
     numpy_to_inputs,
     replaced,
-    to_numpy,
     to_tensor,
     traced_inputs,
 )
 from inspectors.torch_inspector.values import flatten, rebuild
 
-_Tensor = torch.Tensor
 _LEAF_KINDS = frozenset({"input", "param", "const"})
 
 
@@ -92,7 +94,7 @@ class EagerStepper:
             raise NodeError(failed, exc) from exc
         output = recording.output
         leaves = tuple(flatten(output))
-        replacement = hook.node_done("output", (), leaves_to_numpy(leaves))
+        replacement = hook.node_done("output", (), leaves)
         if replacement:
             leaves = replaced(leaves, replacement)
             output = rebuild(output, iter(leaves))
@@ -118,7 +120,7 @@ class EagerStepper:
         tensor = self._recorder.leaf_value
         assert tensor is not None
         self._last = node_id
-        replacement = self._hook.node_done(node_id, attrs["scope"], (to_numpy(tensor),))
+        replacement = self._hook.node_done(node_id, attrs["scope"], (tensor,))
         if replacement and attrs["kind"] == "input" and 0 in replacement:
             # The model already holds this tensor: write the new value into it.
             with torch.no_grad():
@@ -131,10 +133,9 @@ class EagerStepper:
     def _on_node(self, node_id: str, outputs: tuple[Any, ...]) -> Any:
         self._last = node_id
         scope = self._recorder.current_scope
-        if len(outputs) == 1 and isinstance(outputs[0], _Tensor):
-            replacement = self._hook.node_done(node_id, scope, (to_numpy(outputs[0]),))
-        else:
-            replacement = self._hook.node_done(node_id, scope, leaves_to_numpy(outputs))
+        # the tensors themselves, as the fx stepper hands them: the Session summarises
+        # and keeps them where they live (a GPU's stay there) and copies what it keeps
+        replacement = self._hook.node_done(node_id, scope, outputs)
         if replacement:
             outputs = replaced(outputs, replacement)
             self._record.keep(node_id, outputs)

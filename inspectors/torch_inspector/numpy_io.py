@@ -1,8 +1,9 @@
-"""Crossing the engine's line: torch values to numpy for the Session, and replacements back.
+"""Crossing the engine's line: torch values to numpy, and the Session's replacements back.
 
-The Session sees only numpy arrays and plain Python objects. Arrays handed over are
-zero-copy views where torch allows it (the Session copies whatever it keeps), so the
-per-node cost stays a few hundred nanoseconds per tensor.
+The steppers hand the Session the nodes' own tensors (it summarises and keeps them
+where they live); numpy is for what leaves the engine as arrays: a run's inputs and
+outputs, and values a panel asks for. Arrays made here are zero-copy views where
+torch allows it.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def stepped(name: str, strategy: str, device: str) -> tuple[Session, list[ev.Eve
     return session, events
 
 
-@pytest.mark.parametrize("strategy", ["fx", "export"])
+@pytest.mark.parametrize("strategy", ["fx", "export", "eager"])
 @pytest.mark.parametrize("name", ["feedforward_torch", "cnn_torch"])
 def test_a_model_on_the_gpu_steps_as_on_the_cpu(name, strategy):
     gpu, gpu_events = stepped(name, strategy, "cuda")

@@ -650,3 +650,20 @@ def test_eager_error_in_model_python_blames_no_op(tmp_path):
     assert failed.node_id.startswith("model code after")
     assert "the model gave up" in failed.message
     assert failed.node_id not in session.graph  # no op of the graph is blamed
+
+
+def test_an_engine_with_only_an_eager_capture_summarises_torch_tensors():
+    """The eager stepper hands the Session torch tensors, as the fx stepper does, so
+    importing it alone registers torch's summaries: an engine that opens only an eager
+    capture must summarise a tensor, not describe it by its repr."""
+    code = (
+        "import torch\n"
+        "from inspectors.torch_inspector import eager_stepper\n"
+        "from inspectors.tensors import summarize\n"
+        "s = summarize(torch.arange(4.0))\n"
+        "assert (s.kind, s.min, s.max, s.size) == ('tensor', 0.0, 3.0, 4), s\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
