@@ -122,6 +122,8 @@ class EagerRecorder:
         self.name = name or type(model).__name__
         self.graph = Graph(self.name, "torch")
         self.current_scope: tuple[str, ...] = ()
+        #: True while a callback runs outside a torch call: torch calls then go unrecorded
+        self.quiet = False
         self._modules = _module_paths(model)
         self._param_names = _tensor_names(model, "named_parameters")
         self._buffer_names = _tensor_names(model, "named_buffers")
@@ -193,7 +195,14 @@ class EagerRecorder:
             self._scopes.pop()
         self.current_scope = self._scopes[-1][0] if self._scopes else ()
         if self.on_scope_left is not None:
-            self.on_scope_left(self.current_scope)
+            # A module hook runs outside any torch call, the mode watching: a debugger
+            # paused here makes torch calls of its own (a value the window asks for),
+            # and they are not the model's.
+            self.quiet = True
+            try:
+                self.on_scope_left(self.current_scope)
+            finally:
+                self.quiet = False
 
     # -- recording --------------------------------------------------------------
 
@@ -421,6 +430,8 @@ class _RecordingMode(TorchFunctionMode):
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
     ) -> Any:
         kwargs = kwargs or {}
+        if self.recorder.quiet:  # the debugger's own calls, not the model's
+            return func(*args, **kwargs)
         try:
             result = func(*args, **kwargs)
         except Exception as exc:

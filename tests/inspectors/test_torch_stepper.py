@@ -667,3 +667,30 @@ def test_an_engine_with_only_an_eager_capture_summarises_torch_tensors():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_values_asked_while_paused_between_eager_ops_add_no_node():
+    """Step over pauses where a module call returns, outside any torch op, with the
+    recorder still watching; a value the window asks for there (a torch call on the
+    kept tensor) must not become a node of the model's graph."""
+    captured = captured_sample("attention_torch", "eager")
+    plain = open_session(captured)
+    session = open_session(captured)
+    try:
+        assert to_end(plain).reason == ev.FINISHED
+        pauses = 0
+        while not session.run.finished:
+            session.step_over()
+            pause = session.wait()
+            assert pause is not None and pause.reason in (ev.STEP, ev.FINISHED)
+            pauses += 1
+            for node in session.run.executed[-2:]:
+                session.fetch_value(node)
+                session.wait()
+        asked = [e for e in session.events if isinstance(e, ev.ValueReady)]
+        assert pauses > 3 and len(asked) > 3
+        assert sorted(session.graph.nodes) == sorted(plain.graph.nodes)
+        assert session.run.executed == plain.run.executed
+    finally:
+        close(plain)
+        close(session)
