@@ -415,7 +415,7 @@ def measure_stepper(framework: str, row: str, repeat: int) -> dict[str, Any]:
     from inspectors.capture import capture
     from inspectors.procinfo import keep_freed_memory
     from inspectors.session import _BATCH_NODES as BATCH_NODES
-    from inspectors.stepping import make_stepper, zero_hook
+    from inspectors.stepping import QuietHook, make_stepper, zero_hook
     from inspectors.tensors import as_numpy, start_batch
 
     keep_freed_memory()  # as in an engine process
@@ -429,16 +429,7 @@ def measure_stepper(framework: str, row: str, repeat: int) -> dict[str, Any]:
     batch: list[Any] = []
     nodes = [0]
 
-    class Summarize:
-        def node_added(self, node_id: str) -> None:
-            pass
-
-        def enter_subgraph(self, node_id: str) -> bool:
-            return False
-
-        def scope_left(self, scope: tuple[str, ...]) -> None:
-            pass
-
+    class Summarize(QuietHook):
         def node_done(self, node_id: str, scope: Any, values: tuple[Any, ...]) -> None:
             batch.extend(values)
             nodes[0] += 1

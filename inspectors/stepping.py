@@ -92,23 +92,25 @@ class Stepper(Protocol):
         """Gradients of the loss for the last completed run."""
 
 
+class QuietHook:
+    """A hook that never pauses or overrides (a base for hooks that only watch)."""
+
+    def node_added(self, node_id: str) -> None:
+        pass
+
+    def node_done(self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+        return None
+
+    def enter_subgraph(self, node_id: str) -> bool:
+        return False
+
+    def scope_left(self, scope: tuple[str, ...]) -> None:
+        pass
+
+
 def zero_hook() -> StepHook:
     """A hook that never pauses or overrides: for plain runs and recomputation."""
-
-    class _Quiet:
-        def node_added(self, node_id: str) -> None:
-            pass
-
-        def node_done(self, node_id: str, scope: tuple[str, ...], values: tuple[Any, ...]) -> None:
-            return None
-
-        def enter_subgraph(self, node_id: str) -> bool:
-            return False
-
-        def scope_left(self, scope: tuple[str, ...]) -> None:
-            pass
-
-    return _Quiet()
+    return QuietHook()
 
 
 def make_stepper(captured: Any) -> Stepper:
